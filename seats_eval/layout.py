@@ -1,0 +1,152 @@
+"""TokenLayout: what every position of a Qwen-Omni input sequence is.
+
+The one place that knows how Qwen-Omni interleaves a video with its audio track: per
+2-second chunk the processor emits that chunk's video tokens (2 temporal grids at 2 fps for
+Qwen2.5-Omni), then its audio tokens (25 per second). Chunks are cut by temporal position
+value, so a video token of temporal grid t falls in window floor(t * second_per_grid / 2)
+and audio token k in window k // audio_tokens_per_window. Everything is computed with
+tensor ops from `input_ids` and the grids; methods and the runtime only read this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from .errors import LayoutError
+
+TEXT, VIDEO, AUDIO = 0, 1, 2
+MODALITY_NAMES = {TEXT: "text", VIDEO: "video", AUDIO: "audio"}
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Per-position metadata of one sample (batch size 1); tensors live on one device.
+
+    modality: (S,) 0 text, 1 video, 2 audio. window: (S,) 2-s window id, -1 for text.
+    frame: (S,) temporal-grid index of a video token, -1 otherwise.
+    spatial: (S,) raster index of a video token inside its grid, -1 otherwise.
+    position: (S,) index of the token in the original, unpruned sequence.
+    """
+
+    modality: torch.Tensor
+    window: torch.Tensor
+    frame: torch.Tensor
+    spatial: torch.Tensor
+    position: torch.Tensor
+    num_windows: int
+    tokens_per_grid: int  # merged video tokens per temporal grid (h*w / merge^2)
+
+    @property
+    def length(self) -> int:
+        return int(self.modality.numel())
+
+    def mask(self, modality: int) -> torch.Tensor:
+        return self.modality == modality
+
+    @property
+    def text_mask(self) -> torch.Tensor:
+        return self.modality == TEXT
+
+    def count(self, modality: int) -> int:
+        return int((self.modality == modality).sum())
+
+    def window_counts(self, modality: int) -> torch.Tensor:
+        """(num_windows,) number of tokens of `modality` in each window."""
+        sel = self.modality == modality
+        out = torch.zeros(self.num_windows, dtype=torch.long, device=self.window.device)
+        if self.num_windows:
+            out.scatter_add_(0, self.window[sel], torch.ones_like(self.window[sel]))
+        return out
+
+    def subset(self, keep: torch.Tensor) -> TokenLayout:
+        """The layout of the kept positions (boolean mask or index tensor), order preserved."""
+        return replace(
+            self,
+            modality=self.modality[keep],
+            window=self.window[keep],
+            frame=self.frame[keep],
+            spatial=self.spatial[keep],
+            position=self.position[keep],
+        )
+
+    def describe(self) -> dict:
+        return {
+            "length": self.length,
+            "text": self.count(TEXT),
+            "video": self.count(VIDEO),
+            "audio": self.count(AUDIO),
+            "windows": self.num_windows,
+        }
+
+
+def build_layout(
+    input_ids: torch.Tensor,
+    *,
+    video_token_id: int,
+    audio_token_id: int,
+    video_grid_thw: torch.Tensor | None = None,
+    spatial_merge_size: int = 2,
+    second_per_grid: float = 1.0,
+    window_seconds: float = 2.0,
+    audio_tokens_per_window: int = 50,
+    sample: str = "",
+) -> TokenLayout:
+    """Build the layout of one sequence. `input_ids` is (S,) or (1, S).
+
+    The video token count must equal the grid's merged-token count; otherwise the sequence
+    was not produced by the processor we model and a LayoutError names the sample.
+    """
+    ids = input_ids.reshape(-1)
+    device = ids.device
+    S = ids.numel()
+    modality = torch.zeros(S, dtype=torch.long, device=device)
+    is_video = ids == video_token_id
+    is_audio = ids == audio_token_id
+    modality[is_video] = VIDEO
+    modality[is_audio] = AUDIO
+    window = torch.full((S,), -1, dtype=torch.long, device=device)
+    frame = torch.full((S,), -1, dtype=torch.long, device=device)
+    spatial = torch.full((S,), -1, dtype=torch.long, device=device)
+
+    n_video = int(is_video.sum())
+    tokens_per_grid = 0
+    if n_video:
+        if video_grid_thw is None:
+            raise LayoutError(f"{sample}: video tokens present but no video_grid_thw")
+        grid = video_grid_thw.reshape(-1, 3)
+        if grid.shape[0] != 1:
+            raise LayoutError(f"{sample}: one video per sample supported, got {grid.shape[0]}")
+        t, h, w = (int(x) for x in grid[0])
+        tokens_per_grid = h * w // spatial_merge_size**2
+        if t * tokens_per_grid != n_video:
+            raise LayoutError(
+                f"{sample}: {n_video} video tokens but grid {t}x{h}x{w} gives {t * tokens_per_grid}"
+            )
+        k = torch.arange(n_video, device=device)
+        grid_idx = k // tokens_per_grid
+        frame[is_video] = grid_idx
+        spatial[is_video] = k % tokens_per_grid
+        window[is_video] = torch.floor(grid_idx * second_per_grid / window_seconds + 1e-9).long()
+    n_audio = int(is_audio.sum())
+    if n_audio:
+        k = torch.arange(n_audio, device=device)
+        window[is_audio] = k // audio_tokens_per_window
+
+    media = modality != TEXT
+    num_windows = int(window.max()) + 1 if bool(media.any()) else 0
+    if bool(media.any()):
+        # Interleaving check: windows never go back in time along the sequence.
+        w_seq = window[media]
+        if bool((w_seq[1:] < w_seq[:-1]).any()):
+            raise LayoutError(f"{sample}: video/audio tokens are not interleaved per window")
+    return TokenLayout(
+        modality=modality,
+        window=window,
+        frame=frame,
+        spatial=spatial,
+        position=torch.arange(S, device=device),
+        num_windows=num_windows,
+        tokens_per_grid=tokens_per_grid,
+    )

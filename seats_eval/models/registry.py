@@ -1,0 +1,32 @@
+"""lmms-eval model ids exported through the `lmms_eval.models` entry-point group.
+
+One class underneath (`seats_eval.models.omni.QwenOmniModel`); each id is a thin subclass
+that fixes the method, so `lmms-eval --model seats_qwen25omni` needs no fork or env var.
+"""
+
+from __future__ import annotations
+
+from lmms_eval.models.registry_v2 import ModelManifest
+
+from ..methods import METHOD_IDS
+
+BACKBONE_SUFFIXES = {"qwen25omni": "Qwen25"}
+
+
+def model_ids() -> list[str]:
+    ids = []
+    for suffix in BACKBONE_SUFFIXES:
+        ids.append(suffix)
+        ids += [f"{m}_{suffix}" for m in METHOD_IDS if m != "full"]
+    return ids
+
+
+def class_name(model_id: str) -> str:
+    return "Model_" + model_id
+
+
+def manifests() -> list[ModelManifest]:
+    return [
+        ModelManifest(model_id=mid, simple_class_path=f"seats_eval.models.ids.{class_name(mid)}")
+        for mid in model_ids()
+    ]

@@ -1,0 +1,85 @@
+"""Last-text-token attention scores, captured inside the stock attention call.
+
+We register wrapper attention functions (`seats_sdpa`, `seats_eager`) with transformers'
+AttentionInterface. They call the stock function unchanged and, only for modules flagged by
+the runtime, additionally compute the softmax row of the LAST query over all keys (one
+query row: never the full attention matrix), averaged over heads, in fp32. The wrappers
+also expose encoder-side statistics (attention received per key) for Stage I, again only
+for flagged modules. Unflagged calls cost one attribute lookup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+WRAPPED = {"sdpa": "seats_sdpa", "eager": "seats_eager"}
+
+
+def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | None = None) -> torch.Tensor:
+    """Head-mean softmax(q_last k^T * scaling) for one query row.
+
+    q_last: (B, H, 1, d); k: (B, H_kv, S, d) with H a multiple of H_kv (GQA keys are
+    repeated implicitly by reshaping queries into groups). Returns (B, S) in fp32.
+    """
+    b, h, _, d = q_last.shape
+    h_kv = k.shape[1]
+    scale = scaling if scaling is not None else 1.0 / math.sqrt(d)
+    q = q_last.float().reshape(b, h_kv, h // h_kv, d)  # group queries by their kv head
+    logits = torch.einsum("bgqd,bgsd->bgqs", q, k.float()) * scale
+    return logits.softmax(dim=-1).mean(dim=(1, 2))
+
+
+def received_attention(q: torch.Tensor, k: torch.Tensor, chunk: int, scaling: float) -> torch.Tensor:
+    """Attention each token RECEIVES (softmax over keys, summed over queries, head mean),
+    computed within consecutive chunks of `chunk` tokens. q, k: (H, N, d). Returns (N,)."""
+    h, n, d = q.shape
+    pad = (-n) % chunk
+    if pad:
+        q = torch.nn.functional.pad(q, (0, 0, 0, pad))
+        k = torch.nn.functional.pad(k, (0, 0, 0, pad))
+    nc = (n + pad) // chunk
+    qc = q.float().reshape(h, nc, chunk, d)
+    kc = k.float().reshape(h, nc, chunk, d)
+    logits = torch.einsum("hcqd,hckd->hcqk", qc, kc) * scaling
+    valid = torch.arange(n + pad, device=q.device).reshape(nc, chunk) < n
+    logits = logits.masked_fill(~valid[None, :, None, :], float("-inf"))
+    probs = logits.softmax(-1) * valid[None, :, :, None]
+    return probs.sum(dim=2).mean(dim=0).reshape(-1)[:n]
+
+
+def _make_wrapper(base: Callable) -> Callable:
+    def wrapper(module, query, key, value, attention_mask, **kwargs):
+        probe = getattr(module, "_seats_probe", None)
+        if probe is not None:
+            probe(module, query, key, kwargs.get("scaling"))
+        return base(module, query, key, value, attention_mask, **kwargs)
+
+    return wrapper
+
+
+_registered = False
+
+
+def register_attention_wrappers() -> None:
+    """Register `seats_sdpa` / `seats_eager` (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    AttentionInterface.register("seats_sdpa", _make_wrapper(ALL_ATTENTION_FUNCTIONS["sdpa"]))
+    AttentionInterface.register("seats_eager", _make_wrapper(_eager_forward()))
+    AttentionMaskInterface.register("seats_sdpa", sdpa_mask)
+    AttentionMaskInterface.register("seats_eager", eager_mask)
+    _registered = True
+
+
+def _eager_forward() -> Callable:
+    from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni as m
+
+    return m.eager_attention_forward

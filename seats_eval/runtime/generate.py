@@ -1,0 +1,156 @@
+"""Greedy generation through the pruning runtime (batch size 1).
+
+prefill: encoders -> TokenLayout -> Method.pre_llm -> stock language model with the
+PruningRuntime's hooks -> lm_head on the last position. decode: one token at a time through
+the stock language model, each layer attending to its own (pruned) KV cache, with explicit
+unpruned M-RoPE positions (prefill length + step + rope delta) and no 2-D mask: the mask
+`generate` would build is sized to the unpruned length, wrong for a pruned cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import SeatsError
+from ..layout import AUDIO, TEXT, VIDEO
+from ..methods.base import Method, PreLLMContext, PruneRecord
+from .prune import PruningRuntime
+from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
+
+
+@dataclass
+class GenerationResult:
+    tokens: list[int]
+    record: PruneRecord
+    prefill_logits: torch.Tensor  # (V,) fp32 logits of the last prompt position
+    text_logits: torch.Tensor | None = None  # (N_text, V) logits at all text positions
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def make_adapter(thinker: Any) -> Qwen25OmniAdapter:
+    return Qwen25OmniAdapter(thinker)
+
+
+def _attn_impl(adapter: Qwen25OmniAdapter) -> str:
+    return str(adapter.lm.config._attn_implementation)
+
+
+def _prefill_mask(adapter: Qwen25OmniAdapter, length: int, dtype, device) -> dict[str, Any]:
+    """sdpa/flash: None (causal via is_causal). eager: an explicit additive causal mask,
+    which the runtime slices on both axes at every drop."""
+    impl = _attn_impl(adapter)
+    if "eager" not in impl:
+        return {"full_attention": None}
+    mask = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device=device)
+    mask = torch.triu(mask, diagonal=1)[None, None]
+    return {"full_attention": mask}
+
+
+def _counts(layout) -> tuple[int, int, int]:
+    c = torch.bincount(layout.modality, minlength=3).tolist()
+    return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
+
+
+@torch.no_grad()
+def generate(
+    thinker: Any,
+    inputs: dict[str, Any],
+    method: Method,
+    *,
+    max_new_tokens: int = 32,
+    eos_token_ids: list[int] | tuple[int, ...] = (),
+    sample: str = "",
+    return_text_logits: bool = False,
+    signals_fn: Any = None,
+) -> GenerationResult:
+    """Run one sample end to end; see the module docstring for the steps."""
+    adapter = make_adapter(thinker)
+    record = PruneRecord()
+    t0 = time.perf_counter()
+    prep: PreparedSample = adapter.prepare(inputs, sample=sample)
+    signals = signals_fn(adapter, inputs, prep) if signals_fn is not None else None
+    _sync(prep.inputs_embeds)
+    record.timings["encode_s"] = time.perf_counter() - t0
+    layout = prep.layout
+    record.input_counts = _counts(layout)
+    if layout.length == 0 or layout.modality[-1] != TEXT:
+        raise SeatsError(f"{sample}: the prompt must end with a text token")
+
+    # Stage I / pre-LLM selection
+    t1 = time.perf_counter()
+    embeds, positions = prep.inputs_embeds, prep.position_ids
+    keep = method.pre_llm(PreLLMContext(embeds[0], layout, signals, sample))
+    if keep is not None:
+        if not bool(keep[layout.text_mask].all()):
+            raise SeatsError(f"{method.name}: pre_llm dropped text tokens ({sample})")
+        idx = torch.nonzero(keep).flatten()
+        embeds = embeds.index_select(1, idx)
+        positions = positions.index_select(-1, idx)
+        layout = layout.subset(idx)
+    record.llm_input_counts = _counts(layout)
+    record.kept_positions.append(layout.position)
+    _sync(embeds)
+    record.timings["pre_llm_s"] = time.perf_counter() - t1
+
+    # Prefill through the pruning runtime
+    from transformers import DynamicCache
+
+    lm = adapter.lm
+    cache = DynamicCache(config=lm.config)
+    runtime = PruningRuntime(adapter, method, layout, record, sample=sample)
+    t2 = time.perf_counter()
+    with runtime.installed():
+        runtime.phase = "prefill"
+        out = lm(
+            inputs_embeds=embeds,
+            position_ids=positions,
+            attention_mask=_prefill_mask(adapter, embeds.shape[1], embeds.dtype, embeds.device),
+            past_key_values=cache,
+            use_cache=True,
+            return_dict=True,
+        )
+        runtime.phase = "decode"
+        hidden = out.last_hidden_state
+        logits = adapter.lm_head(hidden[:, -1]).float()[0]
+        text_logits = None
+        if return_text_logits:
+            text_pos = torch.nonzero(runtime.layout.text_mask).flatten()
+            text_logits = adapter.lm_head(hidden[0, text_pos]).float()
+        _sync(logits)
+        record.timings["prefill_s"] = time.perf_counter() - t2
+        record.timings["inner_select_s"] = sum(s["seconds"] for s in record.steps)
+
+        # Greedy decode: every layer attends to its own cache; positions stay unpruned.
+        t3 = time.perf_counter()
+        eos = set(int(e) for e in eos_token_ids)
+        unpruned_len = prep.input_ids.shape[1]
+        delta = prep.rope_deltas.reshape(-1)[0]
+        tokens: list[int] = []
+        next_tok = logits.argmax()
+        for step in range(max_new_tokens):
+            tok = int(next_tok)
+            tokens.append(tok)
+            if tok in eos or step == max_new_tokens - 1:
+                break
+            emb = lm.get_input_embeddings()(next_tok.view(1, 1))
+            pos = (unpruned_len + step + delta).view(1, 1, 1).expand(3, 1, 1)
+            o = lm(
+                inputs_embeds=emb,
+                position_ids=pos,
+                attention_mask={"full_attention": None},
+                past_key_values=cache,
+                use_cache=True,
+                return_dict=True,
+            )
+            next_tok = adapter.lm_head(o.last_hidden_state[:, -1]).float()[0].argmax()
+        record.timings["decode_s"] = time.perf_counter() - t3
+    return GenerationResult(tokens=tokens, record=record, prefill_logits=logits, text_logits=text_logits)
+
+
+def _sync(t: torch.Tensor) -> None:
+    if t.is_cuda:
+        torch.cuda.synchronize(t.device)

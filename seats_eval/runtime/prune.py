@@ -1,0 +1,174 @@
+"""Token dropping between decoder layers, via forward pre-hooks on the stock layers.
+
+At a drop step after layer l the pre-hook of layer l+1 (i) obtains last-text-token scores,
+(ii) asks the method for a keep-mask, (iii) slices the hidden states and (iv) prunes the
+KV caches of layers 0..l to the same kept set (DESIGN 5b), so decoding sees only survivors.
+Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
+survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from ..errors import SeatsError
+from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
+from ..methods.base import DropStep, Method, PruneRecord
+from .attention import last_row_attention
+
+
+def _counts(layout: TokenLayout) -> tuple[int, int, int]:
+    # One bincount: a single host sync per layer change, not per modality.
+    c = torch.bincount(layout.modality, minlength=3).tolist()
+    return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
+
+
+class PruningRuntime:
+    """Owns the in-LLM state of one prefill: current kept indices, layout and record."""
+
+    def __init__(self, adapter: Any, method: Method, layout: TokenLayout, record: PruneRecord,
+                 sample: str = "") -> None:
+        self.adapter = adapter
+        self.method = method
+        self.layout = layout  # layout of the current (kept) tokens
+        self.record = record
+        self.sample = sample
+        self.steps: dict[int, DropStep] = {}
+        for s in method.drop_steps(adapter.num_layers):
+            if not 0 <= s.after_layer < adapter.num_layers - 1:
+                raise SeatsError(f"{method.name}: drop after layer {s.after_layer} is out of range")
+            self.steps[s.after_layer] = s
+        self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
+        self.phase = "idle"
+        self._sliced_key: tuple[int, int] | None = None
+        self._sliced: dict[str, Any] = {}
+        self._captured: dict[int, torch.Tensor] = {}
+        self._handles: list[Any] = []
+        self._counts_now = _counts(layout)
+
+    # -- installation -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[PruningRuntime]:
+        for i, layer in enumerate(self.adapter.layers):
+            self._handles.append(
+                layer.register_forward_pre_hook(self._make_hook(i), with_kwargs=True)
+            )
+        for step in self.steps.values():
+            if step.score_source == "attention":
+                self.adapter.layers[step.after_layer].self_attn._seats_probe = self._make_probe(
+                    step.after_layer
+                )
+        try:
+            yield self
+        finally:
+            for h in self._handles:
+                h.remove()
+            self._handles.clear()
+            for layer in self.adapter.layers:
+                if hasattr(layer.self_attn, "_seats_probe"):
+                    del layer.self_attn._seats_probe
+            self.phase = "idle"
+
+    def _make_probe(self, layer_idx: int):
+        def probe(module, query, key, scaling):
+            if self.phase == "prefill":
+                self._captured[layer_idx] = last_row_attention(query[:, :, -1:], key, scaling)[0]
+
+        return probe
+
+    def _make_hook(self, i: int):
+        def hook(module, args, kwargs):
+            if self.phase != "prefill":
+                return None
+            return self._pre_layer(i, args, kwargs)
+
+        return hook
+
+    # -- the per-layer work -------------------------------------------------------------
+    def _pre_layer(self, i: int, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+        hidden = args[0] if args else kwargs["hidden_states"]
+        step = self.steps.get(i - 1)
+        if step is not None:
+            hidden = self._drop(step, hidden, kwargs)
+        self.record.layer_counts.append(self._counts_now)
+        if self.idx is None:
+            return None
+        kwargs = dict(kwargs)
+        kwargs.update(self._slice_shared(kwargs))
+        if args:
+            args = (hidden,) + tuple(args[1:])
+        else:
+            kwargs["hidden_states"] = hidden
+        return args, kwargs
+
+    def _slice_shared(self, kwargs: dict) -> dict:
+        """cos/sin, mask and position ids of the kept positions; computed once per step."""
+        key = (len(self.record.step_layers), id(kwargs.get("position_embeddings")))
+        if self._sliced_key != key:
+            idx = self.idx
+            out: dict[str, Any] = {}
+            pe = kwargs.get("position_embeddings")
+            if pe is not None:
+                d = self.adapter.rope_seq_dim
+                out["position_embeddings"] = tuple(t.index_select(d, idx) for t in pe)
+            mask = kwargs.get("attention_mask")
+            if isinstance(mask, torch.Tensor):
+                out["attention_mask"] = mask.index_select(-2, idx).index_select(-1, idx)
+            pos = kwargs.get("position_ids")
+            if isinstance(pos, torch.Tensor):
+                out["position_ids"] = pos.index_select(-1, idx)
+            self._sliced, self._sliced_key = out, key
+        return self._sliced
+
+    def _scores(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor | None:
+        src = step.score_source
+        if src is None:
+            return None
+        if src == "attention":
+            return self._captured.pop(step.after_layer)
+        layer_idx = step.after_layer if src == "official" else step.after_layer + 1
+        layer = self.adapter.layers[layer_idx]
+        attn = layer.self_attn
+        x = layer.input_layernorm(hidden)
+        b, s, _ = x.shape
+        q = attn.q_proj(x[:, -1:]).view(b, 1, -1, attn.head_dim).transpose(1, 2)
+        k = attn.k_proj(x).view(b, s, -1, attn.head_dim).transpose(1, 2)
+        cos, sin = kwargs["position_embeddings"]
+        if self.idx is not None:  # the positions of the tokens entering this drop
+            cos, sin = self._slice_shared(kwargs)["position_embeddings"]
+        q, _ = self.adapter.apply_rotary(q, q, cos[:, -1:], sin[:, -1:])
+        _, k = self.adapter.apply_rotary(k, k, cos, sin)
+        return last_row_attention(q, k, attn.scaling)[0]
+
+    def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
+        t0 = time.perf_counter()
+        scores = self._scores(step, hidden, kwargs)
+        keep = self.method.in_llm(step, scores, self.layout)
+        if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
+            raise SeatsError(f"{self.method.name}: in_llm must return a bool mask of the current length")
+        if not bool(keep[self.layout.text_mask].all()):
+            raise SeatsError(f"{self.method.name}: in_llm dropped text tokens ({self.sample})")
+        local = torch.nonzero(keep).flatten()
+        hidden = hidden.index_select(1, local)
+        cache = kwargs.get("past_key_values")
+        if cache is not None:
+            for j in range(step.after_layer + 1):
+                lay = cache.layers[j]
+                lay.keys = lay.keys.index_select(-2, local)
+                lay.values = lay.values.index_select(-2, local)
+        base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
+        self.idx = base.index_select(0, local)
+        self.layout = self.layout.subset(local)
+        self._counts_now = _counts(self.layout)
+        self.record.step_layers.append(step.after_layer)
+        self.record.kept_positions.append(self.layout.position)
+        self.record.steps.append(
+            {"after_layer": step.after_layer, "name": step.name, "counts": list(self._counts_now),
+             "seconds": time.perf_counter() - t0}
+        )
+        return hidden

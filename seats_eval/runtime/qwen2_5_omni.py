@@ -1,0 +1,104 @@
+"""Qwen2.5-Omni adapter: the stock thinker's encoders, placeholders and M-RoPE, called in
+the order its own forward uses, so the LLM input we prune is exactly the stock one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..layout import TokenLayout, build_layout
+
+
+@dataclass
+class PreparedSample:
+    input_ids: torch.Tensor  # (1, S)
+    inputs_embeds: torch.Tensor  # (1, S, D)
+    position_ids: torch.Tensor  # (3, 1, S) unpruned M-RoPE positions
+    rope_deltas: torch.Tensor  # (1, 1)
+    layout: TokenLayout
+    encoder_outputs: dict[str, Any]
+
+
+class Qwen25OmniAdapter:
+    """Access to the pieces of a `Qwen2_5OmniThinkerForConditionalGeneration`."""
+
+    backbone = "qwen2.5-omni"
+    rope_seq_dim = 1  # cos/sin are (B, S, head_dim)
+    audio_tokens_per_window = 50
+    window_seconds = 2.0
+
+    def __init__(self, thinker: Any) -> None:
+        self.thinker = thinker
+        self.config = thinker.config
+        self.model = thinker.model
+        self.lm = thinker.model.language_model
+        self.layers = self.lm.layers
+        self.lm_head = thinker.lm_head
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def video_token_id(self) -> int:
+        return int(self.config.video_token_index)
+
+    @property
+    def audio_token_id(self) -> int:
+        return int(self.config.audio_token_index)
+
+    def apply_rotary(self, q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb
+
+        return apply_rotary_pos_emb(q, k, cos, sin)
+
+    @torch.no_grad()
+    def prepare(self, inputs: dict[str, Any], sample: str = "") -> PreparedSample:
+        """Encoders + placeholder scatter + M-RoPE on the full, unpruned sequence."""
+        m = self.model
+        input_ids = inputs["input_ids"]
+        use_audio = inputs.get("input_features") is not None
+        embeds = m.get_input_embeddings()(input_ids)
+        outputs: dict[str, Any] = {}
+        if use_audio:
+            audio = m.get_audio_features(
+                inputs["input_features"], inputs.get("feature_attention_mask"), None, return_dict=True
+            ).last_hidden_state
+            audio = audio.to(embeds.device, embeds.dtype)
+            _, _, audio_mask = m.get_placeholder_mask(input_ids, inputs_embeds=embeds)
+            embeds = embeds.masked_scatter(audio_mask, audio)
+            outputs["audio"] = audio
+        grid = inputs.get("video_grid_thw")
+        if inputs.get("pixel_values_videos") is not None:
+            video = m.get_video_features(inputs["pixel_values_videos"], grid, return_dict=True)
+            video = torch.cat(video.pooler_output, dim=0).to(embeds.device, embeds.dtype)
+            _, video_mask, _ = m.get_placeholder_mask(input_ids, inputs_embeds=embeds, video_features=video)
+            embeds = embeds.masked_scatter(video_mask, video)
+            outputs["video"] = video
+        fam = inputs.get("feature_attention_mask")
+        audio_lengths = fam.sum(dim=1) if fam is not None else None
+        spg = inputs.get("video_second_per_grid")
+        position_ids, rope_deltas = m.get_rope_index(
+            input_ids,
+            image_grid_thw=None,
+            video_grid_thw=grid,
+            attention_mask=inputs.get("attention_mask"),
+            use_audio_in_video=use_audio,
+            audio_seqlens=audio_lengths,
+            second_per_grids=spg,
+        )
+        layout = build_layout(
+            input_ids,
+            video_token_id=self.video_token_id,
+            audio_token_id=self.audio_token_id,
+            video_grid_thw=grid,
+            spatial_merge_size=int(self.config.vision_config.spatial_merge_size),
+            second_per_grid=float(spg.reshape(-1)[0]) if spg is not None else 1.0,
+            window_seconds=self.window_seconds,
+            audio_tokens_per_window=self.audio_tokens_per_window,
+            sample=sample,
+        )
+        return PreparedSample(input_ids, embeds, position_ids, rope_deltas, layout, outputs)

@@ -1,0 +1,115 @@
+"""Top-down token budget allocation (Sec. 4.2.2, Eq. 1): windows first, then modalities.
+
+Given each window's visual and audio relevance S_{t,v}, S_{t,a} and the layer's modality
+totals K_v = r_v*N_v, K_a = r_a*N_a:
+
+    S_t    = (S_{t,v} + S_{t,a}) / 2                (normalised over windows)
+    B_t    = (K_v + K_a) * S_t                       inter-window
+    B_{t,v} = S_{t,v} K_v / (S_{t,v} K_v + S_{t,a} K_a) * B_t,  B_{t,a} = B_t - B_{t,v}
+
+Eq. 1 does not by itself give sum_t B_{t,v} = K_v; as the paper's note prescribes, the
+missing (or surplus) tokens of each modality are re-allocated proportionally to S_t, which
+keeps each window's total B_t wherever the caps allow. The integers are then made exact
+with `apportion`: sum_t B_{t,m} == min(K_m, N_m), B_{t,m} <= n_{t,m}, and >= 1 for every
+window that has tokens of m when the total allows. All vectorised over windows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from seats_eval.errors import ConfigError
+from seats_eval.select.apportion import apportion, waterfill
+
+
+def _normalise(x: Tensor, fallback: Tensor) -> Tensor:
+    """x / sum(x), or fallback / sum(fallback) when x sums to 0."""
+    s = x.sum()
+    if bool(s > 0):
+        return x / s
+    fs = fallback.sum()
+    return fallback / fs if bool(fs > 0) else torch.zeros_like(x)
+
+
+def _floor(n: Tensor, total: int) -> Tensor:
+    """At least one token per non-empty window when the total covers all of them."""
+    present = (n > 0).to(torch.long)
+    return present if total >= int(present.sum()) else torch.zeros_like(present)
+
+
+def _exact_total(target: Tensor, S_t: Tensor, n: Tensor, total: int) -> Tensor:
+    """Integer budgets near `target` with sum == total; the gap moves proportionally to S_t."""
+    n64 = n.to(torch.float64)
+    c = torch.minimum(target.clamp_min(0.0), n64)
+    gap = total - float(c.sum())
+    if gap > 0:
+        c = c + waterfill(S_t, gap, torch.zeros_like(c), n64 - c)
+    elif gap < 0:
+        c = c - waterfill(S_t, -gap, torch.zeros_like(c), c)
+    return apportion(c, total, n, _floor(n, total))
+
+
+def allocate_budgets(
+    S_tv: Tensor,
+    S_ta: Tensor,
+    n_tv: Tensor,
+    n_ta: Tensor,
+    K_v: int,
+    K_a: int,
+    *,
+    inter_window: bool = True,
+    intra_window: bool = True,
+    coupled: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Per-window video and audio budgets (B_tv, B_ta), long (W,), with exact totals.
+
+    S_tv, S_ta: window relevances (W,) (e.g. `window_relevance`; a modality absent from a
+    window must score 0 there). n_tv, n_ta: tokens of each modality per window. K_v, K_a:
+    the layer's totals (clamped to the available tokens). Ablation switches (Table 5):
+    inter_window=False: S_t proportional to window size (uniform for equal windows);
+    intra_window=False: each window splits B_t in the ratio K_v : K_a of the modalities it
+    has, ignoring S_tv / S_ta; coupled=False ("Decouple"): each modality is spread over
+    windows by its own S_tm (by its own sizes when inter_window=False), no joint B_t.
+    A single window gets the totals, i.e. a global top-k per modality.
+    """
+    n_v = torch.as_tensor(n_tv).to(torch.long).reshape(-1)
+    n_a = torch.as_tensor(n_ta).to(device=n_v.device, dtype=torch.long).reshape(-1)
+    W = n_v.numel()
+    if not (S_tv.numel() == S_ta.numel() == n_a.numel() == W):
+        raise ConfigError(
+            f"S_tv, S_ta, n_tv, n_ta need one entry per window: {S_tv.numel()}, "
+            f"{S_ta.numel()}, {W}, {n_a.numel()}"
+        )
+    if int(K_v) < 0 or int(K_a) < 0 or bool((n_v < 0).any()) or bool((n_a < 0).any()):
+        raise ConfigError(f"budgets and window sizes must be >= 0, got K_v={K_v}, K_a={K_a}")
+    kv = min(int(K_v), int(n_v.sum()))
+    ka = min(int(K_a), int(n_a.sum()))
+    dev = n_v.device
+    has_v, has_a = n_v > 0, n_a > 0
+    sv = torch.where(has_v, S_tv.detach().to(dev, torch.float64).reshape(-1), 0.0)
+    sa = torch.where(has_a, S_ta.detach().to(dev, torch.float64).reshape(-1), 0.0)
+    size_v, size_a = n_v.to(torch.float64), n_a.to(torch.float64)
+
+    if not coupled:
+        wv = size_v if not inter_window else sv
+        wa = size_a if not inter_window else sa
+        B_v = apportion(_normalise(wv, size_v), kv, n_v, _floor(n_v, kv))
+        B_a = apportion(_normalise(wa, size_a), ka, n_a, _floor(n_a, ka))
+        return B_v, B_a
+
+    size = size_v + size_a
+    S_t = _normalise((sv + sa) / 2, size) if inter_window else _normalise(size, size)
+    B_t = (kv + ka) * S_t
+    if intra_window:
+        num, other = sv * kv, sa * ka
+    else:
+        num, other = has_v.to(torch.float64) * kv, has_a.to(torch.float64) * ka
+    den = num + other
+    # Windows whose relevances are both 0: fall back to the presence-based split.
+    p_num, p_den = has_v.to(torch.float64) * kv, (has_v * kv + has_a * ka).to(torch.float64)
+    vfrac = torch.where(den > 0, num / den.clamp_min(1e-300), p_num / p_den.clamp_min(1e-300))
+    vfrac = torch.where((den > 0) | (p_den > 0), vfrac, torch.full_like(vfrac, 0.5))
+    B_v = _exact_total(B_t * vfrac, S_t, n_v, kv)
+    B_a = _exact_total(B_t * (1.0 - vfrac), S_t, n_a, ka)
+    return B_v, B_a
