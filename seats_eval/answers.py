@@ -56,6 +56,24 @@ def _unescape(token: str, quote: str) -> str:
     return value if isinstance(value, str) else token
 
 
+def _quoted_items(body: str) -> list[str]:
+    """Items of "'a', 'b'" or "'a' 'b'" (the inside of a list literal); [] unless the whole
+    body is quoted strings separated by commas and/or whitespace."""
+    tokens: list[str] = []
+    pos = 0
+    for match in _QUOTED.finditer(body):
+        if body[pos : match.start()].strip(" \t\r\n,"):
+            return []
+        if match.group(1) is not None:
+            tokens.append(_unescape(match.group(1), "'"))
+        else:
+            tokens.append(_unescape(match.group(2), '"'))
+        pos = match.end()
+    if body[pos:].strip(" \t\r\n,"):
+        return []
+    return tokens
+
+
 def _split_labelled_text(text: str) -> list[str]:
     """Split "A. x B. y C. z" (labels in order from A) into ["A. x", "B. y", "C. z"]."""
     starts: list[int] = []
@@ -101,6 +119,11 @@ def parse_options(raw: Any) -> list[str]:
     if not text:
         raise ValueError("options string is empty")
     if text.startswith("[") and text.endswith("]"):
+        # Quoted items separated by commas (Python/JSON) or by whitespace only (numpy's repr,
+        # which Python would otherwise read as implicit string concatenation).
+        tokens = _quoted_items(text[1:-1])
+        if tokens:
+            return parse_options(tokens)
         for loader in (json.loads, ast.literal_eval):
             try:
                 value = loader(text)
@@ -108,15 +131,6 @@ def parse_options(raw: Any) -> list[str]:
                 continue
             if isinstance(value, list | tuple):
                 return parse_options(list(value))
-        # numpy repr: quoted items separated by whitespace, no commas
-        tokens = []
-        for match in _QUOTED.finditer(text):
-            if match.group(1) is not None:
-                tokens.append(_unescape(match.group(1), "'"))
-            else:
-                tokens.append(_unescape(match.group(2), '"'))
-        if tokens:
-            return parse_options(tokens)
         text = text[1:-1].strip()
     parts = _split_labelled_text(text)
     if parts:

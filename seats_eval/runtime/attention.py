@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-WRAPPED = {"sdpa": "seats_sdpa", "eager": "seats_eager"}
+PREFIX = "seats_"
 
 
 def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | None = None) -> torch.Tensor:
@@ -60,23 +60,30 @@ def _make_wrapper(base: Callable) -> Callable:
     return wrapper
 
 
-_registered = False
+def use_wrapped_attention(config) -> str:
+    """Point `config` (a text config) at the wrapper of its current attention function.
 
-
-def register_attention_wrappers() -> None:
-    """Register `seats_sdpa` / `seats_eager` (idempotent)."""
-    global _registered
-    if _registered:
-        return
+    Registers `seats_<impl>` on first use; returns the new implementation name. Idempotent.
+    """
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    AttentionInterface.register("seats_sdpa", _make_wrapper(ALL_ATTENTION_FUNCTIONS["sdpa"]))
-    AttentionInterface.register("seats_eager", _make_wrapper(_eager_forward()))
-    AttentionMaskInterface.register("seats_sdpa", sdpa_mask)
-    AttentionMaskInterface.register("seats_eager", eager_mask)
-    _registered = True
+    impl = str(config._attn_implementation)
+    if impl.startswith(PREFIX):
+        return impl
+    name = PREFIX + impl
+    if name not in ALL_ATTENTION_FUNCTIONS:
+        base = _eager_forward() if impl == "eager" else ALL_ATTENTION_FUNCTIONS[impl]
+        AttentionInterface.register(name, _make_wrapper(base))
+        AttentionMaskInterface.register(name, ALL_MASK_ATTENTION_FUNCTIONS[impl])
+    config._attn_implementation = name
+    return name
+
+
+def base_implementation(config) -> str:
+    impl = str(config._attn_implementation)
+    return impl[len(PREFIX):] if impl.startswith(PREFIX) else impl
 
 
 def _eager_forward() -> Callable:

@@ -18,6 +18,7 @@ import torch
 from ..errors import SeatsError
 from ..layout import AUDIO, TEXT, VIDEO
 from ..methods.base import Method, PreLLMContext, PruneRecord
+from .attention import base_implementation, use_wrapped_attention
 from .prune import PruningRuntime
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
 
@@ -32,11 +33,13 @@ class GenerationResult:
 
 
 def make_adapter(thinker: Any) -> Qwen25OmniAdapter:
-    return Qwen25OmniAdapter(thinker)
+    adapter = Qwen25OmniAdapter(thinker)
+    use_wrapped_attention(adapter.lm.config)  # score capture needs the wrapper; output unchanged
+    return adapter
 
 
 def _attn_impl(adapter: Qwen25OmniAdapter) -> str:
-    return str(adapter.lm.config._attn_implementation)
+    return base_implementation(adapter.lm.config)
 
 
 def _prefill_mask(adapter: Qwen25OmniAdapter, length: int, dtype, device) -> dict[str, Any]:

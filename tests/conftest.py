@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny random Qwen2.5-Omni thinker and synthetic clips, built offline once
+per test session (or reused from SEATS_TEST_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PIXELS = {"min_pixels": 128 * 28 * 28, "max_pixels": 144 * 28 * 28}
+EOS = [151645, 151643]
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> Path:
+    root = os.environ.get("SEATS_TEST_ARTIFACTS")
+    return Path(root) if root else tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(artifacts) -> Path:
+    from seats_eval.tiny import make_tiny
+
+    d = artifacts / "tiny-qwen25omni"
+    if not (d / "config.json").exists():
+        make_tiny(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def clips_dir(artifacts) -> Path:
+    from seats_eval.media.synth import make_clips
+
+    d = artifacts / "clips"
+    if not (d / "corrupt.mp4").exists():
+        make_clips(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def processor(tiny_dir):
+    from transformers import Qwen2_5OmniProcessor
+
+    return Qwen2_5OmniProcessor.from_pretrained(tiny_dir)
+
+
+def _load(tiny_dir, impl):
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    return Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
+        tiny_dir, dtype=torch.float32, attn_implementation=impl
+    ).eval()
+
+
+@pytest.fixture(scope="session")
+def thinker(tiny_dir):
+    return _load(tiny_dir, "sdpa")
+
+
+@pytest.fixture(scope="session")
+def thinker_eager(tiny_dir):
+    return _load(tiny_dir, "eager")
+
+
+@pytest.fixture(scope="session")
+def make_inputs(processor, clips_dir):
+    from seats_eval.media.decode import load_media
+    from seats_eval.models.inputs import build_inputs
+
+    cache = {}
+
+    def make(name: str, text: str = "What moves in the video? A. a square B. a circle C. a line D. nothing"):
+        if (name, text) not in cache:
+            cache[(name, text)] = build_inputs(processor, load_media(str(clips_dir / name)), text, **PIXELS)
+        return cache[(name, text)]
+
+    return make

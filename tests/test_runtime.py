@@ -1,0 +1,92 @@
+"""Spine tests of the pruning runtime: identity with the stock model and equality with an
+independent mask-based oracle, under sdpa and eager."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seats_eval.layout import TEXT
+from seats_eval.methods.base import DropStep, Method
+from seats_eval.runtime.generate import generate
+
+from .conftest import EOS
+from .oracle import oracle_generate
+
+
+class ScriptedMethod(Method):
+    """Drops by last-text-token score at several layers (all three score sources), a seeded
+    random pre-LLM drop, and removes every non-text token late: exercises every path."""
+
+    name = "scripted"
+
+    def __init__(self, pre_keep: float = 0.7, keep: float = 0.6) -> None:
+        self.pre_keep, self.keep = pre_keep, keep
+
+    def pre_llm(self, ctx):
+        g = torch.Generator().manual_seed(0)
+        r = torch.rand(ctx.layout.length, generator=g)
+        return (r < self.pre_keep) | ctx.layout.text_mask
+
+    def drop_steps(self, num_layers):
+        return [DropStep(1, "official"), DropStep(2, "next_layer"), DropStep(3, "attention"),
+                DropStep(5, None, "late")]
+
+    def in_llm(self, step, scores, layout):
+        text = layout.modality == TEXT
+        if step.name == "late":
+            return text
+        assert scores.shape == (layout.length,)
+        assert torch.allclose(scores.sum(), torch.tensor(1.0), atol=1e-4)
+        k = int(self.keep * int((~text).sum()))
+        s = scores.masked_fill(text, float("-inf"))
+        keep = torch.zeros_like(text)
+        keep[s.topk(k).indices] = True
+        return keep | text
+
+
+def test_identity_with_stock_generate(thinker, make_inputs):
+    inputs = make_inputs("av_moving.mp4")
+    with torch.no_grad():
+        ref_logits = thinker(**inputs, use_audio_in_video=True).logits[0, -1]
+        ref_ids = thinker.generate(**inputs, use_audio_in_video=True, max_new_tokens=6, do_sample=False)
+    res = generate(thinker, inputs, Method(), max_new_tokens=6, eos_token_ids=EOS)
+    torch.testing.assert_close(res.prefill_logits, ref_logits.float(), rtol=0, atol=1e-4)
+    assert res.tokens == ref_ids[0, inputs["input_ids"].shape[1]:].tolist()
+    assert res.record.layer_counts == [res.record.input_counts] * thinker.config.text_config.num_hidden_layers
+
+
+@pytest.mark.parametrize("clip", ["av_moving.mp4", "video_only.mp4", "av_long.mp4"])
+@pytest.mark.parametrize("impl", ["sdpa", "eager"])
+def test_pruning_matches_mask_oracle(request, impl, clip, make_inputs):
+    model = request.getfixturevalue("thinker" if impl == "sdpa" else "thinker_eager")
+    inputs = make_inputs(clip)
+    res = generate(model, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS,
+                   return_text_logits=True)
+    rec = res.record
+    assert rec.llm_input_counts[0] == rec.input_counts[0]  # text never dropped
+    assert rec.layer_counts[-1][1:] == (0, 0)  # late removal leaves text only
+    assert len(rec.kept_positions) == 5
+    tokens, logits, text_logits = oracle_generate(model, inputs, rec, max_new_tokens=5, eos=EOS)
+    torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)
+    torch.testing.assert_close(res.text_logits, text_logits, rtol=0, atol=1e-4)
+    assert res.tokens == tokens
+
+
+def test_oracle_detects_a_wrong_cache(thinker, make_inputs, monkeypatch):
+    """The oracle is only worth something if it fails on a broken runtime."""
+    from seats_eval.runtime import prune
+
+    inputs = make_inputs("av_moving.mp4")
+    original = prune.PruningRuntime._drop
+
+    def no_cache_pruning(self, step, hidden, kwargs):
+        kwargs = dict(kwargs)
+        kwargs["past_key_values"] = None  # keep stale K/V of dropped tokens
+        return original(self, step, hidden, kwargs)
+
+    monkeypatch.setattr(prune.PruningRuntime, "_drop", no_cache_pruning)
+    res = generate(thinker, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS)
+    tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=5, eos=EOS)
+    torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)  # prefill unaffected
+    assert len(tokens) > 1 and res.tokens != tokens
