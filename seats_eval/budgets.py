@@ -10,7 +10,9 @@ methods, the runtime, FLOPs and tables agree:
 * `layer_counts` / `stage_targets`: the integer token counts every layer processes.
 
 Layer numbers in the paper (and in `boundaries`) are 1-based; runtime hook indices are 0-based
-and named `*_after` (the 0-based decoder layer after which tokens drop).
+and named `*_after` (the 0-based decoder layer after which tokens drop). Counts are taken
+relative to the original N_m as in the paper, not chained on the counts left after the
+previous drop as the official code does (reference notes, sec. 3).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def load_backbone_config(name_or_path: str | os.PathLike[str]) -> dict[str, Any]
     """Load a backbone's geometry (layers, tokens per window, boundaries, lam, tau).
 
     Accepts a backbone name ("qwen2.5-omni-7b", "qwen3-omni-30b-a3b", "tiny"; case, '.', '-'
-    insensitive) or a path to a YAML file. Names are looked up in $SEATS_MODEL_CONFIGS
+    insensitive; a hub id such as "Qwen/Qwen2.5-Omni-7B" works too) or a path to a YAML file. Names are looked up in $SEATS_MODEL_CONFIGS
     (os.pathsep-separated directories) and then in the repo's model_configs/. Only
     `yaml.safe_load` is used.
     """
@@ -83,13 +85,16 @@ def load_backbone_config(name_or_path: str | os.PathLike[str]) -> dict[str, Any]
 
     raw = os.fspath(name_or_path)
     path = Path(raw)
-    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
-        stem = _normalise_name(raw)
-        for d in _config_dirs():
-            cand = d / f"{stem}.yaml"
-            if cand.is_file():
-                path = cand
-                break
+    if path.suffix in (".yaml", ".yml") and not path.is_file():
+        raise ConfigError(f"backbone config {raw!r}: no such file")
+    if path.suffix not in (".yaml", ".yml"):
+        # also accept hub ids: "Qwen/Qwen3-Omni-30B-A3B-Instruct" -> qwen3_omni_30b_a3b
+        last = _normalise_name(raw.rstrip("/").rsplit("/", 1)[-1])
+        stems = dict.fromkeys([_normalise_name(raw), last, last.removesuffix("_instruct")])
+        found = [d / f"{st}.yaml" for d in _config_dirs() for st in stems]
+        found = [c for c in found if c.is_file()]
+        if found:
+            path = found[0]
         else:
             raise ConfigError(
                 f"unknown backbone {raw!r}: expected a YAML path or one of "
@@ -313,9 +318,11 @@ def _check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) 
         raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
     L_s, L_m1, L_m2, L_l = b
     top = num_layers if num_layers is not None else L_l
-    if not (1 <= L_s < L_m1 < L_m2 < L_l <= top):
+    # L_m1 >= L_s + 2: sub-block (L_s, L_m1) is open, so it needs a layer of its own;
+    # otherwise two drops would fall after the same layer.
+    if not (1 <= L_s and L_s + 1 < L_m1 < L_m2 < L_l <= top):
         raise ConfigError(
-            f"boundaries {b} must satisfy 1 <= L_s < L_m1 < L_m2 < L_l <= L (L={num_layers})"
+            f"boundaries {b} must satisfy 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L (L={num_layers})"
         )
     return b
 
@@ -490,7 +497,7 @@ def round_count(x: float) -> int:
     The value is first rounded to 9 decimals so float noise (0.35*50 = 17.499999...) cannot
     flip a tie; a genuine .5 then goes to the even neighbour.
     """
-    return int(round(round(float(x), 9)))
+    return round(round(float(x), 9))
 
 
 def _modality_counts(ms: ModalitySchedule, n: int) -> list[int]:

@@ -60,6 +60,26 @@ class TokenLayout:
             out.scatter_add_(0, self.window[sel], torch.ones_like(self.window[sel]))
         return out
 
+    def window_matrix(self, modality: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, n_max) positions of `modality` tokens per window (padding -1) and the valid mask.
+
+        Built with one scatter: tokens of a modality appear window by window in sequence
+        order, so a token's rank inside its window is its index minus the window's start.
+        """
+        pos = torch.nonzero(self.modality == modality).flatten()
+        W = self.num_windows
+        dev = self.modality.device
+        if pos.numel() == 0 or W == 0:
+            return torch.full((W, 0), -1, dtype=torch.long, device=dev), torch.zeros(W, 0, dtype=torch.bool, device=dev)
+        win = self.window[pos]
+        counts = torch.bincount(win, minlength=W)
+        starts = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(pos.numel(), device=dev) - starts[win]
+        n_max = int(counts.max())
+        mat = torch.full((W, n_max), -1, dtype=torch.long, device=dev)
+        mat[win, rank] = pos
+        return mat, mat >= 0
+
     def subset(self, keep: torch.Tensor) -> TokenLayout:
         """The layout of the kept positions (boolean mask or index tensor), order preserved."""
         return replace(

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -71,8 +72,9 @@ def test_backbone_configs_load(q25: dict, q3: dict) -> None:
     assert q3["num_layers"] == 48 and q3["boundaries"] == (27, 32, 36, 40)
     assert _geom(q3) == (288, 26)
     tiny = load_backbone_config("tiny")
-    assert tiny["num_layers"] == 4 and tiny["boundaries"] == (1, 2, 3, 4)
+    assert tiny["num_layers"] == 8 and tiny["boundaries"] == (2, 4, 5, 7)
     assert load_backbone_config("Qwen2.5-Omni-7B")["num_layers"] == 28
+    assert load_backbone_config("Qwen/Qwen3-Omni-30B-A3B-Instruct")["num_layers"] == 48
 
 
 def test_backbone_config_by_path_and_env(tmp_path, monkeypatch) -> None:
@@ -84,6 +86,8 @@ def test_backbone_config_by_path_and_env(tmp_path, monkeypatch) -> None:
     assert load_backbone_config(tmp_path / "mine.yaml")["num_layers"] == 8
     monkeypatch.setenv("SEATS_MODEL_CONFIGS", str(tmp_path))
     assert load_backbone_config("mine")["boundaries"] == (2, 4, 5, 7)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_backbone_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="qwen2_5_omni_7b"):
         load_backbone_config("no-such-backbone")
     (tmp_path / "bad.yaml").write_text("backbone: bad\nnum_layers: 8\n")
@@ -132,13 +136,14 @@ def test_schedule_qwen3(q3: dict) -> None:
 def test_mean_trr_equals_R(backbone: str, R: float, decay: str) -> None:
     cfg = load_backbone_config(backbone)
     budget = resolve_budget(R, "both", *_geom(cfg), backbone=cfg)
-    assert (budget.R_v, budget.R_a) == BOTH_SELECTED_PRESETS[backbone.replace(".", "_").replace(
-        "-", "_")][R]
+    assert (budget.R_v, budget.R_a) == BOTH_SELECTED_PRESETS[
+        backbone.replace(".", "_").replace("-", "_")
+    ][R]
     s = build_schedule(budget, cfg, decay=decay)
     for ms, R_m in ((s.video, budget.R_v), (s.audio, budget.R_a)):
         assert len(ms.trr) == cfg["num_layers"]
         assert sum(ms.trr) / len(ms.trr) == pytest.approx(R_m, rel=1e-12, abs=1e-15)
-        assert all(a >= b for a, b in zip(ms.trr, ms.trr[1:]))
+        assert all(a >= b for a, b in pairwise(ms.trr))
 
 
 def test_equal_decay_steps(q25: dict) -> None:
@@ -157,13 +162,15 @@ def test_tiny_schedule() -> None:
     assert (b.R_v, b.R_a) == (0.3, 0.3)  # no preset, gamma 1: uniform split
     s = build_schedule(b, tiny)
     assert s.video.mean_trr == pytest.approx(0.3)
-    assert s.drop_after == (0, 0, 1) and s.late_after == 2
+    assert s.drop_after == (1, 2, 3) and s.late_after == 5
     assert s.video.trr[-1] == 0.0
 
 
 def test_schedule_errors(q25: dict) -> None:
     b = Budget(0.3, 0.3, 0.3, "both")
-    with pytest.raises(ConfigError, match="L_s < L_m1"):
+    with pytest.raises(ConfigError, match="L_s \\+ 1 < L_m1"):
+        build_schedule(b, q25, boundaries=(16, 17, 21, 24))
+    with pytest.raises(ConfigError, match="L_s \\+ 1 < L_m1"):
         build_schedule(b, q25, boundaries=(16, 16, 21, 24))
     with pytest.raises(ConfigError, match="L_l <= L"):
         build_schedule(b, q25, boundaries=(16, 19, 21, 29))
@@ -281,7 +288,7 @@ def test_layer_counts_qwen25(q25: dict) -> None:
     for m, n in (("video", n_v), ("audio", n_a)):
         counts = c[m]
         assert len(counts) == 28 and counts[0] == c["stage1"][m]
-        assert all(a >= b for a, b in zip(counts, counts[1:]))
+        assert all(a >= b for a, b in pairwise(counts))
         assert counts[23:] == [0] * 5 and min(counts[:23]) > 0
         ms = s.modality(m)
         assert all(abs(k - ms.trr[i] * n) <= 0.5 for i, k in enumerate(counts))

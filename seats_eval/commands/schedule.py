@@ -94,9 +94,7 @@ def format_report(rep: dict[str, Any]) -> str:
             f"{row['layer']:>5} {row['trr_video']:>10.4f} {row['trr_audio']:>10.4f} "
             f"{row['tokens_video']:>8} {row['tokens_audio']:>8}"
         )
-    lines.append(
-        f"{'mean':>5} {rep['mean_trr']['video']:>10.4f} {rep['mean_trr']['audio']:>10.4f}"
-    )
+    lines.append(f"{'mean':>5} {rep['mean_trr']['video']:>10.4f} {rep['mean_trr']['audio']:>10.4f}")
     return "\n".join(lines)
 
 

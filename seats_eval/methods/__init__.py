@@ -1,0 +1,32 @@
+"""Method registry: lmms-eval id prefix -> factory. One small module per method."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Method
+
+# id -> "module:factory"; the "-om" variants are the same module with both modalities.
+_REGISTRY: dict[str, str] = {
+    "full": "seats_eval.methods.full:build",
+    "seats": "seats_eval.methods.seats:build",
+}
+METHOD_IDS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def build_method(method_id: str, backbone_cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    """Build a method from lmms-eval `--model_args` options; unknown options fail here."""
+    if method_id not in _REGISTRY:
+        raise ConfigError(f"unknown method {method_id!r}; allowed: {', '.join(METHOD_IDS)}")
+    module_name, factory = _REGISTRY[method_id].split(":")
+    return getattr(importlib.import_module(module_name), factory)(backbone_cfg, dict(options))
+
+
+def reject_unknown(method_id: str, options: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{method_id}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed)) or 'none'}"
+        )

@@ -6,8 +6,6 @@ that fixes the method, so `lmms-eval --model seats_qwen25omni` needs no fork or 
 
 from __future__ import annotations
 
-from lmms_eval.models.registry_v2 import ModelManifest
-
 from ..methods import METHOD_IDS
 
 BACKBONE_SUFFIXES = {"qwen25omni": "Qwen25"}
@@ -25,7 +23,10 @@ def class_name(model_id: str) -> str:
     return "Model_" + model_id
 
 
-def manifests() -> list[ModelManifest]:
+def manifests() -> list:
+    # Imported here: lmms_eval.models loads this entry point while it is itself importing.
+    from lmms_eval.models.registry_v2 import ModelManifest
+
     return [
         ModelManifest(model_id=mid, simple_class_path=f"seats_eval.models.ids.{class_name(mid)}")
         for mid in model_ids()

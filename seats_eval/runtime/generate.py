@@ -20,6 +20,7 @@ from ..layout import AUDIO, TEXT, VIDEO
 from ..methods.base import Method, PreLLMContext, PruneRecord
 from .attention import base_implementation, use_wrapped_attention
 from .prune import PruningRuntime
+from .signals import EncoderSignalCapture
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
 
 
@@ -68,14 +69,19 @@ def generate(
     eos_token_ids: list[int] | tuple[int, ...] = (),
     sample: str = "",
     return_text_logits: bool = False,
-    signals_fn: Any = None,
 ) -> GenerationResult:
     """Run one sample end to end; see the module docstring for the steps."""
     adapter = make_adapter(thinker)
     record = PruneRecord()
     t0 = time.perf_counter()
-    prep: PreparedSample = adapter.prepare(inputs, sample=sample)
-    signals = signals_fn(adapter, inputs, prep) if signals_fn is not None else None
+    signals = None
+    if method.needs_encoder_signals:
+        capture = EncoderSignalCapture(adapter)
+        with capture.installed(inputs):
+            prep: PreparedSample = adapter.prepare(inputs, sample=sample)
+        signals = capture.signals(prep.layout)
+    else:
+        prep = adapter.prepare(inputs, sample=sample)
     _sync(prep.inputs_embeds)
     record.timings["encode_s"] = time.perf_counter() - t0
     layout = prep.layout

@@ -57,7 +57,9 @@ def waterfill(weights: Tensor, total: float | Tensor, lo: Tensor, hi: Tensor) ->
     lo64 = lo.detach().to(torch.float64).reshape(-1)
     hi64 = hi.detach().to(torch.float64).reshape(-1)
     if not (w.shape == lo64.shape == hi64.shape):
-        raise ConfigError(f"weights, lo, hi must have equal shapes: {w.shape}, {lo.shape}, {hi.shape}")
+        raise ConfigError(
+            f"weights, lo, hi must have equal shapes: {w.shape}, {lo.shape}, {hi.shape}"
+        )
     if w.numel() == 0:
         return w.clone()
     if bool((w < 0).any()) or not bool(torch.isfinite(w).all()):

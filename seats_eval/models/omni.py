@@ -1,0 +1,246 @@
+"""The lmms-eval model class behind every `*_qwen25omni` id.
+
+One class: the id fixes the method (`method_id`); `--model_args` carry the common options
+(pretrained, max_frames, fps, attn_implementation, ...) and the method's own (R, mode, ...).
+Per-sample failures (missing, corrupt, unusable media) are logged with the file name,
+returned as a visible failure marker that scores 0, and written to `failures.jsonl` when a
+record directory is configured; the run goes on. Per-sample prune records (tokens per layer
+and modality, FLOPs, timings) go to `records.jsonl` in the same directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from loguru import logger
+from tqdm import tqdm
+
+from ..budgets import load_backbone_config
+from ..errors import ConfigError, SeatsError
+from ..methods import build_method
+
+FAILURE_MARKER = "[seats-eval failure]"
+COMMON_ARGS = {
+    "pretrained", "device", "device_map", "batch_size", "max_batch_size", "attn_implementation",
+    "dtype", "max_frames", "fps", "min_pixels", "max_pixels", "system_prompt", "max_new_tokens",
+    "record_dir", "backbone_config",
+}
+
+
+def _to_number(value: Any) -> Any:
+    if isinstance(value, str):
+        low = value.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        for cast in (int, float):
+            try:
+                return cast(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _default_attn() -> str:
+    if torch.cuda.is_available():
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    return "sdpa"
+
+
+def load_thinker(pretrained: str, dtype: Any, device_map: Any, attn: str):
+    """A thinker from a full Qwen2.5-Omni checkpoint (talker left unloaded) or a thinker dir."""
+    from transformers import (
+        AutoConfig,
+        Qwen2_5OmniForConditionalGeneration,
+        Qwen2_5OmniThinkerForConditionalGeneration,
+    )
+
+    config = AutoConfig.from_pretrained(pretrained)
+    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    if config.model_type == "qwen2_5_omni":
+        full = Qwen2_5OmniForConditionalGeneration.from_pretrained(
+            pretrained, enable_audio_output=False, **kwargs
+        )
+        return full.thinker.eval()
+    return Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(pretrained, **kwargs).eval()
+
+
+class QwenOmniModel(lmms):
+    """Qwen2.5-Omni thinker + a token-selection method (set by the subclass for each id)."""
+
+    is_simple = True
+    method_id = "full"
+    backbone = "qwen2.5-omni-7b"
+
+    def __init__(self, pretrained: str | None = None, device: str | None = None,
+                 device_map: str | None = None, batch_size: int | str = 1,
+                 attn_implementation: str | None = None, dtype: str = "auto",
+                 max_frames: int | None = None, fps: float | None = None,
+                 min_pixels: int | None = None, max_pixels: int | None = None,
+                 system_prompt: str = "auto", max_new_tokens: int | None = None,
+                 record_dir: str | None = None, backbone_config: str | None = None,
+                 max_batch_size: int | None = None, **method_options: Any) -> None:
+        super().__init__()
+        if int(batch_size) != 1:
+            raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
+        self.cfg = load_backbone_config(backbone_config or self.backbone)
+        self.method = build_method(self.method_id, self.cfg, {k: _to_number(v) for k, v in method_options.items()})
+        self.pretrained = pretrained or self.cfg["pretrained"]
+        if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._device = torch.device(device)
+        if dtype == "auto":
+            dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
+        elif isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        self.thinker = load_thinker(self.pretrained, dtype, device_map, attn_implementation or _default_attn())
+        if device_map is None:
+            self.thinker.to(self._device)
+        from transformers import Qwen2_5OmniProcessor
+
+        self.processor = Qwen2_5OmniProcessor.from_pretrained(self.pretrained)
+        self.fps = float(fps or self.cfg.get("fps", 2))
+        self.max_frames = max_frames
+        self.min_pixels = min_pixels or self.cfg.get("min_pixels")
+        self.max_pixels = max_pixels or self.cfg.get("max_pixels")
+        self.system_prompt = system_prompt
+        self.max_new_tokens = max_new_tokens
+        tok = self.processor.tokenizer
+        self.eos_ids = sorted({i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"),
+                                           tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
+        self.record_dir = Path(record_dir or os.environ.get("SEATS_RECORD_DIR", "")) if (
+            record_dir or os.environ.get("SEATS_RECORD_DIR")) else None
+        self.failures: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
+        self._rank, self._world_size = 0, 1
+        logger.info(f"seats-eval: {self.method_id} on {self.pretrained} ({self.method.describe()})")
+
+    # lmms-eval plumbing ------------------------------------------------------------------
+    @property
+    def model(self):
+        return self.thinker
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def batch_size(self) -> int:
+        return 1
+
+    @property
+    def rank(self) -> int:
+        return self._rank
+
+    @property
+    def world_size(self) -> int:
+        return self._world_size
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("seats-eval models answer generation tasks only")
+
+    def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
+        raise NotImplementedError("seats-eval models answer single-round tasks only")
+
+    # per-task settings ---------------------------------------------------------------------
+    def max_frames_for(self, task: str) -> int:
+        if self.max_frames is not None:
+            return int(self.max_frames)
+        table = self.cfg.get("max_frames", {})
+        bench = task.replace("seats_fixture_", "seats_")
+        return int(table.get(task, table.get(bench, table.get("default", 768))))
+
+    def system_prompt_for(self, task: str) -> str | None:
+        if self.system_prompt != "auto":
+            return self.system_prompt or None
+        try:
+            from ..taskutils import system_prompt_for
+        except ImportError:  # tasks not installed
+            return None
+        return system_prompt_for(task)
+
+    # the work --------------------------------------------------------------------------------
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        out = []
+        for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
+            context, gen_kwargs, doc_to_visual, doc_id, task, split = req.args
+            out.append(self._answer(context, dict(gen_kwargs), doc_to_visual, doc_id, task, split))
+        self._flush_summary()
+        return out
+
+    def _answer(self, context, gen_kwargs, doc_to_visual, doc_id, task, split) -> str:
+        from ..flops import prefill_flops
+        from ..media.decode import load_media
+        from ..runtime.generate import generate
+        from .inputs import build_inputs
+
+        sample = f"{task}/{split}/{doc_id}"
+        path = ""
+        try:
+            visuals = doc_to_visual(self.task_dict[task][split][doc_id])
+            if not visuals:
+                raise SeatsError(f"{sample}: the task returned no video")
+            path = str(visuals[0])
+            media = load_media(path, fps=self.fps, max_frames=self.max_frames_for(task))
+            inputs = build_inputs(self.processor, media, context, system_prompt=self.system_prompt_for(task),
+                                  fps=self.fps, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+            inputs = inputs.to(self._device)
+            for k in ("pixel_values_videos", "input_features"):
+                if k in inputs:
+                    inputs[k] = inputs[k].to(self.thinker.dtype)
+            max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))
+            t0 = time.perf_counter()
+            res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
+                           eos_token_ids=self.eos_ids, sample=sample)
+            answer = self.processor.tokenizer.decode(
+                [t for t in res.tokens if t not in self.eos_ids], skip_special_tokens=True
+            ).strip()
+            rec = res.record.as_log()
+            rec.update({"task": task, "doc_id": doc_id, "video": path, "has_audio": media.audio is not None,
+                        "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
+                        "seconds": time.perf_counter() - t0, "answer": answer})
+            self._write("records.jsonl", rec)
+            self.records.append(rec)
+            return answer
+        except (SeatsError, OSError, ValueError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
+                raise
+            msg = f"{sample} ({path or 'no video'}): {type(exc).__name__}: {exc}"
+            logger.error(f"seats-eval: sample failed: {msg}")
+            fail = {"task": task, "doc_id": doc_id, "video": path, "error": f"{type(exc).__name__}: {exc}"}
+            self.failures.append(fail)
+            self._write("failures.jsonl", fail)
+            return f"{FAILURE_MARKER} {msg}"
+
+    def _write(self, name: str, row: dict[str, Any]) -> None:
+        if self.record_dir is None:
+            return
+        self.record_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.record_dir / name, "a") as f:
+            f.write(json.dumps(row, default=str) + "\n")
+
+    def _flush_summary(self) -> None:
+        n = len(self.records)
+        if n:
+            mean = sum(r["tflops"] for r in self.records) / n
+            logger.info(f"seats-eval: {n} samples, mean prefill {mean:.3f} TFLOPs, {len(self.failures)} failed")
+        if self.failures:
+            logger.warning(f"seats-eval: {len(self.failures)} failed sample(s): "
+                           + "; ".join(f["video"] or str(f["doc_id"]) for f in self.failures[:5]))

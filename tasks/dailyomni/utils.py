@@ -1,0 +1,72 @@
+"""Daily-Omni (684 videos, 1,197 questions with 3 or 4 options) for seats_dailyomni.
+
+Record fields: question_id, video_id, Question, Choice (3-4 x "A. ..."; in the hub parquet a
+numpy-style string without commas), Answer (letter), Type (6 QA types), video_category
+(15), video_duration ("30s" / "60s").
+
+Videos: <root>/videos/<video_id>/<video_id>_video.mp4 (Videos.tar of liarliar/Daily-Omni
+extracts to Videos/, which is accepted too).
+
+Prompt: the official Daily-Omni test prompt with one choice per line (as SEATS uses it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    from seats_eval import taskutils as tu
+except ModuleNotFoundError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from seats_eval import taskutils as tu
+
+BENCH = "dailyomni"
+METRIC = "dailyomni_score"
+BREAKDOWN_FIELDS = ("Type", "video_category", "video_duration")
+
+# Read by seats_dailyomni.yaml through `!function` (see tasks/README.md).
+DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+
+PROMPT = (
+    "Your task is to accurately answer multiple-choice questions based on the given video.\n"
+    "Select the single most accurate answer from the given choices.\n"
+    "Question: {question}\n"
+    "Choices: {choices}\n"
+    "Your answer should be a capital letter representing your choice: A, B, C, or D. "
+    "Don't generate any other text.\n"
+)
+
+
+def video_id(doc: dict) -> str:
+    return str(doc["video_id"])
+
+
+def doc_to_visual(doc: dict) -> list[str]:
+    vid = video_id(doc)
+    candidates = [f"videos/{vid}/{vid}_video.mp4", f"Videos/{vid}/{vid}_video.mp4"]
+    return [tu.video_path(BENCH, candidates)]
+
+
+def fixture_doc_to_visual(doc: dict) -> list[str]:
+    return [tu.fixture_video_path(video_id(doc))]
+
+
+def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    choices = "\n".join(tu.format_options(doc["Choice"]))
+    return PROMPT.format(question=doc["Question"], choices=choices)
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    fields = {
+        "question_id": doc.get("question_id"),
+        "Type": doc.get("Type"),
+        "video_category": doc.get("video_category"),
+        "video_duration": doc.get("video_duration"),
+    }
+    payload = tu.make_payload(results, doc["Choice"], doc["Answer"], video_id(doc), fields)
+    return {METRIC: payload}
+
+
+def aggregate_results(results: list[dict]) -> float:
+    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)

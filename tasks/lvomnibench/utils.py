@@ -1,0 +1,82 @@
+"""LVOmniBench (275 long videos, 1,014 four-option questions) for seats_lvomnibench.
+
+Record fields: question_id, video_id ("video_0"), duration ("MM:SS" or "HH:MM:SS"),
+video_category, sub_category, question_type, audio_type, difficulty, question, options
+(4 x "A. ..." or a string form of that list), answer (letter; `correct_option` in the
+official data.json is accepted too).
+
+Videos: <root>/videos/<video_id>.mp4 (videos/ of KD-TAO/LVOmniBench).
+Prompt: the official OmniEval `build_multiple_choice_prompt`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    from seats_eval import taskutils as tu
+except ModuleNotFoundError:  # a checkout used without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from seats_eval import taskutils as tu
+
+BENCH = "lvomnibench"
+METRIC = "lvomnibench_perception_score"
+BREAKDOWN_FIELDS = (
+    "video_category",
+    "sub_category",
+    "question_type",
+    "audio_type",
+    "difficulty",
+    "duration_bucket",
+)
+
+# Read by seats_lvomnibench.yaml through `!function` (see tasks/README.md).
+DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+
+
+def video_id(doc: dict) -> str:
+    return str(doc["video_id"])
+
+
+def doc_to_visual(doc: dict) -> list[str]:
+    return [tu.video_path(BENCH, [f"videos/{video_id(doc)}.mp4"])]
+
+
+def fixture_doc_to_visual(doc: dict) -> list[str]:
+    return [tu.fixture_video_path(video_id(doc))]
+
+
+def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    options = "\n".join(tu.format_options(doc["options"]))
+    return (
+        f"Question: {doc['question']}\n"
+        f"Options:\n{options}\n\n"
+        "Select the best answer from the options above. "
+        "Directly provide the letter representing your choice and nothing else. "
+        "Do not include the full text of the option, do not provide any explanation."
+    )
+
+
+def _answer(doc: dict):
+    answer = doc.get("answer")
+    return answer if answer not in (None, "") else doc.get("correct_option")
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    fields = {
+        "question_id": doc.get("question_id"),
+        "video_category": doc.get("video_category"),
+        "sub_category": doc.get("sub_category"),
+        "question_type": doc.get("question_type"),
+        "audio_type": doc.get("audio_type"),
+        "difficulty": doc.get("difficulty"),
+        "duration": str(doc.get("duration")),
+        "duration_bucket": tu.duration_bucket(doc.get("duration")),
+    }
+    payload = tu.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields)
+    return {METRIC: payload}
+
+
+def aggregate_results(results: list[dict]) -> float:
+    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
