@@ -142,15 +142,15 @@ def parse_options(raw: Any) -> list[str]:
 
 
 def split_option(option: str, position: int) -> tuple[str, str]:
-    """(letter, text) of one option; an option without an "A."-style prefix gets its
-    positional letter. A prefix whose letter disagrees with the position is kept as given."""
+    """(letter, text) of the option at `position` (0-based). An "A."-style prefix is removed
+    when its letter is the positional one; otherwise (no prefix, or text such as "U.S. army"
+    that only looks like one) the whole string is the text and the letter is positional."""
     option = str(option).strip()
+    letter = LETTERS[position]
     match = _OPTION_PREFIX.match(option)
-    if match and match.group(2).strip():
-        return match.group(1), match.group(2).strip()
-    if match and len(option) <= 4:  # a bare label like "A." has no text
-        return match.group(1), ""
-    return LETTERS[position], option
+    if match and match.group(1) == letter:
+        return letter, match.group(2).strip()
+    return letter, option
 
 
 def option_texts(options: Any) -> list[tuple[str, str]]:
@@ -163,11 +163,7 @@ def option_texts(options: Any) -> list[tuple[str, str]]:
 
 def option_letters(options: Any) -> list[str]:
     """The valid answer letters of a question ("A".."C" for 3 options, "A".."D" for 4, ...)."""
-    pairs = option_texts(options)
-    letters = [letter for letter, _ in pairs]
-    if len(set(letters)) != len(letters):  # inconsistent labels: fall back to positions
-        letters = list(LETTERS[: len(pairs)])
-    return letters
+    return [letter for letter, _ in option_texts(options)]
 
 
 # --------------------------------------------------------------------------- responses

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def layer_flops(S: int, D: int, D_kv: int, I: int) -> int:  # noqa: E741 (paper's symbol)
-    return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * I
+def layer_flops(S: int, D: int, D_kv: int, ffn: int) -> int:
+    return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * ffn
 
 
-def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, I: int, V: int) -> int:
-    return sum(layer_flops(int(s), D, D_kv, I) for s in lengths) + int(lengths[-1]) * D * V
+def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, ffn: int, V: int) -> int:
+    return sum(layer_flops(int(s), D, D_kv, ffn) for s in lengths) + int(lengths[-1]) * D * V
 
 
 def geometry(text_config: Any) -> tuple[int, int, int, int]:
@@ -30,5 +30,5 @@ def geometry(text_config: Any) -> tuple[int, int, int, int]:
 
 def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]]) -> int:
     """FLOPs of one prefill; `layer_counts[l]` = (text, video, audio) tokens of layer l."""
-    D, D_kv, I, V = geometry(text_config)  # noqa: E741
-    return prefill_flops_from_lengths([sum(c) for c in layer_counts], D, D_kv, I, V)
+    D, D_kv, ffn, V = geometry(text_config)
+    return prefill_flops_from_lengths([sum(c) for c in layer_counts], D, D_kv, ffn, V)

@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from seats_eval.answers import LETTERS, extract_choice, option_texts, parse_options, split_option
+from seats_eval.answers import (
+    LETTERS,
+    extract_choice,
+    option_letters,
+    option_texts,
+    parse_options,
+    split_option,
+)
 from seats_eval.errors import ConfigError, MediaError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +55,8 @@ __all__ = [
     "fixture_video_path",
     "format_options",
     "make_payload",
+    "option_letters",
+    "option_texts",
     "parse_duration",
     "parse_options",
     "parse_str_list",
@@ -247,7 +256,9 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
     kwargs: dict[str, Any] = {"cache_dir": str(video_root(bench)), "video": True}
     if _hub_token_available():
         kwargs["token"] = True
-    kwargs.update({k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.hub_kwargs.items()})
+    kwargs.update(
+        {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.hub_kwargs.items()}
+    )
     return spec.hub_id, kwargs
 
 
@@ -278,7 +289,9 @@ def safe_join(root: str | os.PathLike[str], relpath: str) -> Path:
         or PureWindowsPath(rel).is_absolute()
         or PureWindowsPath(rel).drive
     ):
-        raise UnsafePathError(rel, f"absolute path in the data record; must be relative to {root_path}")
+        raise UnsafePathError(
+            rel, f"absolute path in the data record; must be relative to {root_path}"
+        )
     parts = re.split(r"[\\/]+", rel)
     if any(part == ".." for part in parts):
         raise UnsafePathError(rel, f"'..' in a data-record path; it must stay under {root_path}")
@@ -358,8 +371,8 @@ def answer_letter(answer: Any, options: Any | None = None) -> str:
     if letter is None:
         raise ValueError(f"cannot read an answer letter from {answer!r}")
     if options is not None:
-        valid = [lt for lt, _ in option_texts(options)]
-        if letter not in valid and letter not in LETTERS[: len(valid)]:
+        valid = option_letters(options)
+        if letter not in valid:
             raise ValueError(f"answer {answer!r} is not one of the options {valid}")
     return letter
 
@@ -503,9 +516,8 @@ def log_breakdown(task: str, results: Sequence[Mapping[str, Any]], fields: Seque
         logger = logging.getLogger("seats_eval.tasks")
     for name in fields:
         for value, scores in sorted(_group_scores(results, name).items()):
-            logger.info(
-                f"[{task}] {name}={value}: {100.0 * sum(scores) / len(scores):.2f} (n={len(scores)})"
-            )
+            acc = 100.0 * sum(scores) / len(scores)
+            logger.info(f"[{task}] {name}={value}: {acc:.2f} (n={len(scores)})")
     logger.info(f"[{task}] overall: {accuracy(results):.2f} (n={len(results)})")
 
 
@@ -557,7 +569,9 @@ def breakdown(
             sample = json.loads(line)
             payload = _sample_payload(sample, metric)
             if payload is None:
-                raise ValueError(f"{samples_jsonl}:{lineno}: no result payload with a 'score' field")
+                raise ValueError(
+                    f"{samples_jsonl}:{lineno}: no result payload with a 'score' field"
+                )
             for key in payload:
                 if key not in _NON_CATEGORY:
                     payload_fields.setdefault(key, None)

@@ -127,7 +127,7 @@ def test_none_and_list_responses():
         ("['A. x', 'B. y']", ["A. x", "B. y"]),
         ("['A. x' 'B. y']", ["A. x", "B. y"]),
         ("['A. x y' 'B. z'\n 'C. w']", ["A. x y", "B. z", "C. w"]),
-        ('["A. it\'s" \'B. y\']', ["A. it's", "B. y"]),
+        ("[\"A. it's\" 'B. y']", ["A. it's", "B. y"]),
         ('["A. x", "B. y"]', ["A. x", "B. y"]),
         ("A. x B. y C. z", ["A. x", "B. y", "C. z"]),
         ("A. x\nB. y", ["A. x", "B. y"]),
@@ -156,3 +156,10 @@ def test_option_texts_and_letters():
     assert option_texts(OPT4_BARE)[3] == ("D", "fish")
     assert option_letters(OPT3) == ["A", "B", "C"]
     assert option_letters("['A. x' 'B. y' 'C. z' 'D. w' 'E. v']") == list("ABCDE")
+
+
+def test_text_that_looks_like_a_label_is_not_one():
+    bare = ["U.S. army", "UK navy", "French air force", "None"]
+    assert option_texts(bare)[0] == ("A", "U.S. army")
+    assert extract_choice("U.S. army", bare) == "A"
+    assert extract_choice("B", bare) == "B"

@@ -68,7 +68,7 @@ def test_exact_counts_order_and_text(thinker, make_inputs, clip, R):
     for kept in rec.kept_positions:  # original order preserved
         assert bool((kept[1:] > kept[:-1]).all())
     again = generate(thinker, inputs, seats(R=R), max_new_tokens=1, eos_token_ids=EOS)
-    assert all(torch.equal(a, b) for a, b in zip(rec.kept_positions, again.record.kept_positions))
+    assert all(torch.equal(a, b) for a, b in zip(rec.kept_positions, again.record.kept_positions, strict=True))
 
 
 def test_stage1_keeps_every_window_and_uses_encoder_signals(thinker, make_inputs):

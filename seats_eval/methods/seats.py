@@ -20,7 +20,14 @@ import torch
 from ..budgets import Budget, build_schedule, layer_counts, resolve_budget
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
-from ..select import allocate_budgets, apportion, global_topk, topk_per_window, weighted_maxmin, window_relevance
+from ..select import (
+    allocate_budgets,
+    apportion,
+    global_topk,
+    topk_per_window,
+    weighted_maxmin,
+    window_relevance,
+)
 from . import reject_unknown
 from .base import SCORE_SOURCES, DropStep, Method, PreLLMContext
 

@@ -96,9 +96,12 @@ class QwenOmniModel(lmms):
         super().__init__()
         if int(batch_size) != 1:
             raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
+        self.pretrained = pretrained or load_backbone_config(self.backbone)["pretrained"]
+        if backbone_config is None and (Path(self.pretrained) / "seats_tiny.json").exists():
+            backbone_config = "tiny"  # written by `seats-eval make-tiny`
         self.cfg = load_backbone_config(backbone_config or self.backbone)
+        # Options are validated before any weights load: a typo fails in seconds.
         self.method = build_method(self.method_id, self.cfg, {k: _to_number(v) for k, v in method_options.items()})
-        self.pretrained = pretrained or self.cfg["pretrained"]
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self._device = torch.device(device)

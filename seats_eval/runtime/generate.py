@@ -20,8 +20,8 @@ from ..layout import AUDIO, TEXT, VIDEO
 from ..methods.base import Method, PreLLMContext, PruneRecord
 from .attention import base_implementation, use_wrapped_attention
 from .prune import PruningRuntime
-from .signals import EncoderSignalCapture
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
+from .signals import EncoderSignalCapture
 
 
 @dataclass

@@ -28,7 +28,6 @@ def received_attention_chunks(q: torch.Tensor, k: torch.Tensor, lengths: list[in
     """
     n, h, d = q.shape
     lmax = max(lengths)
-    c = len(lengths)
     lens = torch.tensor(lengths, device=q.device)
     starts = torch.cumsum(lens, 0) - lens
     pos = torch.arange(lmax, device=q.device)
