@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "make-clips": "make_clips",
     "demo": "demo",
     "schedule": "schedule",
+    "flops": "flops",
+    "bench": "bench",
 }
 
 

@@ -32,3 +32,29 @@ def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]]) -> in
     """FLOPs of one prefill; `layer_counts[l]` = (text, video, audio) tokens of layer l."""
     D, D_kv, ffn, V = geometry(text_config)
     return prefill_flops_from_lengths([sum(c) for c in layer_counts], D, D_kv, ffn, V)
+
+
+def geometry_from_cfg(cfg: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(D, D_kv, I, V) from a model_configs YAML's `llm` section."""
+    llm = cfg["llm"]
+    head_dim = int(llm.get("head_dim") or int(llm["hidden_size"]) // int(llm["num_attention_heads"]))
+    return (int(llm["hidden_size"]), int(llm["num_key_value_heads"]) * head_dim,
+            int(llm["intermediate_size"]), int(llm["vocab_size"]))
+
+
+def planned_lengths(cfg: dict[str, Any], method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
+    """Sequence length of every layer for a method, from its schedule (no model run).
+
+    Full tokens: every layer sees everything. SEATS: `budgets.layer_counts` of its schedule.
+    Methods without an analytic plan raise; their FLOPs come from recorded counts.
+    """
+    L = int(cfg["num_layers"])
+    if getattr(method, "name", "full") == "full":
+        return [n_text + n_video + n_audio] * L
+    schedule = getattr(method, "schedule", None)
+    if schedule is None:
+        raise ValueError(f"{method.name}: no analytic token plan; use the per-sample records instead")
+    from .budgets import layer_counts
+
+    c = layer_counts(schedule, n_video, n_audio)
+    return [n_text + v + a for v, a in zip(c["video"], c["audio"], strict=True)]

@@ -84,6 +84,26 @@ def generate(
         prep = adapter.prepare(inputs, sample=sample)
     _sync(prep.inputs_embeds)
     record.timings["encode_s"] = time.perf_counter() - t0
+    return run_prepared(adapter, prep, method, signals, record, max_new_tokens=max_new_tokens,
+                        eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits)
+
+
+@torch.no_grad()
+def run_prepared(
+    adapter: Qwen25OmniAdapter,
+    prep: PreparedSample,
+    method: Method,
+    signals: Any = None,
+    record: PruneRecord | None = None,
+    *,
+    max_new_tokens: int = 32,
+    eos_token_ids: list[int] | tuple[int, ...] = (),
+    sample: str = "",
+    return_text_logits: bool = False,
+) -> GenerationResult:
+    """Everything after the encoders: selection, pruned prefill, greedy decode. Benchmarks
+    enter here with synthetic embeddings of real token counts."""
+    record = record if record is not None else PruneRecord()
     layout = prep.layout
     record.input_counts = _counts(layout)
     if layout.length == 0 or layout.modality[-1] != TEXT:

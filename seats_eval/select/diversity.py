@@ -85,12 +85,8 @@ def weighted_maxmin(
     # m_j = a_j * min over selected s of d(s, j); -inf once picked or invalid.
     m = score[rows, first]
     m = torch.where(valid & ~selected, m, neg)
-    for step in range(1, steps):
-        active = k_greedy > step
+    for step in range(1, steps):  # a loop over greedy picks, each batched over all windows
         s = m.argmax(1)
-        pick = torch.zeros_like(selected)
-        pick[rows[active], s[active]] = True
-        selected |= pick
-        m = torch.minimum(m, score[rows, s])
-        m = torch.where(selected, neg, m)
+        selected[rows, s] |= k_greedy > step  # windows that are done pick nothing
+        m = torch.minimum(m, score[rows, s]).masked_fill_(selected, -torch.inf)
     return keep | selected

@@ -1,0 +1,65 @@
+"""`seats-eval bench {select,prefill}`: the efficiency figures of Table 4, measured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+help = "measure selection overhead (select) or prefill / TTFT / memory (prefill)"
+
+DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["select", "prefill"])
+    p.add_argument("--methods", default=None,
+                   help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select)")
+    p.add_argument("--windows", type=int, default=32)
+    p.add_argument("--hidden", type=int, default=3584, help="select: embedding width")
+    p.add_argument("--preset", choices=["full", "cpu-proxy"], default=None,
+                   help="prefill: real LLM geometry (GPU) or a narrow CPU stand-in (default by device)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--attn", default="sdpa")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--backbone", default="qwen2.5-omni-7b")
+    p.add_argument("--out", default="results/efficiency", help="directory for the JSON and markdown")
+    p.add_argument("--tag", default=None, help="file name stem (default: bench_<what>_<device>)")
+
+
+def _available(spec: str) -> str:
+    from ..methods import METHOD_IDS
+
+    return ",".join(m for m in spec.split(",") if m.partition("@")[0] in METHOD_IDS)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..methods import METHOD_IDS
+    from ..profiling import bench_prefill, bench_select, markdown, parse_methods
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.what == "select":
+        spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
+        if spec == "all":
+            spec = ",".join(f"{m}@0.35" for m in METHOD_IDS if m != "full")
+        report = bench_select(parse_methods(spec), windows=args.windows, hidden=args.hidden,
+                              repeats=args.repeats or 20, warmup=args.warmup or 3, device=device,
+                              backbone=args.backbone)
+    else:
+        preset = args.preset or ("full" if device.startswith("cuda") else "cpu-proxy")
+        spec = args.methods or _available(DEFAULT_PREFILL)
+        report = bench_prefill(parse_methods(spec), preset=preset, windows=args.windows,
+                               repeats=args.repeats or (10 if device.startswith("cuda") else 3),
+                               warmup=args.warmup or (3 if device.startswith("cuda") else 1), device=device,
+                               backbone=args.backbone, attn=args.attn)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = args.tag or f"bench_{args.what}_{'gpu' if device.startswith('cuda') else 'cpu'}"
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (out / f"{stem}.md").write_text(markdown(report))
+    print(markdown(report))
+    print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}")
+    return 0
