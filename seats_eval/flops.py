@@ -4,6 +4,8 @@ Convention (DESIGN 5b, the SEATS cost script): LLM prefill only, encoders and se
 excluded; one multiply-add counts as one FLOP; per layer with S tokens:
 q and o projections S*D^2 each, k and v 2*S*D*D_kv, attention 2*S^2*D over the full square
 (no causal halving), SwiGLU MLP 3*S*D*I; plus lm_head S_final*D*V.
+MoE (Qwen3-Omni): only the active experts count, I = moe_intermediate_size * experts per
+token, plus the router's S*D*num_experts; the paper does not state its MoE convention.
 """
 
 from __future__ import annotations
@@ -12,34 +14,41 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def layer_flops(S: int, D: int, D_kv: int, ffn: int) -> int:
-    return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * ffn
+def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0) -> int:
+    return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * ffn + S * D * router
 
 
-def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, ffn: int, V: int) -> int:
-    return sum(layer_flops(int(s), D, D_kv, ffn) for s in lengths) + int(lengths[-1]) * D * V
+def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, ffn: int, V: int,
+                               router: int = 0) -> int:
+    return sum(layer_flops(int(s), D, D_kv, ffn, router) for s in lengths) + int(lengths[-1]) * D * V
 
 
-def geometry(text_config: Any) -> tuple[int, int, int, int]:
+def geometry(text_config: Any) -> tuple[int, int, int, int, int]:
+    """(D, D_kv, active MLP width, V, router experts) of a transformers text config."""
     D = int(text_config.hidden_size)
     H = int(text_config.num_attention_heads)
     head_dim = int(getattr(text_config, "head_dim", None) or D // H)
     D_kv = int(text_config.num_key_value_heads) * head_dim
-    return D, D_kv, int(text_config.intermediate_size), int(text_config.vocab_size)
+    experts = int(getattr(text_config, "num_experts", 0) or 0)
+    if experts:
+        ffn = int(text_config.moe_intermediate_size) * int(text_config.num_experts_per_tok)
+        return D, D_kv, ffn, int(text_config.vocab_size), experts
+    return D, D_kv, int(text_config.intermediate_size), int(text_config.vocab_size), 0
 
 
 def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]]) -> int:
     """FLOPs of one prefill; `layer_counts[l]` = (text, video, audio) tokens of layer l."""
-    D, D_kv, ffn, V = geometry(text_config)
-    return prefill_flops_from_lengths([sum(c) for c in layer_counts], D, D_kv, ffn, V)
+    return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config))
 
 
-def geometry_from_cfg(cfg: dict[str, Any]) -> tuple[int, int, int, int]:
-    """(D, D_kv, I, V) from a model_configs YAML's `llm` section."""
+def geometry_from_cfg(cfg: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """(D, D_kv, active MLP width, V, router experts) from a model_configs YAML's `llm`."""
     llm = cfg["llm"]
     head_dim = int(llm.get("head_dim") or int(llm["hidden_size"]) // int(llm["num_attention_heads"]))
-    return (int(llm["hidden_size"]), int(llm["num_key_value_heads"]) * head_dim,
-            int(llm["intermediate_size"]), int(llm["vocab_size"]))
+    experts = int(llm.get("num_experts", 0) or 0)
+    ffn = int(llm["intermediate_size"]) * (int(llm["num_experts_per_tok"]) if experts else 1)
+    return (int(llm["hidden_size"]), int(llm["num_key_value_heads"]) * head_dim, ffn,
+            int(llm["vocab_size"]), experts)
 
 
 def planned_lengths(cfg: dict[str, Any], method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:

@@ -171,7 +171,9 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
     prep = PreparedSample(syn.input_ids, embeds, positions, torch.zeros(1, 1, dtype=torch.long, device=dev),
                           syn.layout, {})
     sig = EncoderSignals(video_attn=torch.rand(S, device=dev), audio_attn=torch.rand(S, device=dev))
-    geo = (tc.hidden_size, tc.num_key_value_heads * tc.head_dim, tc.intermediate_size, tc.vocab_size)
+    from .flops import geometry
+
+    geo = geometry(tc)
     rows = []
     for name, R in methods:
         method = build_method(name, cfg, {} if R is None else {"R": R})

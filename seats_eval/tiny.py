@@ -57,11 +57,13 @@ _CORPUS = [
 ]
 
 
-def _train_tokenizer():
+def _train_tokenizer(specials: dict[str, int] | None = None):
     """Byte-level BPE trained on a few sentences, padded with unreachable filler tokens so
-    that the special tokens land on their real ids."""
+    that the special tokens land on their real ids (gaps between them become reserved
+    added tokens: added-token ids must be contiguous after the model vocabulary)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+    specials = specials or QWEN25_SPECIAL_TOKENS
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -73,14 +75,15 @@ def _train_tokenizer():
     tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
     data = json.loads(tok.to_str())
     vocab: dict[str, int] = data["model"]["vocab"]
-    first_special = min(QWEN25_SPECIAL_TOKENS.values())
+    first_special = min(specials.values())
     # Filler entries are never produced: no merge rule builds them.
     for i in range(len(vocab), first_special):
         vocab[f"<|filler_{i}|>"] = i
+    by_id = {i: t for t, i in specials.items()}
     data["added_tokens"] = [
-        {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-         "normalized": False, "special": True}
-        for t, i in sorted(QWEN25_SPECIAL_TOKENS.items(), key=lambda kv: kv[1])
+        {"id": i, "content": by_id.get(i, f"<|reserved_{i}|>"), "single_word": False, "lstrip": False,
+         "rstrip": False, "normalized": False, "special": True}
+        for i in range(first_special, max(specials.values()) + 1)
     ]
     return Tokenizer.from_str(json.dumps(data))
 
@@ -176,10 +179,12 @@ def make_tiny(out_dir: str | Path, backbone: str = "qwen2.5-omni", seed: int = 0
     import torch
     from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
+    if backbone in ("qwen3-omni", "qwen3-omni-30b-a3b"):
+        return make_tiny_qwen3(out_dir, seed=seed, num_layers=num_layers)
     if backbone not in ("qwen2.5-omni", "qwen2.5-omni-7b"):
         from .errors import ConfigError
 
-        raise ConfigError(f"make-tiny: unknown backbone {backbone!r}; allowed: qwen2.5-omni")
+        raise ConfigError(f"make-tiny: unknown backbone {backbone!r}; allowed: qwen2.5-omni, qwen3-omni")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -192,4 +197,95 @@ def make_tiny(out_dir: str | Path, backbone: str = "qwen2.5-omni", seed: int = 0
     model.save_pretrained(out, safe_serialization=True)
     build_qwen25_processor().save_pretrained(out)
     (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny", "seed": seed}))
+    return out
+
+
+# Qwen3-Omni: same base vocabulary; its own audio/vision ids (released thinker config).
+QWEN3_SPECIAL_TOKENS: dict[str, int] = {
+    "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
+    "<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|image_pad|>": 151655, "<|video_pad|>": 151656,
+    "<|audio_start|>": 151669, "<|audio_end|>": 151670, "<|audio_pad|>": 151675,
+}
+QWEN3_CHAT_TEMPLATE = (
+    CHAT_TEMPLATE.replace("<|vision_bos|><|VIDEO|><|vision_eos|>", "<|vision_start|><|video_pad|><|vision_end|>")
+    .replace("<|vision_bos|><|IMAGE|><|vision_eos|>", "<|vision_start|><|image_pad|><|vision_end|>")
+    .replace("<|audio_bos|><|AUDIO|><|audio_eos|>", "<|audio_start|><|audio_pad|><|audio_end|>")
+)
+
+
+def build_qwen3_processor():
+    """Qwen3-Omni-MoE processor built offline (patch 16: pixel limits use 32 x 32 units)."""
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3OmniMoeProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_tokenizer(QWEN3_SPECIAL_TOKENS),
+        eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left",
+        extra_special_tokens={
+            "image_token": "<|image_pad|>", "audio_token": "<|audio_pad|>", "video_token": "<|video_pad|>",
+            "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
+            "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+        },
+    )
+    video_processor = Qwen2VLVideoProcessor(min_pixels=128 * 32 * 32, max_pixels=144 * 32 * 32, patch_size=16,
+                                            temporal_patch_size=2, merge_size=2)
+    image_processor = Qwen2VLImageProcessor(patch_size=16, merge_size=2)
+    feature_extractor = WhisperFeatureExtractor(feature_size=128, chunk_length=300)
+    return Qwen3OmniMoeProcessor(image_processor=image_processor, video_processor=video_processor,
+                                 feature_extractor=feature_extractor, tokenizer=tokenizer,
+                                 chat_template=QWEN3_CHAT_TEMPLATE)
+
+
+def build_qwen3_thinker_config(num_layers: int = 8, hidden: int = 64):
+    """A Qwen3-Omni-MoE thinker config: tiny widths, 4 experts (2 active), real token ids."""
+    from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeThinkerConfig
+
+    heads, kv_heads = 4, 2
+    head_dim = hidden // heads
+    half = head_dim // 2
+    t = QWEN3_SPECIAL_TOKENS
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config={"num_mel_bins": 128, "encoder_layers": 2, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
+                      "d_model": 32, "output_dim": hidden, "max_source_positions": 1500, "n_window": 50,
+                      "n_window_infer": 800, "conv_chunksize": 500, "downsample_hidden_size": 16},
+        vision_config={"depth": 3, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 16,
+                       "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": hidden,
+                       "num_position_embeddings": 2304, "deepstack_visual_indexes": [0, 1]},
+        text_config={"vocab_size": TINY_VOCAB_SIZE, "hidden_size": hidden, "intermediate_size": 2 * hidden,
+                     "num_hidden_layers": num_layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+                     "head_dim": head_dim, "moe_intermediate_size": 32, "num_experts": 4, "num_experts_per_tok": 2,
+                     "decoder_sparse_step": 1, "mlp_only_layers": [],
+                     "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
+                                         "mrope_section": [half - 2 * (half // 3), half // 3, half // 3],
+                                         "interleaved": True},
+                     "eos_token_id": t["<|im_end|>"], "pad_token_id": t["<|endoftext|>"]},
+        audio_token_id=t["<|audio_pad|>"], image_token_id=t["<|image_pad|>"], video_token_id=t["<|video_pad|>"],
+        audio_start_token_id=t["<|audio_start|>"], position_id_per_seconds=13,
+    )
+    config.audio_end_token_id = t["<|audio_end|>"]
+    config.vision_start_token_id = t["<|vision_start|>"]
+    config.vision_end_token_id = t["<|vision_end|>"]
+    return config
+
+
+def make_tiny_qwen3(out_dir: str | Path, seed: int = 0, num_layers: int = 8) -> Path:
+    import torch
+    from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = Qwen3OmniMoeThinkerForConditionalGeneration(build_qwen3_thinker_config(num_layers=num_layers)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2 and "embed" not in name:
+                p.mul_(4.0)
+    model.save_pretrained(out, safe_serialization=True)
+    build_qwen3_processor().save_pretrained(out)
+    (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny-qwen3", "seed": seed}))
     return out

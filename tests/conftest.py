@@ -81,3 +81,42 @@ def make_inputs(processor, clips_dir):
         return cache[(name, text)]
 
     return make
+
+
+PIXELS_QWEN3 = {"min_pixels": 128 * 32 * 32, "max_pixels": 144 * 32 * 32}
+
+
+@pytest.fixture(scope="session")
+def tiny3_dir(artifacts) -> Path:
+    from seats_eval.tiny import make_tiny
+
+    d = artifacts / "tiny-qwen3omni"
+    if not (d / "config.json").exists():
+        make_tiny(d, backbone="qwen3-omni")
+    return d
+
+
+@pytest.fixture(scope="session")
+def thinker3(tiny3_dir):
+    from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
+
+    return Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(
+        tiny3_dir, dtype=torch.float32, attn_implementation="sdpa").eval()
+
+
+@pytest.fixture(scope="session")
+def make_inputs3(tiny3_dir, clips_dir):
+    from transformers import AutoProcessor
+
+    from seats_eval.media.decode import load_media
+    from seats_eval.models.inputs import build_inputs
+
+    proc = AutoProcessor.from_pretrained(tiny3_dir)
+    cache = {}
+
+    def make(name: str, text: str = "What moves? A. a square B. a circle C. a line D. nothing"):
+        if (name, text) not in cache:
+            cache[(name, text)] = build_inputs(proc, load_media(str(clips_dir / name)), text, **PIXELS_QWEN3)
+        return cache[(name, text)]
+
+    return make

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from seats_eval.methods.base import PruneRecord
-from seats_eval.runtime.qwen2_5_omni import Qwen25OmniAdapter
+from seats_eval.runtime.generate import make_adapter
 
 
 def _alive_per_layer(record: PruneRecord, num_layers: int, length: int) -> list[torch.Tensor]:
@@ -39,8 +39,10 @@ def _mask(visible: torch.Tensor, dtype) -> torch.Tensor:
 
 @torch.no_grad()
 def oracle_generate(thinker, inputs, record: PruneRecord, max_new_tokens: int, eos: list[int]):
-    ad = Qwen25OmniAdapter(thinker)
+    ad = make_adapter(thinker)
     prep = ad.prepare(inputs)
+    deepstack = prep.encoder_outputs.get("deepstack") or []
+    video_pos = torch.nonzero(prep.layout.modality == 1).flatten()
     S = prep.input_ids.shape[1]
     L = ad.num_layers
     alive = _alive_per_layer(record, L, S)
@@ -70,6 +72,9 @@ def oracle_generate(thinker, inputs, record: PruneRecord, max_new_tokens: int, e
                 vis[S:, :S] = final[None, :]
             h = layer(h, attention_mask=_mask(vis, h.dtype), position_embeddings=cos_sin,
                       position_ids=None, past_key_values=None, use_cache=False)
+            if j < len(deepstack):  # DeepStack (Qwen3-Omni): every video position, alive or not
+                h = h.clone()
+                h[0, video_pos] = h[0, video_pos] + deepstack[j].to(h.dtype)
         h = ad.lm.norm(h)
         logits = ad.lm_head(h[:, -1]).float()[0]
         if first_logits is None:

@@ -20,7 +20,7 @@ def test_full_token_flops_equal_a_hand_computation():
     D, Dkv, I, V = 3584, 4 * 128, 18944, 152064  # noqa: E741
     per_layer = S * D * D + S * D * Dkv + S * D * Dkv + S * D * D + 2 * S * S * D + 3 * S * D * I
     hand = L * per_layer + S * D * V
-    assert geometry_from_cfg(cfg) == (D, Dkv, I, V)
+    assert geometry_from_cfg(cfg) == (D, Dkv, I, V, 0)
     assert prefill_flops_from_lengths([S] * L, *geometry_from_cfg(cfg)) == hand
     assert hand / 1e12 == pytest.approx(124.5, abs=0.1)  # the reference notes' ~124 TFLOPs at 12.9k tokens
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from .omni import QwenOmniModel
 from .registry import BACKBONE_SUFFIXES, class_name, model_ids
 
-_BACKBONES = {"qwen25omni": "qwen2.5-omni-7b"}
-
 
 def _make(model_id: str) -> type[QwenOmniModel]:
     suffix = model_id.rsplit("_", 1)[-1] if "_" in model_id else model_id
     method = model_id[: -len(suffix) - 1] if model_id != suffix else "full"
     return type(class_name(model_id), (QwenOmniModel,),
-                {"method_id": method, "backbone": _BACKBONES[suffix], "__module__": __name__})
+                {"method_id": method, "backbone": BACKBONE_SUFFIXES[suffix], "__module__": __name__})
 
 
 for _mid in model_ids():

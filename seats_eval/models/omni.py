@@ -59,23 +59,39 @@ def _default_attn() -> str:
 
 
 def load_thinker(pretrained: str, dtype: Any, device_map: Any, attn: str):
-    """A thinker from a full Qwen2.5-Omni checkpoint (talker left unloaded) or a thinker dir."""
-    from transformers import (
-        AutoConfig,
-        Qwen2_5OmniForConditionalGeneration,
-        Qwen2_5OmniThinkerForConditionalGeneration,
-    )
+    """A thinker from a full Qwen-Omni checkpoint (talker not loaded) or a thinker-only dir.
 
-    config = AutoConfig.from_pretrained(pretrained)
-    kwargs = {"dtype": dtype, "attn_implementation": attn}
+    Qwen2.5-Omni and Qwen3-Omni-MoE are told apart by the checkpoint's model_type.
+    """
+    import transformers
+    from transformers import AutoConfig
+
+    model_type = AutoConfig.from_pretrained(pretrained).model_type
+    classes = {
+        "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", True),
+        "qwen2_5_omni_thinker": ("Qwen2_5OmniThinkerForConditionalGeneration", False),
+        "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", True),
+        "qwen3_omni_moe_thinker": ("Qwen3OmniMoeThinkerForConditionalGeneration", False),
+    }
+    if model_type not in classes:
+        raise ConfigError(f"{pretrained}: model_type {model_type!r} is not a Qwen-Omni checkpoint; "
+                          f"supported: {', '.join(classes)}")
+    name, full = classes[model_type]
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn}
     if device_map is not None:
         kwargs["device_map"] = device_map
-    if config.model_type == "qwen2_5_omni":
-        full = Qwen2_5OmniForConditionalGeneration.from_pretrained(
-            pretrained, enable_audio_output=False, **kwargs
-        )
-        return full.thinker.eval()
-    return Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(pretrained, **kwargs).eval()
+    if full:
+        kwargs["enable_audio_output"] = False
+        return getattr(transformers, name).from_pretrained(pretrained, **kwargs).thinker.eval()
+    return getattr(transformers, name).from_pretrained(pretrained, **kwargs).eval()
+
+
+def tiny_backbone(pretrained: str) -> str | None:
+    """The model_configs name of a tiny model written by `seats-eval make-tiny`, if it is one."""
+    marker = Path(pretrained) / "seats_tiny.json"
+    if not marker.exists():
+        return None
+    return {"tiny": "tiny", "tiny-qwen3": "tiny-qwen3"}.get(json.loads(marker.read_text()).get("backbone"), "tiny")
 
 
 class QwenOmniModel(lmms):
@@ -97,13 +113,15 @@ class QwenOmniModel(lmms):
         if int(batch_size) != 1:
             raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
         self.pretrained = pretrained or load_backbone_config(self.backbone)["pretrained"]
-        if backbone_config is None and (Path(self.pretrained) / "seats_tiny.json").exists():
-            backbone_config = "tiny"  # written by `seats-eval make-tiny`
+        if backbone_config is None:
+            backbone_config = tiny_backbone(self.pretrained)
         self.cfg = load_backbone_config(backbone_config or self.backbone)
         # Options are validated before any weights load: a typo fails in seconds.
         self.method = build_method(self.method_id, self.cfg, {k: _to_number(v) for k, v in method_options.items()})
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device_map is None and self.backbone.startswith("qwen3") and torch.cuda.device_count() > 1:
+            device_map = "auto"  # the 30B MoE thinker spans GPUs
         self._device = torch.device(device)
         if dtype == "auto":
             dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
@@ -112,9 +130,11 @@ class QwenOmniModel(lmms):
         self.thinker = load_thinker(self.pretrained, dtype, device_map, attn_implementation or _default_attn())
         if device_map is None:
             self.thinker.to(self._device)
-        from transformers import Qwen2_5OmniProcessor
+        else:  # inputs go where the embeddings live
+            self._device = self.thinker.get_input_embeddings().weight.device
+        from transformers import AutoProcessor
 
-        self.processor = Qwen2_5OmniProcessor.from_pretrained(self.pretrained)
+        self.processor = AutoProcessor.from_pretrained(self.pretrained)
         self.fps = float(fps or self.cfg.get("fps", 2))
         self.max_frames = max_frames
         self.min_pixels = min_pixels or self.cfg.get("min_pixels")

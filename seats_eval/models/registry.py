@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..methods import METHOD_IDS
 
-BACKBONE_SUFFIXES = {"qwen25omni": "Qwen25"}
+BACKBONE_SUFFIXES = {"qwen25omni": "qwen2.5-omni-7b", "qwen3omni": "qwen3-omni-30b-a3b"}
 
 
 def model_ids() -> list[str]:

@@ -18,7 +18,7 @@ import torch
 from ..errors import SeatsError
 from ..layout import AUDIO, TEXT, VIDEO
 from ..methods.base import Method, PreLLMContext, PruneRecord
-from .attention import base_implementation, use_wrapped_attention
+from .attention import use_wrapped_attention
 from .prune import PruningRuntime
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
 from .signals import EncoderSignalCapture
@@ -34,24 +34,15 @@ class GenerationResult:
 
 
 def make_adapter(thinker: Any) -> Qwen25OmniAdapter:
-    adapter = Qwen25OmniAdapter(thinker)
+    """The backbone adapter for a thinker (Qwen2.5-Omni or Qwen3-Omni-MoE)."""
+    if "qwen3_omni" in str(getattr(thinker.config, "model_type", "")):
+        from .qwen3_omni import Qwen3OmniAdapter
+
+        adapter: Qwen25OmniAdapter = Qwen3OmniAdapter(thinker)
+    else:
+        adapter = Qwen25OmniAdapter(thinker)
     use_wrapped_attention(adapter.lm.config)  # score capture needs the wrapper; output unchanged
     return adapter
-
-
-def _attn_impl(adapter: Qwen25OmniAdapter) -> str:
-    return base_implementation(adapter.lm.config)
-
-
-def _prefill_mask(adapter: Qwen25OmniAdapter, length: int, dtype, device) -> dict[str, Any]:
-    """sdpa/flash: None (causal via is_causal). eager: an explicit additive causal mask,
-    which the runtime slices on both axes at every drop."""
-    impl = _attn_impl(adapter)
-    if "eager" not in impl:
-        return {"full_attention": None}
-    mask = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device=device)
-    mask = torch.triu(mask, diagonal=1)[None, None]
-    return {"full_attention": mask}
 
 
 def _counts(layout) -> tuple[int, int, int]:
@@ -130,14 +121,15 @@ def run_prepared(
 
     lm = adapter.lm
     cache = DynamicCache(config=lm.config)
-    runtime = PruningRuntime(adapter, method, layout, record, sample=sample)
+    runtime = PruningRuntime(adapter, method, layout, record, sample=sample,
+                             deepstack=prep.encoder_outputs.get("deepstack"), full_modality=prep.layout.modality)
     t2 = time.perf_counter()
     with runtime.installed():
         runtime.phase = "prefill"
         out = lm(
             inputs_embeds=embeds,
             position_ids=positions,
-            attention_mask=_prefill_mask(adapter, embeds.shape[1], embeds.dtype, embeds.device),
+            attention_mask=adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
             past_key_values=cache,
             use_cache=True,
             return_dict=True,
@@ -170,7 +162,7 @@ def run_prepared(
             o = lm(
                 inputs_embeds=emb,
                 position_ids=pos,
-                attention_mask={"full_attention": None},
+                attention_mask=None if adapter.backbone == "qwen3-omni" else {"full_attention": None},
                 past_key_values=cache,
                 use_cache=True,
                 return_dict=True,

@@ -32,7 +32,8 @@ class PruningRuntime:
     """Owns the in-LLM state of one prefill: current kept indices, layout and record."""
 
     def __init__(self, adapter: Any, method: Method, layout: TokenLayout, record: PruneRecord,
-                 sample: str = "") -> None:
+                 sample: str = "", deepstack: list[torch.Tensor] | None = None,
+                 full_modality: torch.Tensor | None = None) -> None:
         self.adapter = adapter
         self.method = method
         self.layout = layout  # layout of the current (kept) tokens
@@ -50,6 +51,10 @@ class PruningRuntime:
         self._captured: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
         self._counts_now = _counts(layout)
+        self.deepstack = deepstack or []
+        if self.deepstack:  # row of each original video position in the DeepStack features
+            is_video = (full_modality == VIDEO).long()
+            self._video_rank = torch.cumsum(is_video, 0) - 1
 
     # -- installation -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -83,28 +88,48 @@ class PruningRuntime:
 
     def _make_hook(self, i: int):
         def hook(module, args, kwargs):
-            if self.phase != "prefill":
-                return None
-            return self._pre_layer(i, args, kwargs)
+            if self.phase == "prefill":
+                return self._pre_layer(i, args, kwargs)
+            if self.phase == "decode" and kwargs.get("attention_mask") is not None:
+                # One new query attends to its layer's whole (pruned) cache; a mask built by
+                # the text model is sized to layer 0's cache and is wrong for other layers.
+                return args, {**kwargs, "attention_mask": None}
+            return None
 
         return hook
 
     # -- the per-layer work -------------------------------------------------------------
     def _pre_layer(self, i: int, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
         hidden = args[0] if args else kwargs["hidden_states"]
+        changed = False
+        if 0 <= i - 1 < len(self.deepstack):
+            hidden = self._add_deepstack(self.deepstack[i - 1], hidden)
+            changed = True
         step = self.steps.get(i - 1)
         if step is not None:
             hidden = self._drop(step, hidden, kwargs)
         self.record.layer_counts.append(self._counts_now)
-        if self.idx is None:
+        if self.idx is None and not changed:
             return None
         kwargs = dict(kwargs)
-        kwargs.update(self._slice_shared(kwargs))
+        if self.idx is not None:
+            kwargs.update(self._slice_shared(kwargs))
         if args:
             args = (hidden,) + tuple(args[1:])
         else:
             kwargs["hidden_states"] = hidden
         return args, kwargs
+
+    def _add_deepstack(self, feats: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """DeepStack (Qwen3-Omni): add a vision layer's features at the video positions
+        still alive, as the stock text model does after its first decoder layers."""
+        cur = torch.nonzero(self.layout.modality == VIDEO).flatten()
+        if cur.numel() == 0:
+            return hidden
+        rows = self._video_rank[self.layout.position[cur]]
+        hidden = hidden.clone()
+        hidden[0, cur] = hidden[0, cur] + feats[rows].to(hidden.dtype)
+        return hidden
 
     def _slice_shared(self, kwargs: dict) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
@@ -134,10 +159,7 @@ class PruningRuntime:
         layer_idx = step.after_layer if src == "official" else step.after_layer + 1
         layer = self.adapter.layers[layer_idx]
         attn = layer.self_attn
-        x = layer.input_layernorm(hidden)
-        b, s, _ = x.shape
-        q = attn.q_proj(x[:, -1:]).view(b, 1, -1, attn.head_dim).transpose(1, 2)
-        k = attn.k_proj(x).view(b, s, -1, attn.head_dim).transpose(1, 2)
+        q, k = self.adapter.project_qk(attn, layer.input_layernorm(hidden))
         cos, sin = kwargs["position_embeddings"]
         if self.idx is not None:  # the positions of the tokens entering this drop
             cos, sin = self._slice_shared(kwargs)["position_embeddings"]

@@ -55,6 +55,28 @@ class Qwen25OmniAdapter:
 
         return apply_rotary_pos_emb(q, k, cos, sin)
 
+    def vision_rotary(self, q, k, cos, sin):
+        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb_vision
+
+        return apply_rotary_pos_emb_vision(q, k, cos, sin)
+
+    def project_qk(self, attn: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q of the last position and k of all positions, before RoPE: (B,H,1,d), (B,Hkv,S,d)."""
+        b, s, _ = x.shape
+        q = attn.q_proj(x[:, -1:]).view(b, 1, -1, attn.head_dim).transpose(1, 2)
+        k = attn.k_proj(x).view(b, s, -1, attn.head_dim).transpose(1, 2)
+        return q, k
+
+    def prefill_attention_mask(self, length: int, dtype, device) -> Any:
+        """sdpa/flash: no mask (causal via is_causal). eager: an explicit additive causal
+        mask, which the runtime slices on both axes at every drop."""
+        from .attention import base_implementation
+
+        if "eager" not in base_implementation(self.lm.config):
+            return {"full_attention": None}
+        mask = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device=device)
+        return {"full_attention": torch.triu(mask, diagonal=1)[None, None]}
+
     @torch.no_grad()
     def prepare(self, inputs: dict[str, Any], sample: str = "") -> PreparedSample:
         """Encoders + placeholder scatter + M-RoPE on the full, unpruned sequence."""

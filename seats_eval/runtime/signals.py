@@ -68,29 +68,29 @@ class EncoderSignalCapture:
                 h.remove()
 
     def _vision_hook(self, module, args, kwargs):
-        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb_vision
-        from transformers.vision_utils import get_vision_window_index
-
         hidden = args[0] if args else kwargs["hidden_states"]
         n = hidden.shape[0]
-        q = module.q(hidden).reshape(n, module.num_heads, -1)
-        k = module.k(hidden).reshape(n, module.num_heads, -1)
+        if hasattr(module, "qkv"):  # Qwen3-Omni: fused projection
+            q, k, _ = module.qkv(hidden).reshape(n, 3, module.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+        else:
+            q = module.q(hidden).reshape(n, module.num_heads, -1)
+            k = module.k(hidden).reshape(n, module.num_heads, -1)
         cos, sin = kwargs["position_embeddings"]
-        q, k = apply_rotary_pos_emb_vision(q, k, cos, sin)
+        q, k = self.adapter.vision_rotary(q, k, cos, sin)
         visual = self.adapter.model.visual
         t, h, w = (int(x) for x in self._grid.reshape(-1, 3)[0])
-        per_grid = h * w
-        lengths = []
-        for start in range(0, t, self.grids_per_window):
-            lengths.append(per_grid * min(self.grids_per_window, t - start))
-        recv = received_attention_chunks(q, k, lengths, module.scaling)  # permuted patch order
-        merge = visual.spatial_merge_size**2
-        recv = recv.reshape(-1, merge).mean(dim=1)  # per merged token, window order
-        window_index, _ = get_vision_window_index(
-            self._grid, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size,
-            patch_size=visual.patch_size,
-        )
-        self.vision_recv = recv[torch.argsort(window_index.to(recv.device))]
+        lengths = [h * w * min(self.grids_per_window, t - s) for s in range(0, t, self.grids_per_window)]
+        recv = received_attention_chunks(q, k, lengths, module.scaling)
+        recv = recv.reshape(-1, visual.spatial_merge_size**2).mean(dim=1)  # per merged token
+        if hasattr(visual, "window_size"):  # Qwen2.5-Omni permutes merge groups into windows
+            from transformers.vision_utils import get_vision_window_index
+
+            window_index, _ = get_vision_window_index(
+                self._grid, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size,
+                patch_size=visual.patch_size,
+            )
+            recv = recv[torch.argsort(window_index.to(recv.device))]
+        self.vision_recv = recv
 
     def _audio_hook(self, module, args, kwargs):
         hidden = args[0] if args else kwargs["hidden_states"]
@@ -110,7 +110,9 @@ class EncoderSignalCapture:
             out.video_attn = v
         if self.audio_recv is not None and layout.count(AUDIO):
             n_tok = layout.count(AUDIO)
-            a = self.audio_recv[: 2 * n_tok].reshape(n_tok, 2).mean(dim=1)
+            a = self.audio_recv[:n_tok]  # Qwen3-Omni: one encoder frame per token
+            if self.audio_recv.numel() >= 2 * n_tok:  # Qwen2.5-Omni: 2x average pooler
+                a = self.audio_recv[: 2 * n_tok].reshape(n_tok, 2).mean(dim=1)
             v = torch.zeros(S, device=a.device)
             v[layout.modality.to(v.device) == AUDIO] = a
             out.audio_attn = v

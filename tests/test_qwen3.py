@@ -1,0 +1,89 @@
+"""Qwen3-Omni-MoE backbone on a tiny random thinker: layout (26 audio tokens per window),
+identity with stock generate, the mask oracle (with DeepStack), SEATS counts, every id."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from seats_eval.budgets import layer_counts, load_backbone_config
+from seats_eval.layout import AUDIO, TEXT, VIDEO
+from seats_eval.methods import METHOD_IDS, build_method
+from seats_eval.methods.base import Method
+from seats_eval.models.omni import FAILURE_MARKER
+from seats_eval.runtime.generate import generate, make_adapter
+
+from .conftest import EOS
+from .oracle import oracle_generate
+
+TINY3 = load_backbone_config("tiny-qwen3")
+
+
+@pytest.mark.parametrize("clip, windows", [("av_moving.mp4", 3), ("av_long.mp4", 5), ("video_only.mp4", 2)])
+def test_layout_on_qwen3_processor_output(thinker3, make_inputs3, clip, windows):
+    inputs = make_inputs3(clip)
+    prep = make_adapter(thinker3).prepare(inputs)
+    lay = prep.layout
+    assert lay.num_windows == windows
+    audio = lay.window_counts(AUDIO)
+    if lay.count(AUDIO):
+        assert audio[:-1].tolist() == [26] * (windows - 1)  # 13 tokens/s, 2-s windows
+    assert lay.window_counts(VIDEO)[:2].tolist() == [288, 288]
+    media = lay.modality != TEXT
+    t_pos = prep.position_ids[0, 0, media]
+    expected = torch.div(t_pos - t_pos[0], 26, rounding_mode="floor")  # 13 positions/s x 2 s
+    assert torch.equal(lay.window[media], expected)
+
+
+def test_qwen3_identity_with_stock_generate(thinker3, make_inputs3):
+    inputs = make_inputs3("av_moving.mp4")
+    with torch.no_grad():
+        ref = thinker3(**inputs, use_audio_in_video=True).logits[0, -1]
+        ids = thinker3.generate(**inputs, use_audio_in_video=True, max_new_tokens=5, do_sample=False)
+    res = generate(thinker3, inputs, Method(), max_new_tokens=5, eos_token_ids=EOS)
+    torch.testing.assert_close(res.prefill_logits, ref.float(), rtol=0, atol=1e-4)
+    assert res.tokens == ids[0, inputs["input_ids"].shape[1]:].tolist()
+    seats1 = generate(thinker3, inputs, build_method("seats", TINY3, {"R": 1, "lam": 1, "late_removal": False}),
+                      max_new_tokens=5, eos_token_ids=EOS)
+    assert seats1.tokens == res.tokens
+    torch.testing.assert_close(seats1.prefill_logits, res.prefill_logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("R", [0.35, 0.1])
+@pytest.mark.parametrize("clip", ["av_long.mp4", "video_only.mp4"])
+def test_qwen3_seats_matches_oracle_with_exact_counts(thinker3, make_inputs3, R, clip):
+    inputs = make_inputs3(clip)
+    method = build_method("seats", TINY3, {"R": R})
+    res = generate(thinker3, inputs, method, max_new_tokens=4, eos_token_ids=EOS, return_text_logits=True)
+    tokens, logits, text_logits = oracle_generate(thinker3, inputs, res.record, max_new_tokens=4, eos=EOS)
+    torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)
+    torch.testing.assert_close(res.text_logits, text_logits, rtol=0, atol=1e-4)
+    assert res.tokens == tokens
+    n_text, n_v, n_a = res.record.input_counts
+    c = layer_counts(method.schedule, n_v, n_a)
+    assert [x[1] for x in res.record.layer_counts] == c["video"]
+    assert [x[2] for x in res.record.layer_counts] == c["audio"]
+
+
+def test_every_qwen3_id_runs_through_the_model_class(tiny3_dir, clips_dir):
+    import seats_eval.models.ids as ids
+
+    path = str(clips_dir / "av_moving.mp4")
+    req = SimpleNamespace(args=("Which? A. a B. b", {"max_new_tokens": 2}, lambda d: [path], 0,
+                                "seats_fixture_mcq", "test"))
+    for method in METHOD_IDS:
+        model_id = "qwen3omni" if method == "full" else f"{method}_qwen3omni"
+        cls = getattr(ids, f"Model_{model_id}")
+        args = {} if method == "full" else _lowest_r_args(method)
+        model = cls(pretrained=str(tiny3_dir), **args)
+        model.task_dict = {"seats_fixture_mcq": {"test": {0: {}}}}
+        [answer] = model.generate_until([req])
+        assert not answer.startswith(FAILURE_MARKER), (model_id, answer)
+        assert model.records[-1]["layer_counts"], model_id
+
+
+def _lowest_r_args(method: str) -> dict:
+    """An R every method supports on the tiny backbones (DyCoke and OmniZip need R_v >= 25%)."""
+    return {"R": 0.35} if method in ("dycoke", "omnizip") else {"R": 0.25}
