@@ -85,5 +85,11 @@ def test_every_qwen3_id_runs_through_the_model_class(tiny3_dir, clips_dir):
 
 
 def _lowest_r_args(method: str) -> dict:
-    """An R every method supports on the tiny backbones (DyCoke and OmniZip need R_v >= 25%)."""
-    return {"R": 0.35} if method in ("dycoke", "omnizip") else {"R": 0.25}
+    """Arguments each method accepts on the 8-layer tiny backbone: FastV's one-shot drop needs
+    an earlier K to fit the budget, DyCoke and OmniZip need R_v >= 25%."""
+    special = {
+        "fastv": {"R": 0.35, "K": 1}, "fastv_om": {"R": 0.35, "K": 1},
+        "dycoke": {"R": 0.35, "R_v": 0.25}, "omnizip": {"R": 0.35},
+        "remove_at": {"layer": 2, "modality": "both"},
+    }
+    return special.get(method, {"R": 0.25})

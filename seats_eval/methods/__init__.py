@@ -12,6 +12,17 @@ from .base import Method
 _REGISTRY: dict[str, str] = {
     "full": "seats_eval.methods.full:build",
     "seats": "seats_eval.methods.seats:build",
+    "remove_at": "seats_eval.methods.remove_at:build",
+    "random": "seats_eval.methods.random:build",
+    "fastv": "seats_eval.methods.fastv:build",
+    "fastv_om": "seats_eval.methods.fastv:build_om",
+    "visionzip": "seats_eval.methods.visionzip:build",
+    "visionzip_om": "seats_eval.methods.visionzip:build_om",
+    "divprune": "seats_eval.methods.divprune:build",
+    "divprune_om": "seats_eval.methods.divprune:build_om",
+    "dycoke": "seats_eval.methods.dycoke:build",
+    "fastvid": "seats_eval.methods.fastvid:build",
+    "omnizip": "seats_eval.methods.omnizip:build",
 }
 METHOD_IDS: tuple[str, ...] = tuple(_REGISTRY)
 

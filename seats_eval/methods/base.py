@@ -2,7 +2,8 @@
 
 A method sees tensors and a TokenLayout, returns keep-masks, and never touches a
 transformers module: the runtime owns hooks, positions, masks and the KV cache.
-- `pre_llm`: a keep-mask over the LLM input (Stage I / pre-LLM baselines), or None.
+- `pre_llm`: a keep-mask over the LLM input (Stage I / pre-LLM baselines), or None; merge
+  methods return `(keep_mask, replacement_embeds)` with merged vectors in kept slots.
 - `drop_steps`: the 0-based decoder layers AFTER which tokens are dropped; each step says
   whether it needs last-text-token scores and from where.
 - `in_llm`: the keep-mask over the current tokens at one drop step.
@@ -68,7 +69,7 @@ class Method:
     name = "full"
     needs_encoder_signals = False
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
         return None
 
     def drop_steps(self, num_layers: int) -> list[DropStep]:

@@ -9,15 +9,40 @@ Stage III: after layer L_l - 1 every non-text token is dropped.
 
 Counts are exact per modality at every step (budgets.layer_counts), defaults follow the
 paper; switches name the ablations of Table 5 and the official code's score variant.
+
+Ablation switches (`--model_args`; defaults first; rows of Table 5, see docs/ablations.md):
+- `stage1=windivprune|random|visionzip|omnizip`: the Stage I selector (rows 1, 3, 4).
+  `random` keeps the same per-window, per-modality counts as winDivPrune, drawn uniformly
+  (seeded by `seed`, default 0, the same draw for every sample: it does not depend on the
+  order of the samples). `visionzip` (VisionZip-om: dominant + merged contextual tokens per
+  frame / audio window) and `omnizip` (audio-guided, OmniZip) call the baselines'
+  `stage1_select` at SEATS' Stage I counts (lam * R_m * N_m per modality); their merged
+  anchors enter the LLM (pre_llm returns keep-mask and replacement embeddings).
+- `attn_weighted=true|false`: winDivPrune weights a_j from encoder attention (row 2).
+- `stage2=true|false`: no middle-block drops (row 5). Stage I alone then spends the budget:
+  per modality r = R_m * L / (L_l - 1), so that the layer-weighted mean TRR, with the late
+  block at 0, is R_m (r = R_m without late removal); ConfigError if r > 1. `lam` and
+  `decay` have no effect then.
+- `decay=exp|equal`: step sizes (1, e, e^2) or (1, 1, 1) of the middle sub-blocks (row 6).
+- `coupled=true|false`: joint top-down budget or each modality spread over windows on its
+  own ("Decouple", row 7).
+- `selection=window|global`: per-window top-k or one top-k per modality (row 8).
+- `inter_window=true|false`, `intra_window=true|false`: the two levels of the top-down
+  allocation (rows 9, 10).
+- `late_removal=true|false`: Stage III (Sec. 5.3 text). Without it the late block keeps
+  the last middle sub-block's tokens, and the schedule (hence planned counts/FLOPs) says so.
+Each switch changes only what it names: every switch but `stage1`, `attn_weighted` and
+`stage2` leaves the Stage I selection unchanged (tests/test_ablations.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 
-from ..budgets import Budget, build_schedule, layer_counts, resolve_budget
+from ..budgets import Budget, ModalitySchedule, Schedule, build_schedule, layer_counts, resolve_budget
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import (
@@ -34,9 +59,12 @@ from .base import SCORE_SOURCES, DropStep, Method, PreLLMContext
 OPTIONS = {
     "R", "mode", "R_v", "R_a", "lam", "tau", "boundaries", "score_source", "decay",
     "late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "selection",
-    "window_batch",
+    "window_batch", "stage1", "stage2", "seed",
 }
 SELECTIONS = ("window", "global")
+STAGE1 = ("windivprune", "random", "visionzip", "omnizip")
+# Stage I selectors that live in baseline modules: stage1 name -> (module, function).
+_BASELINE_STAGE1 = {"visionzip": "seats_eval.methods.visionzip", "omnizip": "seats_eval.methods.omnizip"}
 
 
 def _boundaries(value: Any) -> tuple[int, ...] | None:
@@ -88,6 +116,85 @@ def windivprune(
     return keep
 
 
+def window_random(
+    layout: TokenLayout, modality: int, total: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Keep-mask (S,) of `total` tokens of `modality` drawn uniformly inside each window,
+    with winDivPrune's per-window counts (proportional to window size, exact sum, >= 1 per
+    non-empty window): the "winDivPrune -> Random" ablation. Draws come from `generator`
+    on the CPU, so they do not depend on the device."""
+    member = layout.modality == modality
+    keep = torch.zeros(layout.length, dtype=torch.bool, device=layout.modality.device)
+    if total <= 0 or not bool(member.any()) or layout.num_windows == 0:
+        return keep
+    sizes = layout.window_counts(modality)
+    k = apportion(sizes.double(), int(total), sizes, (sizes > 0).long())
+    scores = torch.rand(layout.length, generator=generator).to(layout.modality.device)
+    return topk_per_window(scores, layout.window, k, member)
+
+
+def stage1_only_schedule(budget: Budget, cfg: dict[str, Any], *, decay: str = "exp",
+                         boundaries: tuple[int, ...] | None = None, late_removal: bool = True) -> Schedule:
+    """The "w/o Stage II" schedule: no middle-block drops, Stage I alone spends the budget.
+
+    Per modality r = R_m * L / (L_l - 1): every layer before the late block keeps r, the
+    late block [L_l, L] keeps nothing, so the layer-weighted mean TRR is R_m. Without late
+    removal every layer keeps r = R_m. ConfigError if r > 1. `lam` plays no part (the
+    schedule's `lam` field reports the effective r / R_m); R_v = R_a = 1 gives the identity.
+    """
+    frame = build_schedule(Budget(1.0, 1.0, 1.0, budget.mode), cfg, decay=decay, boundaries=boundaries)
+    if budget.R_v == 1.0 and budget.R_a == 1.0:
+        return frame
+    L, L_l = frame.num_layers, frame.boundaries[3]
+    alive = L_l - 1 if late_removal else L
+    parts: dict[str, ModalitySchedule] = {}
+    for name in ("video", "audio"):
+        R_m = budget.ratio(name)
+        r = R_m * L / alive
+        if r > 1.0 + 1e-12:
+            raise ConfigError(
+                f"stage2=false: Stage I alone must keep R_{name[0]} * L / (L_l - 1) = {R_m:g} * {L} / {alive} "
+                f"= {r:.4f} > 1 of the {name} tokens; lower R (or R_{name[0]}), or keep Stage II"
+            )
+        r = min(r, 1.0)
+        parts[name] = ModalitySchedule(R=R_m, r_s=r, delta=0.0, steps=(0.0, 0.0, 0.0), levels=(r,) * 4,
+                                       trr=(r,) * alive + (0.0,) * (L - alive))
+    return replace(frame, budget=budget, lam=L / alive, video=parts["video"], audio=parts["audio"],
+                   drop_after=(), late_after=L_l - 2)
+
+
+def no_late_removal_schedule(schedule: Schedule) -> Schedule:
+    """Without Stage III the late block [L_l, L] keeps the last middle sub-block's tokens."""
+    if schedule.is_identity:
+        return schedule
+    n_alive = schedule.boundaries[3] - 1
+    parts = {}
+    for name in ("video", "audio"):
+        ms = schedule.modality(name)
+        trr = ms.trr[:n_alive] + (ms.levels[-1],) * (schedule.num_layers - n_alive)
+        parts[name] = replace(ms, trr=trr)
+    return replace(schedule, video=parts["video"], audio=parts["audio"])
+
+
+def _baseline_stage1(name: str) -> Any:
+    """The baseline's pure Stage I selector `stage1_select(ctx, k_video, k_audio, out)`: a
+    keep-mask over video and audio at the given counts, merged anchors written into `out`
+    (VisionZip-om: dominant + contextual per frame / window; OmniZip: audio-guided)."""
+    import importlib
+
+    module = _BASELINE_STAGE1[name]
+    try:
+        fn = getattr(importlib.import_module(module), "stage1_select", None)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        fn = None
+    if fn is None:
+        raise ConfigError(f"stage1={name} is not available yet: {module}.stage1_select is missing; "
+                          "allowed now: windivprune, random")
+    return fn
+
+
 class Seats(Method):
     name = "seats"
 
@@ -95,13 +202,22 @@ class Seats(Method):
                  boundaries: tuple[int, ...] | None = None, score_source: str = "official",
                  decay: str = "exp", late_removal: bool = True, attn_weighted: bool = True,
                  inter_window: bool = True, intra_window: bool = True, coupled: bool = True,
-                 selection: str = "window", window_batch: int = 64) -> None:
+                 selection: str = "window", window_batch: int = 64, stage1: str = "windivprune",
+                 stage2: bool = True, seed: int = 0) -> None:
         if score_source not in SCORE_SOURCES:
             raise ConfigError(f"score_source {score_source!r}; allowed: {', '.join(SCORE_SOURCES)}")
         if selection not in SELECTIONS:
             raise ConfigError(f"selection {selection!r}; allowed: {', '.join(SELECTIONS)}")
+        if stage1 not in STAGE1:
+            raise ConfigError(f"stage1 {stage1!r}; allowed: {', '.join(STAGE1)}")
         self.budget = budget
-        self.schedule = build_schedule(budget, cfg, lam=lam, decay=decay, boundaries=boundaries)
+        if stage2:
+            self.schedule = build_schedule(budget, cfg, lam=lam, decay=decay, boundaries=boundaries)
+            if not late_removal:
+                self.schedule = no_late_removal_schedule(self.schedule)
+        else:
+            self.schedule = stage1_only_schedule(budget, cfg, decay=decay, boundaries=boundaries,
+                                                 late_removal=late_removal)
         self.tau = float(tau if tau is not None else cfg.get("tau", 0.1))
         if not self.tau > 0:
             raise ConfigError(f"tau must be > 0, got {self.tau}")
@@ -111,7 +227,12 @@ class Seats(Method):
         self.alloc = {"inter_window": inter_window, "intra_window": intra_window, "coupled": coupled}
         self.selection = selection
         self.window_batch = int(window_batch)
-        self.needs_encoder_signals = attn_weighted and not self.schedule.is_identity
+        self.stage1 = stage1
+        self.stage2 = stage2
+        self.seed = int(seed)
+        self._stage1_fn = _baseline_stage1(stage1) if stage1 in _BASELINE_STAGE1 else None
+        uses_signals = {"windivprune": attn_weighted, "random": False}.get(stage1, True)
+        self.needs_encoder_signals = uses_signals and not self.schedule.is_identity
         self._counts: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -119,16 +240,25 @@ class Seats(Method):
         return {"method": self.name, "R": self.budget.R, "R_v": self.budget.R_v, "R_a": self.budget.R_a,
                 "mode": self.budget.mode, "lam": s.lam, "tau": self.tau, "boundaries": list(s.boundaries),
                 "decay": s.decay, "score_source": self.score_source, "late_removal": self.late_removal,
-                "attn_weighted": self.attn_weighted, "selection": self.selection, **self.alloc}
+                "attn_weighted": self.attn_weighted, "selection": self.selection, **self.alloc,
+                "stage1": self.stage1, "stage2": self.stage2, **({"seed": self.seed} if self.stage1 == "random" else {})}
 
     # Stage I ------------------------------------------------------------------------------
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
         lay = ctx.layout
         self._counts = layer_counts(self.schedule, lay.count(VIDEO), lay.count(AUDIO))
         if self.schedule.is_identity:
             return None
         keep = lay.modality == TEXT
+        if self._stage1_fn is not None:  # a baseline's selector (stage1=visionzip|omnizip) with merging
+            out = ctx.embeds.clone()
+            media = self._stage1_fn(ctx, self._counts["stage1"]["video"], self._counts["stage1"]["audio"], out)
+            return keep | media, out
+        gen = torch.Generator().manual_seed(self.seed) if self.stage1 == "random" else None
         for mod, name, sig in ((VIDEO, "video", "video_attn"), (AUDIO, "audio", "audio_attn")):
+            if gen is not None:
+                keep |= window_random(lay, mod, self._counts["stage1"][name], gen)
+                continue
             w = getattr(ctx.signals, sig, None) if (self.attn_weighted and ctx.signals) else None
             keep |= windivprune(ctx.embeds, lay, mod, self._counts["stage1"][name], w, self.window_batch)
         return keep
@@ -173,12 +303,16 @@ def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
     for key in ("lam", "tau"):
         if key in options:
             kwargs[key] = float(options[key])
-    for key in ("late_removal", "attn_weighted", "inter_window", "intra_window", "coupled"):
+    for key in ("late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "stage2"):
         if key in options:
             kwargs[key] = _bool(key, options[key])
-    for key in ("score_source", "decay", "selection"):
+    for key in ("score_source", "decay", "selection", "stage1"):
         if key in options:
-            kwargs[key] = str(options[key])
-    if "window_batch" in options:
-        kwargs["window_batch"] = int(options["window_batch"])
+            kwargs[key] = str(options[key]).lower() if key == "stage1" else str(options[key])
+    for key in ("window_batch", "seed"):
+        if key in options:
+            try:
+                kwargs[key] = int(options[key])
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{key} must be an integer, got {options[key]!r}") from exc
     return Seats(budget, cfg, boundaries=_boundaries(options.get("boundaries")), **kwargs)

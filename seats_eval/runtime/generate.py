@@ -104,6 +104,15 @@ def run_prepared(
     t1 = time.perf_counter()
     embeds, positions = prep.inputs_embeds, prep.position_ids
     keep = method.pre_llm(PreLLMContext(embeds[0], layout, signals, sample))
+    if isinstance(keep, tuple):
+        # Merge methods (VisionZip, FastVID, OmniZip) return (keep_mask, replacement_embeds):
+        # replacement (S, D) holds the merged vectors written into the kept anchors' slots;
+        # every kept position takes its embedding from it (unmerged slots are unchanged copies).
+        keep, replacement = keep
+        if replacement.shape != embeds.shape[1:]:
+            raise SeatsError(f"{method.name}: replacement embeds {tuple(replacement.shape)} != "
+                             f"{tuple(embeds.shape[1:])} ({sample})")
+        embeds = replacement.to(device=embeds.device, dtype=embeds.dtype)[None]
     if keep is not None:
         if not bool(keep[layout.text_mask].all()):
             raise SeatsError(f"{method.name}: pre_llm dropped text tokens ({sample})")

@@ -1,0 +1,105 @@
+"""FastV (audio-intact) and FastV-om (both-selected): one-shot pruning inside the LLM.
+
+After decoder layer K-1 (0-based; i.e. before layer K, K = 2) the last text token's
+attention over all tokens ranks the media tokens; the top-k per modality survive for layers
+K..L-1 and their KV caches. FastV ranks video only (audio intact; with R_a < 1 audio is
+dropped by a seeded uniform draw, as the reference code does when audio cannot stay
+intact); FastV-om ranks video and audio separately (global top-k per modality).
+
+Scores: `score_source=attention` (default) is layer K-1's own attention map (original
+FastV); `official` recomputes it with layer K-1's weights on its output (the SEATS code's
+quirk); `next_layer` uses layer K's weights.
+
+Ratios: R is a retention averaged over all L layers, and layers 0..K-1 see every token, so
+by default (`ratio=layer_mean`, the SEATS code) the ratio applied at layer K is
+r_m = (R_m * L - K) / (L - K); `ratio=direct` applies R_m itself. Counts are
+round(r_m * N_m), at least 1. An R whose r_v is <= 0 fails at load (FastV-om at R=10 on
+Qwen2.5-Omni-7B, as in Table 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..budgets import Budget
+from ..errors import ConfigError
+from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
+from ..select import global_topk
+from . import reject_unknown
+from .base import SCORE_SOURCES, DropStep, Method
+from .common import BUDGET_OPTIONS, opt_choice, opt_int, parse_budget, random_keep, target
+
+OPTIONS = BUDGET_OPTIONS | {"K", "score_source", "ratio", "seed"}
+RATIOS = ("layer_mean", "direct")
+
+
+def layer_ratio(R_m: float, L: int, K: int, rule: str) -> float:
+    """The keep ratio applied after layer K-1 so that the mean over L layers is R_m."""
+    if R_m >= 1.0 or rule == "direct":
+        return min(1.0, R_m)
+    return (R_m * L - K) / (L - K)
+
+
+class FastV(Method):
+    def __init__(self, name: str, budget: Budget, num_layers: int, K: int = 2, score_source: str = "attention",
+                 ratio: str = "layer_mean", both: bool = False, seed: int = 0) -> None:
+        if not 1 <= K <= num_layers - 1:
+            raise ConfigError(f"{name}: K must be in [1, {num_layers - 1}] for {num_layers} layers, got {K}")
+        self.name = name
+        self.budget, self.L, self.K = budget, int(num_layers), int(K)
+        self.score_source, self.ratio, self.both, self.seed = score_source, ratio, both, int(seed)
+        self.r_v = layer_ratio(budget.R_v, self.L, self.K, ratio)
+        self.r_a = layer_ratio(budget.R_a, self.L, self.K, ratio)
+        for m, r in (("video", self.r_v), ("audio", self.r_a)):
+            if r <= 0:
+                raise ConfigError(
+                    f"{name}: R={budget.R} (R_{m[0]}={getattr(budget, 'R_' + m[0]):.4f}) cannot be reached: the "
+                    f"first K={K} of L={self.L} layers see every token, so the ratio after layer K would be "
+                    f"{r:.4f} <= 0; use a larger R, a smaller K or ratio=direct")
+
+    def describe(self) -> dict[str, Any]:
+        b = self.budget
+        return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "K": self.K,
+                "r_v": self.r_v, "r_a": self.r_a, "ratio": self.ratio, "score_source": self.score_source}
+
+    def targets(self, n_video: int, n_audio: int) -> tuple[int, int]:
+        """(video, audio) tokens alive after the drop."""
+        return target(self.r_v, n_video), target(self.r_a, n_audio)
+
+    def drop_steps(self, num_layers: int) -> list[DropStep]:
+        if num_layers != self.L:
+            raise ConfigError(f"{self.name}: built for {self.L} layers but the model has {num_layers}; "
+                              "pass backbone_config matching the checkpoint")
+        if self.r_v >= 1.0 and self.r_a >= 1.0:
+            return []
+        return [DropStep(self.K - 1, self.score_source, "fastv")]
+
+    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
+        assert scores is not None
+        k_v, k_a = self.targets(layout.count(VIDEO), layout.count(AUDIO))
+        v, a = layout.modality == VIDEO, layout.modality == AUDIO
+        keep = (layout.modality == TEXT) | global_topk(scores, v, k_v)
+        if self.both:
+            return keep | global_topk(scores, a, k_a)
+        if self.r_a >= 1.0:
+            return keep | a
+        return keep | random_keep(layout, AUDIO, k_a, self.seed)
+
+
+def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    reject_unknown(method_id, options, OPTIONS)
+    budget = parse_budget(method_id, cfg, options, "both" if both else "audio_intact")
+    return FastV(method_id, budget, int(cfg["num_layers"]), K=opt_int(options, "K", 2, lo=1),
+                 score_source=opt_choice(options, "score_source", "attention", SCORE_SOURCES),
+                 ratio=opt_choice(options, "ratio", "layer_mean", RATIOS), both=both,
+                 seed=opt_int(options, "seed", 0))
+
+
+def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    return _build("fastv", False, cfg, options)
+
+
+def build_om(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    return _build("fastv_om", True, cfg, options)

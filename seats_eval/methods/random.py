@@ -1,0 +1,43 @@
+"""Random: uniform random selection per modality at (R_v, R_a) before the LLM.
+
+Global per modality (no windows), as the reference baseline; unlike the reference the draw
+is seeded (`seed`, default 0), so a run is reproducible. Default mode: both-selected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..budgets import Budget
+from ..layout import AUDIO, TEXT, VIDEO
+from . import reject_unknown
+from .base import Method, PreLLMContext
+from .common import BUDGET_OPTIONS, opt_int, parse_budget, random_keep, target
+
+OPTIONS = BUDGET_OPTIONS | {"seed"}
+
+
+class RandomSelect(Method):
+    name = "random"
+
+    def __init__(self, budget: Budget, seed: int = 0) -> None:
+        self.budget = budget
+        self.seed = int(seed)
+
+    def describe(self) -> dict[str, Any]:
+        b = self.budget
+        return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "seed": self.seed}
+
+    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+        lay = ctx.layout
+        keep = lay.modality == TEXT
+        for mod, ratio in ((VIDEO, self.budget.R_v), (AUDIO, self.budget.R_a)):
+            keep |= random_keep(lay, mod, target(ratio, lay.count(mod)), self.seed)
+        return keep
+
+
+def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    reject_unknown("random", options, OPTIONS)
+    return RandomSelect(parse_budget("random", cfg, options, "both"), seed=opt_int(options, "seed", 0))
