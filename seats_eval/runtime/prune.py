@@ -43,6 +43,8 @@ class PruningRuntime:
         for s in method.drop_steps(adapter.num_layers):
             if not 0 <= s.after_layer < adapter.num_layers - 1:
                 raise SeatsError(f"{method.name}: drop after layer {s.after_layer} is out of range")
+            if s.after_layer in self.steps:
+                raise SeatsError(f"{method.name}: two drop steps after layer {s.after_layer}")
             self.steps[s.after_layer] = s
         self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
         self.phase = "idle"
