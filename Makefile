@@ -6,7 +6,41 @@ STAMP := $(VENV)/.seats-installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all lint clean-artifacts
+.PHONY: setup demo test test-all lint clean-artifacts table3 table8 table4 table5 table9
+
+# Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
+# results/table3.md + .csv (ours beside the paper's numbers) and the figures.
+#   BACKBONE   picks model_configs/sweeps/<table>_<BACKBONE>.yaml; defaults: qwen25omni
+#              (table3/4/5/9), qwen3omni (table8); `tiny` = the tiny random model on CPU
+#              (table3 only; tables go to results/tiny/, marked as not real numbers)
+#   TASKS      fixtures | benchmarks | a,b,c: override the spec's tasks
+#   LIMIT      lmms-eval --limit per task (tables then go to results/partial/)
+#   SWEEP_OUT  results folder of the sweep (default: the spec's `out`)
+#   SWEEP_ARGS extra `seats-eval sweep` flags: --force, --only 'seats*', --launcher accelerate
+#              --num_processes 8, --slurm (write an sbatch array script instead of running)
+#   TABLE_ARGS extra `seats-eval tables` flags (--table-out DIR, --no-figures)
+# The CI regression: make table3 BACKBONE=tiny TASKS=fixtures
+BACKBONE ?=
+TASKS ?=
+LIMIT ?=
+SWEEP_OUT ?=
+SWEEP_ARGS ?=
+TABLE_ARGS ?=
+SEATS_EVAL := $(VENV)/bin/seats-eval
+
+# $(call paper_table,<table>,<default backbone>): sweep, then the table even when some job
+# failed (missing cells stay missing); the exit status is the sweep's.
+define paper_table
+	@spec=model_configs/sweeps/$(1)_$(or $(BACKBONE),$(2)).yaml; \
+	test -f $$spec || { echo "no sweep spec $$spec (BACKBONE=$(BACKBONE))" >&2; exit 2; }; \
+	opts="--artifacts $(ARTIFACTS)$(if $(TASKS), --tasks $(TASKS))$(if $(LIMIT), --limit $(LIMIT))$(if $(SWEEP_OUT), --out $(SWEEP_OUT))"; \
+	echo "+ seats-eval sweep --spec $$spec $$opts $(SWEEP_ARGS)"; \
+	$(SEATS_EVAL) sweep --spec $$spec $$opts $(SWEEP_ARGS); rc=$$?; \
+	case " $(SWEEP_ARGS) " in *" --slurm"*|*" --status "*|*" --dry-run "*) exit $$rc;; esac; \
+	echo "+ seats-eval tables --spec $$spec $$opts $(TABLE_ARGS)"; \
+	$(SEATS_EVAL) tables --spec $$spec $$opts $(TABLE_ARGS) || exit $$?; \
+	exit $$rc
+endef
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,3 +64,18 @@ lint: setup
 
 clean-artifacts:
 	rm -rf $(ARTIFACTS)
+
+table3: setup
+	$(call paper_table,table3,qwen25omni)
+
+table8: setup
+	$(call paper_table,table8,qwen3omni)
+
+table4: setup
+	$(call paper_table,table4,qwen25omni)
+
+table5: setup
+	$(call paper_table,table5,qwen25omni)
+
+table9: setup
+	$(call paper_table,table9,qwen25omni)

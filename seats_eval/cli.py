@@ -17,8 +17,12 @@ COMMANDS: dict[str, str] = {
     "make-clips": "make_clips",
     "demo": "demo",
     "schedule": "schedule",
+    "sweep": "sweep",
+    "tables": "tables",
     "flops": "flops",
     "bench": "bench",
+    "probe": "probe",
+    "calibrate": "calibrate",
 }
 
 

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "select":
         spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
         if spec == "all":
-            spec = ",".join(f"{m}@0.35" for m in METHOD_IDS if m != "full")
+            # every selection method at R=0.35 (full selects nothing; remove_at is the probe)
+            spec = ",".join(f"{m}@0.35" for m in METHOD_IDS if m not in ("full", "remove_at", "dycoke"))
+            spec += ",dycoke@0.35"
         report = bench_select(parse_methods(spec), windows=args.windows, hidden=args.hidden,
                               repeats=args.repeats or 20, warmup=args.warmup or 3, device=device,
                               backbone=args.backbone)

@@ -14,10 +14,11 @@ Ablation switches (`--model_args`; defaults first; rows of Table 5, see docs/abl
 - `stage1=windivprune|random|visionzip|omnizip`: the Stage I selector (rows 1, 3, 4).
   `random` keeps the same per-window, per-modality counts as winDivPrune, drawn uniformly
   (seeded by `seed`, default 0, the same draw for every sample: it does not depend on the
-  order of the samples). `visionzip` (VisionZip-om: dominant + merged contextual tokens per
-  frame / audio window) and `omnizip` (audio-guided, OmniZip) call the baselines'
-  `stage1_select` at SEATS' Stage I counts (lam * R_m * N_m per modality); their merged
-  anchors enter the LLM (pre_llm returns keep-mask and replacement embeddings).
+  order of the samples). `visionzip` (alias `visionzip_om`; VisionZip-om: dominant +
+  merged contextual tokens per frame / audio window) and `omnizip` (audio-guided, OmniZip)
+  call the baselines' `stage1_select` at SEATS' Stage I counts (lam * R_m * N_m per
+  modality); their merged anchors enter the LLM (pre_llm returns keep-mask and
+  replacement embeddings).
 - `attn_weighted=true|false`: winDivPrune weights a_j from encoder attention (row 2).
 - `stage2=true|false`: no middle-block drops (row 5). Stage I alone then spends the budget:
   per modality r = R_m * L / (L_l - 1), so that the layer-weighted mean TRR, with the late
@@ -63,7 +64,8 @@ OPTIONS = {
 }
 SELECTIONS = ("window", "global")
 STAGE1 = ("windivprune", "random", "visionzip", "omnizip")
-# Stage I selectors that live in baseline modules: stage1 name -> (module, function).
+STAGE1_ALIASES = {"visionzip_om": "visionzip", "visionzip-om": "visionzip"}  # the selector is VisionZip-om
+# Stage I selectors that live in baseline modules (their `stage1_select`): stage1 name -> module.
 _BASELINE_STAGE1 = {"visionzip": "seats_eval.methods.visionzip", "omnizip": "seats_eval.methods.omnizip"}
 
 
@@ -308,7 +310,9 @@ def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
             kwargs[key] = _bool(key, options[key])
     for key in ("score_source", "decay", "selection", "stage1"):
         if key in options:
-            kwargs[key] = str(options[key]).lower() if key == "stage1" else str(options[key])
+            kwargs[key] = str(options[key])
+    if "stage1" in kwargs:
+        kwargs["stage1"] = STAGE1_ALIASES.get(kwargs["stage1"].lower(), kwargs["stage1"].lower())
     for key in ("window_batch", "seed"):
         if key in options:
             try:

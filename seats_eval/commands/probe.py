@@ -1,0 +1,305 @@
+"""`seats-eval probe`: the layer-removal probe of Sec. 3.2 / Fig. 2.
+
+For every modality m and 0-based layer p it runs lmms-eval with the `remove_at` method
+(model id `remove_at_<backbone>`, model_args layer=p, modality=m), plus one full-token run
+as the reference, each in its own directory OUT/runs/<key>/ (key `full` or `<m>_L<p>`).
+A job whose result.json exists is not rerun, so an interrupted probe resumes and a later
+call with more layers or modalities extends it; OUT/settings.json pins what must not change
+between calls (backbone, checkpoint, tasks, limit, extra model_args).
+
+Outputs, rebuilt from every finished job on each call:
+- OUT/probe.json: settings, the full-token score and one point per (modality, layer) with
+  `layer` (p, 0-based: removed after this layer; -1 = before the LLM),
+  `first_layer_without` (p + 2: the 1-based layer that first lacks the tokens, the x of the
+  plot and of `seats_eval.calibrate`), per-task metrics and `score` (their mean);
+- OUT/probe.csv: the same points as a table;
+- OUT/probe.png: score versus layer per modality, the full-token score dashed (Fig. 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..budgets import load_backbone_config
+from ..errors import ConfigError
+
+help = "layer-removal probe (Fig. 2): accuracy when all video/audio tokens are removed after layer l"
+
+REPO = Path(__file__).resolve().parents[2]
+MODALITIES = ("video", "audio", "both")
+# settings that change results: a probe directory holds runs of one combination only
+PINNED = ("backbone", "pretrained", "tasks", "limit", "model_args", "model_suffix")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backbone", default="qwen2.5-omni-7b", help="backbone config name or YAML path")
+    p.add_argument("--pretrained", default=None, help="checkpoint (default: the config's `pretrained`)")
+    p.add_argument("--tasks", required=True, help="comma-separated lmms-eval tasks")
+    p.add_argument("--modalities", default="video,audio,both", help="comma list of video, audio, both")
+    p.add_argument("--layers", default=None,
+                   help="0-based layers after which the tokens go, e.g. '-1-26', '0,8,16-20' "
+                        "(-1 = before the LLM; default: all, -1 .. L-2)")
+    p.add_argument("--limit", type=int, default=None, help="samples per task (lmms-eval --limit)")
+    p.add_argument("--out", required=True, help="probe directory (resumable)")
+    p.add_argument("--model-args", default="", help="extra model_args appended to every run (k=v,k=v)")
+    p.add_argument("--metric", default=None, help="metric name in the results JSON (default: the task's first)")
+    p.add_argument("--include-path", default=str(REPO / "tasks"), help="lmms-eval --include_path")
+    p.add_argument("--model-suffix", default=None, help="model id suffix (default: from the backbone)")
+    p.add_argument("--no-full", action="store_true", help="skip the full-token reference run")
+    p.add_argument("--no-plot", action="store_true", help="do not write probe.png")
+    p.add_argument("--dry-run", action="store_true", help="print the lmms-eval commands only")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def parse_layers(spec: str | None, num_layers: int) -> list[int]:
+    """'0-27', '-1-26', '0,4,8-10' -> sorted distinct ints; each must be in [-1, L-2]."""
+    top = num_layers - 2
+    if spec is None or not str(spec).strip():
+        return list(range(-1, top + 1))
+    out: set[int] = set()
+    for part in str(spec).replace(" ", "").split(","):
+        m = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", part)
+        if not m:
+            raise ConfigError(f"--layers: cannot read {part!r}; use e.g. 0-26 or -1,4,8")
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) is not None else a
+        if b < a:
+            raise ConfigError(f"--layers: empty range {part!r}")
+        out.update(range(a, b + 1))
+    bad = sorted(x for x in out if not -1 <= x <= top)
+    if bad:
+        raise ConfigError(
+            f"--layers: {bad} outside [-1, {top}] for a {num_layers}-layer model (0-based layer after which the "
+            f"tokens are removed; -1 = before the LLM; after the last layer nothing in the prefill changes)"
+        )
+    return sorted(out)
+
+
+def parse_modalities(spec: str) -> list[str]:
+    mods = [m for m in (x.strip() for x in spec.split(",")) if m]
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad or not mods:
+        raise ConfigError(f"--modalities: {bad or spec!r}; allowed: {', '.join(MODALITIES)}")
+    return list(dict.fromkeys(mods))
+
+
+def model_suffix(cfg: dict[str, Any], override: str | None = None) -> str:
+    from ..models.registry import BACKBONE_SUFFIXES
+
+    suffix = override or ("qwen3omni" if "qwen3" in str(cfg.get("backbone", "")).lower() else "qwen25omni")
+    if suffix not in BACKBONE_SUFFIXES:
+        raise ConfigError(f"no lmms-eval model ids for suffix {suffix!r}; registered: {', '.join(BACKBONE_SUFFIXES)}")
+    return suffix
+
+
+def job_key(modality: str | None, layer: int | None) -> str:
+    return "full" if modality is None else f"{modality}_L{layer}"
+
+
+def extract_metrics(results: dict[str, Any], tasks: list[str], metric: str | None = None) -> dict[str, float]:
+    """{task: value} from an lmms-eval results JSON: `metric` or the task's first metric."""
+    out: dict[str, float] = {}
+    for task in tasks:
+        res = results.get("results", {}).get(task)
+        if res is None:
+            raise ConfigError(f"results JSON has no task {task!r} (has: {sorted(results.get('results', {}))})")
+        names = [metric] if metric else list(results.get("higher_is_better", {}).get(task) or {})
+        keys = [k for k in res if "," in k and "stderr" not in k.split(",")[0]]
+        chosen = next((k for n in names for k in keys if k.split(",")[0] == n), None)
+        if chosen is None and not metric:
+            chosen = next((k for k in keys if isinstance(res[k], int | float)), None)
+        if chosen is None or not isinstance(res[chosen], int | float):
+            raise ConfigError(f"task {task}: no numeric metric {metric or ''!s} in {sorted(res)}")
+        out[task] = float(res[chosen])
+    return out
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _lmms_eval() -> str:
+    exe = Path(sys.executable).parent / "lmms-eval"
+    return str(exe) if exe.exists() else (shutil.which("lmms-eval") or "lmms-eval")
+
+
+def _command(settings: dict[str, Any], model_id: str, model_args: str, out: Path,
+             include_path: str) -> list[str]:
+    cmd = [_lmms_eval(), "--model", model_id, "--model_args", model_args, "--tasks", ",".join(settings["tasks"]),
+           "--include_path", include_path, "--batch_size", "1", "--output_path", str(out / "lmms_eval"),
+           "--log_samples"]
+    if settings["limit"] is not None:
+        cmd += ["--limit", str(settings["limit"])]
+    return cmd
+
+
+def run_job(settings: dict[str, Any], modality: str | None, layer: int | None, out_dir: Path,
+            include_path: str, metric: str | None, dry_run: bool = False) -> dict[str, Any] | None:
+    """Run one lmms-eval job unless its result.json exists; return the result (None if failed)."""
+    key = job_key(modality, layer)
+    job = out_dir / "runs" / key
+    done = job / "result.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    suffix = settings["model_suffix"]
+    base = f"pretrained={settings['pretrained']},backbone_config={settings['backbone']}"
+    if modality is None:
+        model_id, model_args = suffix, base
+    else:
+        model_id, model_args = f"remove_at_{suffix}", f"{base},layer={layer},modality={modality}"
+    if settings["model_args"]:
+        model_args += "," + settings["model_args"]
+    cmd = _command(settings, model_id, model_args, job, include_path)
+    print(f"[probe] {key}: " + " ".join(cmd), flush=True)
+    if dry_run:
+        return None
+    job.mkdir(parents=True, exist_ok=True)
+    for old in (job / "lmms_eval").rglob("*_results.json"):
+        old.unlink()  # a previous attempt that died before result.json: start clean
+    env = dict(os.environ, SEATS_RECORD_DIR=str(job / "records"))
+    with open(job / "lmms_eval.log", "w", encoding="utf-8") as log:
+        rc = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    found = sorted((job / "lmms_eval").rglob("*_results.json"))
+    if rc != 0 or not found:
+        tail = (job / "lmms_eval.log").read_text(errors="replace")[-2000:]
+        print(f"[probe] {key}: lmms-eval failed (exit {rc}); log {job / 'lmms_eval.log'}\n{tail}", flush=True)
+        return None
+    metrics = extract_metrics(json.loads(found[-1].read_text()), settings["tasks"], metric)
+    result = {"key": key, "modality": modality, "layer": layer,
+              "first_layer_without": None if layer is None else layer + 2,
+              "metrics": metrics, "score": sum(metrics.values()) / len(metrics),
+              "results_json": str(found[-1].relative_to(out_dir)), "command": cmd}
+    _atomic_json(done, result)
+    print(f"[probe] {key}: score {result['score']:.4g}", flush=True)
+    return result
+
+
+def collect(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """probe.json content from every finished job under OUT/runs."""
+    full, points = None, []
+    for done in sorted((out_dir / "runs").glob("*/result.json")):
+        r = json.loads(done.read_text())
+        if r["modality"] is None:
+            full = {"metrics": r["metrics"], "score": r["score"]}
+        else:
+            points.append({k: r[k] for k in ("modality", "layer", "first_layer_without", "metrics", "score")})
+    order = {m: i for i, m in enumerate(MODALITIES)}
+    points.sort(key=lambda p: (order.get(p["modality"], 9), p["layer"]))
+    return {**{k: settings[k] for k in ("backbone", "num_layers", "pretrained", "tasks", "limit", "model_args")},
+            "layer_convention": "layer = p: tokens removed after 0-based decoder layer p (-1: before the LLM); "
+                                "first_layer_without = p + 2 (1-based)",
+            "full": full, "points": points}
+
+
+def write_outputs(out_dir: Path, probe: dict[str, Any], plot: bool = True) -> None:
+    _atomic_json(out_dir / "probe.json", probe)
+    tasks = probe["tasks"]
+    with open(out_dir / "probe.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["modality", "layer", "first_layer_without", "score", *tasks])
+        if probe["full"]:
+            w.writerow(["full", "", "", probe["full"]["score"], *(probe["full"]["metrics"].get(t) for t in tasks)])
+        for p in probe["points"]:
+            w.writerow([p["modality"], p["layer"], p["first_layer_without"], p["score"],
+                        *(p["metrics"].get(t) for t in tasks)])
+    if plot and probe["points"]:
+        plot_probe(probe, out_dir / "probe.png")
+
+
+def plot_probe(probe: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    styles = {"video": ("tab:blue", "o"), "audio": ("tab:orange", "s"), "both": ("tab:green", "^")}
+    for mod in MODALITIES:
+        pts = [p for p in probe["points"] if p["modality"] == mod]
+        if pts:
+            color, marker = styles[mod]
+            ax.plot([p["first_layer_without"] for p in pts], [p["score"] for p in pts], color=color,
+                    marker=marker, ms=4, label=f"remove {mod}")
+    if probe["full"]:
+        ax.axhline(probe["full"]["score"], color="grey", ls="--", lw=1, label="full tokens")
+    ax.set_xlabel("removal at layer l (1-based: layers >= l no longer see the tokens)")
+    ax.set_ylabel("score" if len(probe["tasks"]) == 1 else "mean score")
+    ax.set_xlim(0.5, probe["num_layers"] + 0.5)
+    ax.set_title(f"{probe['backbone']}: {', '.join(probe['tasks'])}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def _settings(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
+    pretrained = args.pretrained or str(cfg.get("pretrained", ""))
+    if not pretrained:
+        raise ConfigError("--pretrained is required: the backbone config names no checkpoint")
+    if not Path(pretrained).is_absolute() and (REPO / pretrained).exists() and not Path(pretrained).exists():
+        pretrained = str(REPO / pretrained)
+    elif Path(pretrained).exists():
+        pretrained = str(Path(pretrained).resolve())
+    backbone = args.backbone
+    if Path(backbone).suffix in (".yaml", ".yml"):
+        backbone = str(Path(backbone).resolve())
+    tasks = [t for t in (x.strip() for x in args.tasks.split(",")) if t]
+    if not tasks:
+        raise ConfigError("--tasks: give at least one task")
+    return {"backbone": backbone, "num_layers": int(cfg["num_layers"]), "pretrained": pretrained,
+            "tasks": tasks, "limit": args.limit, "model_args": args.model_args.strip().strip(","),
+            "model_suffix": model_suffix(cfg, args.model_suffix)}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_backbone_config(args.backbone)
+        settings = _settings(args, cfg)
+        layers = parse_layers(args.layers, settings["num_layers"])
+        mods = parse_modalities(args.modalities)
+        out_dir = Path(args.out)
+        pinned = out_dir / "settings.json"
+        if pinned.exists() and not args.dry_run:
+            old = json.loads(pinned.read_text())
+            diff = [k for k in PINNED if old.get(k) != settings.get(k)]
+            if diff:
+                raise ConfigError(f"{out_dir} holds a probe with other settings ({', '.join(diff)}: "
+                                  f"{[old.get(k) for k in diff]} vs {[settings.get(k) for k in diff]}); use another --out")
+    except ConfigError as exc:
+        print(f"seats-eval probe: {exc}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        _atomic_json(pinned, settings)
+    jobs: list[tuple[str | None, int | None]] = [] if args.no_full else [(None, None)]
+    jobs += [(m, p) for m in mods for p in layers]
+    failed = 0
+    for mod, layer in jobs:
+        res = run_job(settings, mod, layer, out_dir, args.include_path, args.metric, args.dry_run)
+        failed += res is None and not args.dry_run
+    if args.dry_run:
+        return 0
+    probe = collect(out_dir, settings)
+    write_outputs(out_dir, probe, plot=not args.no_plot)
+    print(f"[probe] {len(probe['points'])} points -> {out_dir / 'probe.json'}, probe.csv"
+          + ("" if args.no_plot else ", probe.png") + (f"; {failed} job(s) failed" if failed else ""), flush=True)
+    return 1 if failed else 0
