@@ -140,7 +140,7 @@ class Sweep:
     num_processes: int = 1
     main_process_port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
-    cache: bool = False
+    cache: bool = True  # encoder-feature cache for every job (see seats_eval/feature_cache.py)
     unregistered: str = "fail"
     tiny: bool = False
     artifacts: Path = REPO / "artifacts"
@@ -419,7 +419,7 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
         lmms_eval_cmd=[str(c) for c in cmd] if cmd else None, launcher=launcher,
         num_processes=int(num_processes or raw.get("num_processes") or 1),
         main_process_port=raw.get("main_process_port"),
-        env={str(k): str(v) for k, v in (raw.get("env") or {}).items()}, cache=bool(raw.get("cache", False)),
+        env={str(k): str(v) for k, v in (raw.get("env") or {}).items()}, cache=bool(raw.get("cache", True)),
         unregistered=unregistered, tiny=tiny, artifacts=art, limit=limit, slurm=dict(raw.get("slurm") or {}),
         scores_from=(path.parent / str(scores_from)).resolve() if scores_from else None,
     )
@@ -732,7 +732,8 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
     if any(t.startswith("seats_fixture_") for t in job.tasks):
         env.setdefault("SEATS_FIXTURE_CLIPS", str(sweep.artifacts / "clips"))
     if sweep.cache:
-        # Reserved for the encoder-feature cache (not implemented yet); results-neutral.
+        # Results-neutral (tests/test_feature_cache.py): not part of the job key. An outer
+        # $SEATS_ENCODER_CACHE (one cache shared by several sweeps) wins.
         env.setdefault("SEATS_ENCODER_CACHE", str(sweep.out / "encoder_cache"))
     t0 = time.time()
     started = _now()

@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status", action="store_true", help="print every job's state and exit")
     p.add_argument("--dry-run", action="store_true", help="print the jobs' commands and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-encoder-cache", action="store_true",
+                   help="decode and encode every video in every job (default: the spec's `cache`, on)")
     g = p.add_argument_group("slurm (writes a script, runs nothing)")
     g.add_argument("--slurm", nargs="?", const="", default=None, metavar="PATH",
                    help="write an sbatch array script (default <out>/sweep.sbatch) instead of running")
@@ -65,6 +67,8 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
         out += ["--limit", f"{args.limit:g}"]
     if args.force:
         out.append("--force")
+    if args.no_encoder_cache:
+        out.append("--no-encoder-cache")
     return out
 
 
@@ -75,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         sweep = sw.load_spec(args.spec, tasks=args.tasks, out=args.out, artifacts=args.artifacts,
                              limit=args.limit, launcher=args.launcher, num_processes=args.num_processes,
                              lmms_eval_cmd=shlex.split(args.lmms_eval_cmd) if args.lmms_eval_cmd else None)
+        if args.no_encoder_cache:
+            sweep.cache = False
         if args.slurm is not None:
             path = sw.write_slurm(
                 sweep, Path(args.slurm) if args.slurm else None, extra_args=_passthrough(args),

@@ -22,6 +22,12 @@ def build_messages(text: str, system_prompt: str | None) -> list[dict[str, Any]]
     return messages
 
 
+def build_prompt(processor: Any, text: str, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> str:
+    """The chat-templated prompt with one unexpanded video placeholder."""
+    return processor.apply_chat_template(build_messages(text, system_prompt), add_generation_prompt=True,
+                                         tokenize=False)
+
+
 def build_inputs(
     processor: Any,
     media: Media,
@@ -37,9 +43,7 @@ def build_inputs(
     `fps` is the nominal sampling rate told to the processor (it sets seconds per temporal
     grid); like the reference pipeline we pass the nominal 2 fps even when max_frames binds.
     """
-    prompt = processor.apply_chat_template(
-        build_messages(text, system_prompt), add_generation_prompt=True, tokenize=False
-    )
+    prompt = build_prompt(processor, text, system_prompt)
     videos_kwargs: dict[str, Any] = {"fps": fps, "cap_pixels_per_frame": True}
     if min_pixels is not None or max_pixels is not None:
         size = dict(processor.video_processor.size)

@@ -30,7 +30,7 @@ FAILURE_MARKER = "[seats-eval failure]"
 COMMON_ARGS = {
     "pretrained", "device", "device_map", "batch_size", "max_batch_size", "attn_implementation",
     "dtype", "max_frames", "fps", "min_pixels", "max_pixels", "system_prompt", "max_new_tokens",
-    "record_dir", "backbone_config",
+    "record_dir", "backbone_config", "feature_cache",
 }
 
 
@@ -108,7 +108,8 @@ class QwenOmniModel(lmms):
                  min_pixels: int | None = None, max_pixels: int | None = None,
                  system_prompt: str = "auto", max_new_tokens: int | None = None,
                  record_dir: str | None = None, backbone_config: str | None = None,
-                 max_batch_size: int | None = None, **method_options: Any) -> None:
+                 max_batch_size: int | None = None, feature_cache: str | None = None,
+                 **method_options: Any) -> None:
         super().__init__()
         if int(batch_size) != 1:
             raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
@@ -146,10 +147,21 @@ class QwenOmniModel(lmms):
                                            tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
         self.record_dir = Path(record_dir or os.environ.get("SEATS_RECORD_DIR", "")) if (
             record_dir or os.environ.get("SEATS_RECORD_DIR")) else None
+        self.feature_cache = self._open_feature_cache(feature_cache)
         self.failures: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
         self._rank, self._world_size = 0, 1
         logger.info(f"seats-eval: {self.method_id} on {self.pretrained} ({self.method.describe()})")
+
+    def _open_feature_cache(self, option: str | None) -> Any:
+        """`feature_cache=DIR` (or $SEATS_ENCODER_CACHE, set by sweeps); `off`/`none` disables."""
+        root = option if option is not None else os.environ.get("SEATS_ENCODER_CACHE")
+        if not root or str(root).lower() in ("off", "none", "false", "0"):
+            return None
+        from ..feature_cache import FeatureCache, model_identity
+
+        logger.info(f"seats-eval: encoder feature cache at {root}")
+        return FeatureCache(root, model_identity(self.pretrained, self.thinker))
 
     # lmms-eval plumbing ------------------------------------------------------------------
     @property
@@ -210,9 +222,7 @@ class QwenOmniModel(lmms):
 
     def _answer(self, context, gen_kwargs, doc_to_visual, doc_id, task, split) -> str:
         from ..flops import prefill_flops
-        from ..media.decode import load_media
         from ..runtime.generate import generate
-        from .inputs import build_inputs
 
         sample = f"{task}/{split}/{doc_id}"
         path = ""
@@ -221,22 +231,21 @@ class QwenOmniModel(lmms):
             if not visuals:
                 raise SeatsError(f"{sample}: the task returned no video")
             path = str(visuals[0])
-            media = load_media(path, fps=self.fps, max_frames=self.max_frames_for(task))
-            inputs = build_inputs(self.processor, media, context, system_prompt=self.system_prompt_for(task),
-                                  fps=self.fps, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
-            inputs = inputs.to(self._device)
-            for k in ("pixel_values_videos", "input_features"):
-                if k in inputs:
-                    inputs[k] = inputs[k].to(self.thinker.dtype)
+            max_frames = self.max_frames_for(task)
+            inputs, features, has_audio, fill = self._inputs(path, context, task, max_frames, sample)
             max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
-                           eos_token_ids=self.eos_ids, sample=sample)
+                           eos_token_ids=self.eos_ids, sample=sample, features=features,
+                           capture_signals=self.feature_cache is not None)
+            if fill is not None:
+                fill(res.extras["features"])
             answer = self.processor.tokenizer.decode(
                 [t for t in res.tokens if t not in self.eos_ids], skip_special_tokens=True
             ).strip()
             rec = res.record.as_log()
-            rec.update({"task": task, "doc_id": doc_id, "video": path, "has_audio": media.audio is not None,
+            rec.update({"task": task, "doc_id": doc_id, "video": path, "has_audio": has_audio,
+                        "encoder_cache": None if self.feature_cache is None else fill is None,
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer})
             self._write("records.jsonl", rec)
@@ -251,6 +260,47 @@ class QwenOmniModel(lmms):
             self.failures.append(fail)
             self._write("failures.jsonl", fail)
             return f"{FAILURE_MARKER} {msg}"
+
+    def _inputs(self, path: str, context: str, task: str, max_frames: int, sample: str):
+        """(inputs, cached features or None, has_audio, fill) for one sample: from the feature
+        cache when it holds this video, else decoded and processed; `fill(features)` stores a
+        new entry after the run (None on a hit or with the cache off)."""
+        from ..media.decode import load_media
+        from .inputs import build_inputs, build_prompt
+
+        cache = self.feature_cache if Path(path).is_file() else None  # a missing file: load_media says so
+        system_prompt = self.system_prompt_for(task)
+        if cache is not None:
+            from ..feature_cache import CacheEntry
+
+            settings = {"fps": self.fps, "max_frames": max_frames, "min_pixels": self.min_pixels,
+                        "max_pixels": self.max_pixels}
+            key = cache.key(path, settings)
+            prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
+            entry = cache.load(key)
+            if entry is not None:
+                inputs = entry.inputs_for(prompt_ids, self._video_token_id(), self._device, sample)
+                return inputs, entry.features.to(self._device), entry.has_audio, None
+        media = load_media(path, fps=self.fps, max_frames=max_frames)
+        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt,
+                              fps=self.fps, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+        inputs = inputs.to(self._device)
+        for k in ("pixel_values_videos", "input_features"):
+            if k in inputs:
+                inputs[k] = inputs[k].to(self.thinker.dtype)
+        has_audio = media.audio is not None
+        if cache is None:
+            return inputs, None, has_audio, None
+
+        def fill(features: Any) -> None:
+            entry = CacheEntry.build(prompt_ids, inputs, features, has_audio)
+            cache.store(key, entry, cache.key_payload(path, settings))
+
+        return inputs, None, has_audio, fill
+
+    def _video_token_id(self) -> int:
+        cfg = self.thinker.config
+        return int(getattr(cfg, "video_token_index", None) or cfg.video_token_id)
 
     def _write(self, name: str, row: dict[str, Any]) -> None:
         if self.record_dir is None:

@@ -19,9 +19,10 @@ from ..errors import SeatsError
 from ..layout import AUDIO, TEXT, VIDEO
 from ..methods.base import Method, PreLLMContext, PruneRecord
 from .attention import use_wrapped_attention
+from .features import EncoderFeatures
 from .prune import PruningRuntime
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
-from .signals import EncoderSignalCapture
+from .signals import encode_with_signals
 
 
 @dataclass
@@ -60,23 +61,33 @@ def generate(
     eos_token_ids: list[int] | tuple[int, ...] = (),
     sample: str = "",
     return_text_logits: bool = False,
+    features: EncoderFeatures | None = None,
+    capture_signals: bool = False,
 ) -> GenerationResult:
-    """Run one sample end to end; see the module docstring for the steps."""
+    """Run one sample end to end; see the module docstring for the steps.
+
+    `features`: encoder outputs computed earlier for the same media (the feature cache);
+    the encoders then do not run, unless the method needs Stage I signals they lack.
+    `capture_signals`: record Stage I signals even when the method does not use them (so a
+    cached entry serves every method). The features used are in `result.extras["features"]`.
+    """
     adapter = make_adapter(thinker)
     record = PruneRecord()
     t0 = time.perf_counter()
-    signals = None
-    if method.needs_encoder_signals:
-        capture = EncoderSignalCapture(adapter)
-        with capture.installed(inputs):
-            prep: PreparedSample = adapter.prepare(inputs, sample=sample)
-        signals = capture.signals(prep.layout)
-    else:
-        prep = adapter.prepare(inputs, sample=sample)
+    need = method.needs_encoder_signals
+    if features is None or (need and not features.signals_captured):
+        if features is not None and inputs.get("pixel_values_videos") is None and inputs.get("input_features") is None:
+            raise SeatsError(f"{sample}: cached encoder features lack the Stage I signals {method.name} needs, "
+                             "and the inputs carry no media to recompute them")
+        features = encode_with_signals(adapter, inputs) if need or capture_signals else adapter.encode(inputs)
+    prep: PreparedSample = adapter.prepare(inputs, sample=sample, features=features)
+    signals = features.signals(prep.layout) if need else None
     _sync(prep.inputs_embeds)
     record.timings["encode_s"] = time.perf_counter() - t0
-    return run_prepared(adapter, prep, method, signals, record, max_new_tokens=max_new_tokens,
-                        eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits)
+    result = run_prepared(adapter, prep, method, signals, record, max_new_tokens=max_new_tokens,
+                          eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits)
+    result.extras["features"] = features
+    return result
 
 
 @torch.no_grad()

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ..layout import TokenLayout, build_layout
+from .features import EncoderFeatures
 
 
 @dataclass
@@ -78,40 +79,61 @@ class Qwen25OmniAdapter:
         return {"full_attention": torch.triu(mask, diagonal=1)[None, None]}
 
     @torch.no_grad()
-    def prepare(self, inputs: dict[str, Any], sample: str = "") -> PreparedSample:
-        """Encoders + placeholder scatter + M-RoPE on the full, unpruned sequence."""
+    def encode(self, inputs: dict[str, Any]) -> EncoderFeatures:
+        """The encoders alone (the expensive, prompt-independent part; what the feature cache keeps)."""
         m = self.model
-        input_ids = inputs["input_ids"]
-        use_audio = inputs.get("input_features") is not None
-        embeds = m.get_input_embeddings()(input_ids)
-        outputs: dict[str, Any] = {}
-        if use_audio:
-            audio = m.get_audio_features(
+        feats = EncoderFeatures()
+        if inputs.get("input_features") is not None:
+            feats.audio = m.get_audio_features(
                 inputs["input_features"], inputs.get("feature_attention_mask"), None, return_dict=True
             ).last_hidden_state
-            audio = audio.to(embeds.device, embeds.dtype)
+        if inputs.get("pixel_values_videos") is not None:
+            video = m.get_video_features(inputs["pixel_values_videos"], inputs.get("video_grid_thw"), return_dict=True)
+            feats.video = torch.cat(video.pooler_output, dim=0)
+            self._extra_video_features(video, feats)
+        return feats
+
+    def _extra_video_features(self, video: Any, feats: EncoderFeatures) -> None:
+        """Backbone-specific outputs of the vision encoder besides the merged tokens."""
+
+    def _rope_index(self, input_ids: torch.Tensor, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        fam = inputs.get("feature_attention_mask")
+        return self.model.get_rope_index(
+            input_ids,
+            image_grid_thw=None,
+            video_grid_thw=inputs.get("video_grid_thw"),
+            attention_mask=inputs.get("attention_mask"),
+            use_audio_in_video=fam is not None,
+            audio_seqlens=fam.sum(dim=1) if fam is not None else None,
+            second_per_grids=inputs.get("video_second_per_grid"),
+        )
+
+    @torch.no_grad()
+    def prepare(self, inputs: dict[str, Any], sample: str = "",
+                features: EncoderFeatures | None = None) -> PreparedSample:
+        """Encoders (or cached `features`) + placeholder scatter + M-RoPE on the full,
+        unpruned sequence."""
+        m = self.model
+        input_ids = inputs["input_ids"]
+        embeds = m.get_input_embeddings()(input_ids)
+        if features is None:
+            features = self.encode(inputs)
+        outputs: dict[str, Any] = {}
+        if features.audio is not None:
+            audio = features.audio.to(embeds.device, embeds.dtype)
             _, _, audio_mask = m.get_placeholder_mask(input_ids, inputs_embeds=embeds)
             embeds = embeds.masked_scatter(audio_mask, audio)
             outputs["audio"] = audio
-        grid = inputs.get("video_grid_thw")
-        if inputs.get("pixel_values_videos") is not None:
-            video = m.get_video_features(inputs["pixel_values_videos"], grid, return_dict=True)
-            video = torch.cat(video.pooler_output, dim=0).to(embeds.device, embeds.dtype)
+        if features.video is not None:
+            video = features.video.to(embeds.device, embeds.dtype)
             _, video_mask, _ = m.get_placeholder_mask(input_ids, inputs_embeds=embeds, video_features=video)
             embeds = embeds.masked_scatter(video_mask, video)
             outputs["video"] = video
-        fam = inputs.get("feature_attention_mask")
-        audio_lengths = fam.sum(dim=1) if fam is not None else None
+        if features.deepstack is not None:
+            outputs["deepstack"] = [f.to(embeds.device, embeds.dtype) for f in features.deepstack]
+        position_ids, rope_deltas = self._rope_index(input_ids, inputs)
+        grid = inputs.get("video_grid_thw")
         spg = inputs.get("video_second_per_grid")
-        position_ids, rope_deltas = m.get_rope_index(
-            input_ids,
-            image_grid_thw=None,
-            video_grid_thw=grid,
-            attention_mask=inputs.get("attention_mask"),
-            use_audio_in_video=use_audio,
-            audio_seqlens=audio_lengths,
-            second_per_grids=spg,
-        )
         layout = build_layout(
             input_ids,
             video_token_id=self.video_token_id,

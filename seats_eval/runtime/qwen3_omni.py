@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from ..layout import build_layout
-from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
+from .features import EncoderFeatures
+from .qwen2_5_omni import Qwen25OmniAdapter
 
 
 class Qwen3OmniAdapter(Qwen25OmniAdapter):
@@ -50,36 +50,13 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
     def prefill_attention_mask(self, length: int, dtype, device) -> Any:
         return None  # the stock text model builds it; the runtime slices it at every drop
 
-    @torch.no_grad()
-    def prepare(self, inputs: dict[str, Any], sample: str = "") -> PreparedSample:
-        m = self.model
-        input_ids = inputs["input_ids"]
-        embeds = m.get_input_embeddings()(input_ids)
-        outputs: dict[str, Any] = {}
-        fam = inputs.get("feature_attention_mask")
-        if inputs.get("input_features") is not None:
-            audio = m.get_audio_features(inputs["input_features"], fam, None, return_dict=True).last_hidden_state
-            audio = audio.to(embeds.device, embeds.dtype)
-            _, _, audio_mask = m.get_placeholder_mask(input_ids, inputs_embeds=embeds)
-            embeds = embeds.masked_scatter(audio_mask, audio)
-        grid = inputs.get("video_grid_thw")
-        if inputs.get("pixel_values_videos") is not None:
-            video = m.get_video_features(inputs["pixel_values_videos"], grid, return_dict=True)
-            feats = torch.cat(video.pooler_output, dim=0).to(embeds.device, embeds.dtype)
-            _, video_mask, _ = m.get_placeholder_mask(input_ids, inputs_embeds=embeds, video_features=feats)
-            embeds = embeds.masked_scatter(video_mask, feats)
-            outputs["deepstack"] = [torch.cat(f, dim=0) if isinstance(f, (list, tuple)) else f
-                                    for f in video.deepstack_features]
-        spg = inputs.get("video_second_per_grid")
-        position_ids, rope_deltas = m.get_rope_index(
-            input_ids, None, grid, inputs.get("attention_mask"), fam is not None,
-            fam.sum(dim=1) if fam is not None else None, spg,
+    def _extra_video_features(self, video: Any, feats: EncoderFeatures) -> None:
+        feats.deepstack = [torch.cat(f, dim=0) if isinstance(f, (list, tuple)) else f
+                           for f in video.deepstack_features]
+
+    def _rope_index(self, input_ids: torch.Tensor, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        fam = inputs.get("feature_attention_mask")  # positional: the Qwen3 signature names differ
+        return self.model.get_rope_index(
+            input_ids, None, inputs.get("video_grid_thw"), inputs.get("attention_mask"), fam is not None,
+            fam.sum(dim=1) if fam is not None else None, inputs.get("video_second_per_grid"),
         )
-        layout = build_layout(
-            input_ids, video_token_id=self.video_token_id, audio_token_id=self.audio_token_id,
-            video_grid_thw=grid, spatial_merge_size=int(self.config.vision_config.spatial_merge_size),
-            second_per_grid=float(spg.reshape(-1)[0]) if spg is not None else 1.0,
-            window_seconds=self.window_seconds, audio_tokens_per_window=self.audio_tokens_per_window,
-            sample=sample,
-        )
-        return PreparedSample(input_ids, embeds, position_ids, rope_deltas, layout, outputs)

@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from ..layout import AUDIO, VIDEO, TokenLayout
+from ..layout import TokenLayout
 from ..methods.base import EncoderSignals
+from .features import EncoderFeatures
 
 
 def received_attention_chunks(q: torch.Tensor, k: torch.Tensor, lengths: list[int], scaling: float) -> torch.Tensor:
@@ -102,18 +103,13 @@ class EncoderSignalCapture:
         self.audio_recv = received_attention_chunks(q, k, [x for x in lengths if x > 0], module.scaling)
 
     def signals(self, layout: TokenLayout) -> EncoderSignals:
-        S = layout.length
-        out = EncoderSignals()
-        if self.vision_recv is not None and layout.count(VIDEO):
-            v = torch.zeros(S, device=self.vision_recv.device)
-            v[layout.modality.to(v.device) == VIDEO] = self.vision_recv
-            out.video_attn = v
-        if self.audio_recv is not None and layout.count(AUDIO):
-            n_tok = layout.count(AUDIO)
-            a = self.audio_recv[:n_tok]  # Qwen3-Omni: one encoder frame per token
-            if self.audio_recv.numel() >= 2 * n_tok:  # Qwen2.5-Omni: 2x average pooler
-                a = self.audio_recv[: 2 * n_tok].reshape(n_tok, 2).mean(dim=1)
-            v = torch.zeros(S, device=a.device)
-            v[layout.modality.to(v.device) == AUDIO] = a
-            out.audio_attn = v
-        return out
+        return EncoderFeatures(vision_recv=self.vision_recv, audio_recv=self.audio_recv).signals(layout)
+
+
+def encode_with_signals(adapter: Any, inputs: dict[str, Any]) -> EncoderFeatures:
+    """Run the encoders once with the Stage I hooks installed."""
+    capture = EncoderSignalCapture(adapter)
+    with capture.installed(inputs):
+        feats = adapter.encode(inputs)
+    feats.vision_recv, feats.audio_recv, feats.signals_captured = capture.vision_recv, capture.audio_recv, True
+    return feats

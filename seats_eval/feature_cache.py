@@ -1,0 +1,178 @@
+"""On-disk cache of decoded media and encoder outputs, per (video, sampling, model).
+
+A sweep asks the same videos the same questions under many methods and R values; the
+decode, the processor's pixel work and the vision/audio encoders give the same result every
+time. One entry keeps what a later run needs to skip all three: the processor's expansion
+of the video placeholder (token ids), the media tensors besides pixels (grid, seconds per
+grid, audio mask), the encoder outputs and the raw Stage I signals. The question is not
+part of the key: a new prompt is tokenised and the cached expansion spliced in at its
+placeholder (tests check the splice against the processor, token for token).
+
+Keys hash the cache format version, the model's identity (config and weight files, dtype,
+attention implementation, device type), the video file's identity (path, size, mtime) and
+the sampling settings; any change gives a new key, so stale features are never served.
+Entries are written atomically (temp file + rename): concurrent workers may fill the same
+key; the last rename wins with identical content. A cache never changes results: with R=1
+and the cache on, logits equal the uncached run's (tests/test_feature_cache.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from loguru import logger
+
+from .errors import SeatsError
+from .runtime.features import EncoderFeatures
+
+CACHE_VERSION = 1
+MEDIA_KEYS = ("video_grid_thw", "video_second_per_grid", "feature_attention_mask")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path).resolve()
+    st = p.stat()
+    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def model_identity(pretrained: str, thinker: Any) -> dict[str, Any]:
+    """What fixes the encoders' output: config, weights, dtype, attention kernel, device type."""
+    cfg = thinker.config
+    ident: dict[str, Any] = {
+        "pretrained": pretrained,
+        "config": _sha256(cfg.to_json_string(use_diff=False).encode()),
+        "commit": getattr(cfg, "_commit_hash", None),
+        "dtype": str(thinker.dtype),
+        "device": thinker.device.type,
+        "attn": {name: getattr(getattr(cfg, name, None), "_attn_implementation", None)
+                 for name in ("vision_config", "audio_config")},
+    }
+    root = Path(pretrained)
+    if root.is_dir():  # local checkpoints: processor configs by content, weights by size + mtime
+        ident["json"] = {p.name: _sha256(p.read_bytes()) for p in sorted(root.glob("*.json"))}
+        ident["weights"] = [file_identity(p) for p in sorted(root.iterdir()) if p.name.endswith(WEIGHT_SUFFIXES)]
+    return ident
+
+
+def expand_placeholder(template_ids: list[int], expanded_ids: list[int], prompt_ids: list[int],
+                       placeholder_id: int, sample: str = "") -> list[int]:
+    """`prompt_ids` with its media placeholder expanded the way the processor expanded it in
+    `template_ids` -> `expanded_ids` (another prompt on the same video).
+
+    The expansion is the span where template and expansion differ (after their common
+    prefix and suffix, both bounded by the placeholder); the same unexpanded span is found
+    around the placeholder of the new prompt and replaced.
+    """
+    if template_ids.count(placeholder_id) != 1 or prompt_ids.count(placeholder_id) != 1:
+        raise SeatsError(f"{sample}: expected exactly one video placeholder (id {placeholder_id}) in the prompt")
+    ph = template_ids.index(placeholder_id)
+    pre = 0
+    while pre < ph and template_ids[pre] == expanded_ids[pre]:
+        pre += 1
+    suf = 0
+    max_suf = len(template_ids) - ph - 1
+    while suf < max_suf and template_ids[-1 - suf] == expanded_ids[-1 - suf]:
+        suf += 1
+    span = template_ids[pre:len(template_ids) - suf]
+    expansion = expanded_ids[pre:len(expanded_ids) - suf]
+    start = prompt_ids.index(placeholder_id) - (ph - pre)
+    if start < 0 or prompt_ids[start:start + len(span)] != span:
+        raise SeatsError(f"{sample}: the prompt's video placeholder is not in the form the cached entry "
+                         "was built from; clear the feature cache or run without it")
+    return prompt_ids[:start] + expansion + prompt_ids[start + len(span):]
+
+
+@dataclass
+class CacheEntry:
+    template_ids: list[int]  # unexpanded prompt ids of the sample that filled the entry
+    expanded_ids: list[int]  # the processor's input_ids for that prompt
+    media: dict[str, torch.Tensor]  # MEDIA_KEYS present in the processor output
+    features: EncoderFeatures  # on CPU
+    has_audio: bool
+
+    @classmethod
+    def build(cls, template_ids: list[int], inputs: Any, features: EncoderFeatures,
+              has_audio: bool) -> CacheEntry:
+        media = {k: inputs[k].detach().cpu() for k in MEDIA_KEYS if inputs.get(k) is not None}
+        return cls(list(template_ids), inputs["input_ids"][0].tolist(), media, features.to("cpu"), has_audio)
+
+    def inputs_for(self, prompt_ids: list[int], placeholder_id: int, device: torch.device | str,
+                   sample: str = "") -> dict[str, torch.Tensor]:
+        """Model inputs for a new prompt on the cached video (no pixels, no audio features)."""
+        ids = expand_placeholder(self.template_ids, self.expanded_ids, prompt_ids, placeholder_id, sample)
+        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+        out = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        out.update({k: v.to(device) for k, v in self.media.items()})
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        f = self.features
+        return {"template_ids": self.template_ids, "expanded_ids": self.expanded_ids, "media": self.media,
+                "has_audio": self.has_audio, "features": {
+                    "audio": f.audio, "video": f.video, "deepstack": f.deepstack,
+                    "vision_recv": f.vision_recv, "audio_recv": f.audio_recv,
+                    "signals_captured": f.signals_captured}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CacheEntry:
+        return cls(state["template_ids"], state["expanded_ids"], state["media"],
+                   EncoderFeatures(**state["features"]), bool(state["has_audio"]))
+
+
+class FeatureCache:
+    """A folder of entries named by key; see the module docstring."""
+
+    def __init__(self, root: str | os.PathLike[str], model_id: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.model_id = model_id
+        self.hits = 0
+        self.misses = 0
+
+    def key_payload(self, video: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return {"version": CACHE_VERSION, "model": self.model_id, "video": file_identity(video),
+                "settings": settings}
+
+    def key(self, video: str, settings: dict[str, Any]) -> str:
+        return _sha256(json.dumps(self.key_payload(video, settings), sort_keys=True, default=str).encode())[:40]
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.pt"
+
+    def load(self, key: str) -> CacheEntry | None:
+        path = self.path(key)
+        if not path.exists():
+            self.misses += 1
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if state.get("version") != CACHE_VERSION or state.get("key") != key:
+                raise ValueError("version or key mismatch")
+            entry = CacheEntry.from_state(state["entry"])
+        except Exception as exc:  # an unreadable entry is a miss, rebuilt and replaced
+            logger.warning(f"seats-eval: feature cache entry {path} unreadable ({type(exc).__name__}: {exc}); "
+                           "recomputing")
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry
+
+    def store(self, key: str, entry: CacheEntry, payload: dict[str, Any] | None = None) -> Path:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        state = {"version": CACHE_VERSION, "key": key, "entry": entry.to_state(),
+                 "payload": json.dumps(payload, default=str) if payload else None}
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path

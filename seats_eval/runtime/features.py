@@ -1,0 +1,57 @@
+"""What the encoders produce for one video, apart from the prompt.
+
+Everything here depends on the media and the model only, never on the question: so one
+EncoderFeatures can serve every question on the same video and every method and R of a
+sweep (the feature cache stores exactly this). The Stage I signals are kept raw (encoder
+order and resolution) and mapped onto a sample's TokenLayout on use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from ..layout import AUDIO, VIDEO, TokenLayout
+from ..methods.base import EncoderSignals
+
+
+@dataclass
+class EncoderFeatures:
+    audio: torch.Tensor | None = None  # (N_audio_tokens, D) LLM-ready audio embeddings
+    video: torch.Tensor | None = None  # (N_video_tokens, D) merged vision tokens
+    deepstack: list[torch.Tensor] | None = None  # Qwen3-Omni: per DeepStack layer (N_video_tokens, D)
+    vision_recv: torch.Tensor | None = None  # Stage I: received attention per merged token, raster order
+    audio_recv: torch.Tensor | None = None  # Stage I: received attention per encoder frame
+    signals_captured: bool = False  # True when the encoders ran with the Stage I hooks
+
+    def to(self, device: torch.device | str) -> EncoderFeatures:
+        """A copy on `device` (dtypes kept)."""
+        out = EncoderFeatures(signals_captured=self.signals_captured)
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, torch.Tensor):
+                setattr(out, f.name, v.to(device))
+            elif isinstance(v, list):
+                setattr(out, f.name, [t.to(device) for t in v])
+        return out
+
+    def signals(self, layout: TokenLayout) -> EncoderSignals:
+        """The raw Stage I statistics scattered onto the LLM sequence of `layout`."""
+        S = layout.length
+        out = EncoderSignals()
+        modality = layout.modality
+        if self.vision_recv is not None and layout.count(VIDEO):
+            v = torch.zeros(S, device=self.vision_recv.device)
+            v[modality.to(v.device) == VIDEO] = self.vision_recv.float()
+            out.video_attn = v
+        if self.audio_recv is not None and layout.count(AUDIO):
+            n_tok = layout.count(AUDIO)
+            recv = self.audio_recv.float()
+            a = recv[:n_tok]  # Qwen3-Omni: one encoder frame per token
+            if recv.numel() >= 2 * n_tok:  # Qwen2.5-Omni: 2x average pooler
+                a = recv[: 2 * n_tok].reshape(n_tok, 2).mean(dim=1)
+            v = torch.zeros(S, device=a.device)
+            v[modality.to(v.device) == AUDIO] = a
+            out.audio_attn = v
+        return out

@@ -1,0 +1,137 @@
+"""Encoder-feature cache: the splice equals the processor, cached runs equal uncached runs,
+keys change with every setting, bad entries are misses, and the model class uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+from transformers import AutoProcessor
+
+from seats_eval.budgets import load_backbone_config
+from seats_eval.errors import SeatsError
+from seats_eval.feature_cache import CacheEntry, FeatureCache, expand_placeholder, model_identity
+from seats_eval.methods import build_method
+from seats_eval.models.inputs import build_prompt
+from seats_eval.runtime.generate import generate
+
+QUESTIONS = ("What moves in the video? A. a square B. a circle C. a line D. nothing",
+             "Is there a sound? Answer yes or no.")
+
+
+def _video_id(thinker) -> int:
+    cfg = thinker.config
+    return int(getattr(cfg, "video_token_index", None) or cfg.video_token_id)
+
+
+def _entry(processor, thinker, inputs, text, method):
+    res = generate(thinker, inputs, method, max_new_tokens=1, capture_signals=True)
+    prompt_ids = processor.tokenizer(build_prompt(processor, text))["input_ids"]
+    return CacheEntry.build(prompt_ids, inputs, res.extras["features"], "input_features" in inputs)
+
+
+@pytest.mark.parametrize("backbone", ["qwen2.5-omni", "qwen3-omni"])
+@pytest.mark.parametrize("clip", ["av_moving.mp4", "video_only.mp4"])
+def test_splice_equals_the_processor_for_a_new_prompt(backbone, clip, request):
+    if backbone == "qwen2.5-omni":
+        make, processor = request.getfixturevalue("make_inputs"), request.getfixturevalue("processor")
+        thinker = request.getfixturevalue("thinker")
+    else:
+        make, thinker = request.getfixturevalue("make_inputs3"), request.getfixturevalue("thinker3")
+        processor = AutoProcessor.from_pretrained(request.getfixturevalue("tiny3_dir"))
+    a, b = make(clip, QUESTIONS[0]), make(clip, QUESTIONS[1])
+    entry = _entry(processor, thinker, a, QUESTIONS[0], build_method("full", load_backbone_config("tiny"), {}))
+    ids_b = processor.tokenizer(build_prompt(processor, QUESTIONS[1]))["input_ids"]
+    spliced = entry.inputs_for(ids_b, _video_id(thinker), "cpu")
+    assert spliced["input_ids"].tolist() == b["input_ids"].tolist()
+    for k in ("video_grid_thw", "video_second_per_grid", "feature_attention_mask"):
+        assert (k in spliced) == (k in b)
+        if k in b:
+            assert torch.equal(spliced[k], b[k])
+
+
+@pytest.mark.parametrize("method_id,opts", [("full", {}), ("seats", {"R": 0.3}), ("divprune", {"R": 0.3})])
+def test_cached_features_give_identical_logits_and_tokens(method_id, opts, thinker, processor, make_inputs,
+                                                          tmp_path):
+    method = build_method(method_id, load_backbone_config("tiny"), opts)
+    clip = "av_moving.mp4"
+    cache = FeatureCache(tmp_path, model_identity("tiny", thinker))
+    key = cache.key(__file__, {"fps": 2})
+    cache.store(key, _entry(processor, thinker, make_inputs(clip, QUESTIONS[0]), QUESTIONS[0], method))
+    entry = cache.load(key)
+    assert entry is not None and entry.features.signals_captured
+    ids = processor.tokenizer(build_prompt(processor, QUESTIONS[1]))["input_ids"]
+    hit = generate(thinker, entry.inputs_for(ids, _video_id(thinker), "cpu"), method, max_new_tokens=4,
+                   features=entry.features)
+    ref = generate(thinker, make_inputs(clip, QUESTIONS[1]), method, max_new_tokens=4)
+    assert torch.equal(hit.prefill_logits, ref.prefill_logits)
+    assert hit.tokens == ref.tokens
+    assert hit.record.layer_counts == ref.record.layer_counts
+
+
+def test_features_without_signals_are_recomputed_or_refused(thinker, make_inputs):
+    seats = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
+    inputs = make_inputs("av_moving.mp4")
+    plain = generate(thinker, inputs, build_method("full", load_backbone_config("tiny"), {}), max_new_tokens=1).extras["features"]
+    assert not plain.signals_captured
+    again = generate(thinker, inputs, seats, max_new_tokens=1, features=plain)  # media present: re-encode
+    assert again.extras["features"].signals_captured
+    no_media = {k: v for k, v in inputs.items() if k not in ("pixel_values_videos", "input_features")}
+    with pytest.raises(SeatsError, match="Stage I signals"):
+        generate(thinker, no_media, seats, max_new_tokens=1, features=plain, sample="s/1")
+
+
+def test_keys_change_with_settings_file_and_model(thinker, tmp_path):
+    clip = tmp_path / "v.mp4"
+    clip.write_bytes(b"x" * 10)
+    cache = FeatureCache(tmp_path / "c", model_identity("tiny", thinker))
+    base = cache.key(str(clip), {"fps": 2, "max_frames": 64})
+    assert base == cache.key(str(clip), {"max_frames": 64, "fps": 2})
+    assert base != cache.key(str(clip), {"fps": 1, "max_frames": 64})
+    assert base != cache.key(str(clip), {"fps": 2, "max_frames": 32})
+    os.utime(clip, ns=(1, 1))
+    assert base != cache.key(str(clip), {"fps": 2, "max_frames": 64})
+    other = FeatureCache(tmp_path / "c", dict(cache.model_id, dtype="torch.bfloat16"))
+    assert other.key(str(clip), {"fps": 2}) != cache.key(str(clip), {"fps": 2})
+
+
+def test_unreadable_or_foreign_entries_are_misses(thinker, tmp_path):
+    cache = FeatureCache(tmp_path, model_identity("tiny", thinker))
+    path = cache.path("ab" * 20)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a torch file")
+    assert cache.load("ab" * 20) is None
+    torch.save({"version": 0, "key": "ab" * 20, "entry": {}}, path)
+    assert cache.load("ab" * 20) is None
+    assert cache.load("cd" * 20) is None
+    assert (cache.hits, cache.misses) == (0, 3)
+
+
+def test_splice_refuses_a_prompt_of_another_form():
+    with pytest.raises(SeatsError, match="exactly one video placeholder"):
+        expand_placeholder([1, 9, 2], [1, 5, 5, 2], [1, 2], 9, "t/0")
+    with pytest.raises(SeatsError, match="not in the form"):
+        expand_placeholder([1, 7, 9, 8, 2], [1, 5, 5, 2], [1, 3, 9, 8, 2], 9, "t/0")
+    assert expand_placeholder([1, 7, 9, 8, 2], [1, 5, 5, 2], [4, 4, 7, 9, 8], 9) == [4, 4, 5, 5]
+
+
+def test_model_class_fills_then_hits_the_cache(tiny_dir, clips_dir, tmp_path):
+    from seats_eval.models.ids import Model_seats_qwen25omni
+
+    rec = tmp_path / "rec"
+    m = Model_seats_qwen25omni(pretrained=str(tiny_dir), R=0.3, record_dir=str(rec),
+                               feature_cache=str(tmp_path / "cache"))
+    m.task_dict = {"seats_fixture_mcq": {"test": {0: {}, 1: {}, 2: {}}}}
+    path = str(clips_dir / "av_moving.mp4")
+    reqs = [SimpleNamespace(args=(q, {"max_new_tokens": 3}, lambda d: [path], i, "seats_fixture_mcq", "test"))
+            for i, q in enumerate(QUESTIONS + QUESTIONS[:1])]
+    cached = m.generate_until(reqs)
+    rows = [json.loads(x) for x in (rec / "records.jsonl").read_text().splitlines()]
+    assert [r["encoder_cache"] for r in rows] == [False, True, True]
+    assert (m.feature_cache.hits, m.feature_cache.misses) == (2, 1)
+    assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
+    m.feature_cache = None  # the same model without the cache answers the same
+    assert m.generate_until(reqs) == cached
