@@ -56,8 +56,8 @@ class TokenLayout:
         """(num_windows,) number of tokens of `modality` in each window."""
         sel = self.modality == modality
         out = torch.zeros(self.num_windows, dtype=torch.long, device=self.window.device)
-        if self.num_windows:
-            out.scatter_add_(0, self.window[sel], torch.ones_like(self.window[sel]))
+        if self.num_windows:  # masked scatter, no boolean indexing: no device sync
+            out.scatter_add_(0, torch.where(sel, self.window, 0), sel.to(torch.long))
         return out
 
     def window_matrix(self, modality: int) -> tuple[torch.Tensor, torch.Tensor]:

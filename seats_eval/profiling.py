@@ -222,7 +222,10 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
             "backbone": backbone, "attn_implementation": attn, "repeats": repeats, "warmup": warmup,
             "geometry": {"hidden": geo[0], "kv_dim": geo[1], "intermediate": geo[2], "vocab": geo[3],
                          "layers": len(adapter.layers)},
-            "note": "synthetic embeddings: encoders excluded from TTFT; random weights", "results": rows}
+            "note": "synthetic embeddings: encoders excluded from TTFT; random weights"
+                    + ("; Inner-LLM ms is host time of the drop steps, which do not sync the GPU "
+                       "(device time of the same selection: bench select)" if dev.type == "cuda" else ""),
+            "results": rows}
 
 
 def _device_name(dev: torch.device) -> str:

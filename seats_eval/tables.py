@@ -383,6 +383,13 @@ def build_method_table(kind: str, sweep: Sweep, paper_dir: Path = PAPER_DIR,
                  banner_for(sweep), about)
 
 
+def _bench_values(jr: JobResult | None) -> dict[str, float | None]:
+    """A finished job's five benchmark scores and their mean; nothing for any other state."""
+    if jr is None or jr.state != "done":
+        return {}
+    return {**{b: jr.scores.get(b) for b in BENCHMARKS}, "mean": jr.mean}
+
+
 def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobResult] | None = None) -> Table:
     """Table 5: #, Setup, five benchmarks, Mean."""
     results = load_results(sweep) if results is None else results
@@ -391,17 +398,12 @@ def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
     columns = [*_bench_columns(sweep), Column("mean", "Mean")]
     rows, notes, used = [], [], set()
 
-    def vals(jr: JobResult | None) -> dict[str, float | None]:
-        if jr is None or jr.state != "done":
-            return {}
-        return {**{b: jr.scores.get(b) for b in BENCHMARKS}, "mean": jr.mean}
-
     for p in paper:
         rid = str(p["id"])
         jr = ours.get(rid)
         used.add(rid)
         rows.append(Row(labels={"id": rid, "setup": p["setup"]}, csv_labels={"id": rid, "setup": p["setup"]},
-                        ours=vals(jr), paper={**{b: _num(p[b]) for b in BENCHMARKS}, "mean": _num(p["mean"])},
+                        ours=_bench_values(jr), paper={**{b: _num(p[b]) for b in BENCHMARKS}, "mean": _num(p["mean"])},
                         state=jr.state if jr else "not in sweep"))
         note = _state_note(f"#{rid} {p['setup']}", jr)
         if note:
@@ -411,7 +413,7 @@ def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
             continue
         label = str(jr.job.meta.get("label") or jr.job.name)
         rows.append(Row(labels={"id": rid, "setup": label}, csv_labels={"id": rid, "setup": label},
-                        ours=vals(jr), paper={}, state=jr.state))
+                        ours=_bench_values(jr), paper={}, state=jr.state))
         note = _state_note(f"#{rid} {label}", jr)
         if note:
             notes.append(note)
@@ -435,17 +437,12 @@ def build_table9(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
     columns = [*_bench_columns(sweep), Column("mean", "Mean")]
     rows, notes, used = [], [], set()
 
-    def vals(jr: JobResult | None) -> dict[str, float | None]:
-        if jr is None or jr.state != "done":
-            return {}
-        return {**{b: jr.scores.get(b) for b in BENCHMARKS}, "mean": jr.mean}
-
     for p in paper:
         key = (p["method"], p["lambda"])
         jr = ours.get(key)
         used.add(key)
         rows.append(Row(labels={"method": key[0], "lambda": key[1]},
-                        csv_labels={"method": key[0], "lambda": key[1]}, ours=vals(jr),
+                        csv_labels={"method": key[0], "lambda": key[1]}, ours=_bench_values(jr),
                         paper={**{b: _num(p[b]) for b in BENCHMARKS}, "mean": _num(p["mean"])},
                         state=jr.state if jr else "not in sweep"))
         note = _state_note(f"{key[0]} lambda={key[1]}", jr)
@@ -455,7 +452,7 @@ def build_table9(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
         if key in used:
             continue
         rows.append(Row(labels={"method": key[0], "lambda": key[1]}, csv_labels={"method": key[0], "lambda": key[1]},
-                        ours=vals(jr), paper={}, state=jr.state))
+                        ours=_bench_values(jr), paper={}, state=jr.state))
         note = _state_note(f"{key[0]} lambda={key[1]} (not in the paper)", jr)
         if note:
             notes.append(note)

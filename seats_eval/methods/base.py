@@ -78,6 +78,12 @@ class Method:
     def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} declares no in-LLM drop steps")
 
+    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        """(text, video, audio) that `in_llm`'s mask for `step` will keep, given the counts
+        entering it; None when unknown. Known counts let the runtime drop tokens without
+        reading the mask on the host (no device sync inside the decoder loop)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"method": self.name}
 

@@ -276,6 +276,14 @@ class Seats(Method):
             steps.append(DropStep(s.late_after, None, "late"))
         return steps
 
+    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        text, n_v, n_a = counts
+        if step.name == "late":
+            return text, 0, 0
+        assert self._counts is not None
+        after = step.after_layer + 1  # every selector below keeps exactly min(k, available)
+        return text, min(self._counts["video"][after], n_v), min(self._counts["audio"][after], n_a)
+
     def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
         text = layout.modality == TEXT
         if step.name == "late":

@@ -19,6 +19,7 @@ import torch
 from ..errors import SeatsError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..methods.base import DropStep, Method, PruneRecord
+from ..select import checks
 from .attention import last_row_attention
 
 
@@ -124,14 +125,13 @@ class PruningRuntime:
 
     def _add_deepstack(self, feats: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """DeepStack (Qwen3-Omni): add a vision layer's features at the video positions
-        still alive, as the stock text model does after its first decoder layers."""
-        cur = torch.nonzero(self.layout.modality == VIDEO).flatten()
-        if cur.numel() == 0:
+        still alive, as the stock text model does after its first decoder layers. Masked
+        over all positions (no nonzero: no device sync)."""
+        if feats.shape[0] == 0:  # no video rows to add (shape is host metadata: no sync)
             return hidden
-        rows = self._video_rank[self.layout.position[cur]]
-        hidden = hidden.clone()
-        hidden[0, cur] = hidden[0, cur] + feats[rows].to(hidden.dtype)
-        return hidden
+        is_video = (self.layout.modality == VIDEO)[None, :, None]
+        rows = self._video_rank[self.layout.position].clamp_min(0)
+        return torch.where(is_video, hidden + feats[rows].to(hidden.dtype)[None], hidden)
 
     def _slice_shared(self, kwargs: dict) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
@@ -172,12 +172,20 @@ class PruningRuntime:
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
         t0 = time.perf_counter()
         scores = self._scores(step, hidden, kwargs)
+        expected = self.method.kept_counts(step, self._counts_now)
         keep = self.method.in_llm(step, scores, self.layout)
         if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
             raise SeatsError(f"{self.method.name}: in_llm must return a bool mask of the current length")
-        if not bool(keep[self.layout.text_mask].all()):
-            raise SeatsError(f"{self.method.name}: in_llm dropped text tokens ({self.sample})")
-        local = torch.nonzero(keep).flatten()
+        if checks.enabled(keep):
+            if not bool(keep[self.layout.text_mask].all()):
+                raise SeatsError(f"{self.method.name}: in_llm dropped text tokens ({self.sample})")
+            if expected is not None and int(keep.sum()) != sum(expected):
+                raise SeatsError(f"{self.method.name}: in_llm kept {int(keep.sum())} tokens, "
+                                 f"kept_counts said {sum(expected)} ({self.sample})")
+        if expected is None:  # count unknown on the host: read it (one sync)
+            local = torch.nonzero(keep).flatten()
+        else:  # kept indices in order without reading the mask: a stable sort puts them first
+            local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
         hidden = hidden.index_select(1, local)
         cache = kwargs.get("past_key_values")
         if cache is not None:
@@ -188,7 +196,7 @@ class PruningRuntime:
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local)
-        self._counts_now = _counts(self.layout)
+        self._counts_now = expected if expected is not None else _counts(self.layout)
         self.record.step_layers.append(step.after_layer)
         self.record.kept_positions.append(self.layout.position)
         self.record.steps.append(

@@ -20,33 +20,31 @@ import torch
 from torch import Tensor
 
 from seats_eval.errors import ConfigError
+from seats_eval.select import checks
 from seats_eval.select.apportion import apportion, waterfill
 
 
 def _normalise(x: Tensor, fallback: Tensor) -> Tensor:
-    """x / sum(x), or fallback / sum(fallback) when x sums to 0."""
-    s = x.sum()
-    if bool(s > 0):
-        return x / s
-    fs = fallback.sum()
-    return fallback / fs if bool(fs > 0) else torch.zeros_like(x)
+    """x / sum(x), or fallback / sum(fallback) when x sums to 0 (branch-free: no sync)."""
+    s, fs = x.sum(), fallback.sum()
+    return torch.where(s > 0, x / torch.where(s > 0, s, 1.0),
+                       torch.where(fs > 0, fallback / torch.where(fs > 0, fs, 1.0), 0.0))
 
 
-def _floor(n: Tensor, total: int) -> Tensor:
+def _floor(n: Tensor, total: Tensor) -> Tensor:
     """At least one token per non-empty window when the total covers all of them."""
     present = (n > 0).to(torch.long)
-    return present if total >= int(present.sum()) else torch.zeros_like(present)
+    return torch.where(total >= present.sum(), present, 0)
 
 
-def _exact_total(target: Tensor, S_t: Tensor, n: Tensor, total: int) -> Tensor:
-    """Integer budgets near `target` with sum == total; the gap moves proportionally to S_t."""
+def _exact_total(target: Tensor, S_t: Tensor, n: Tensor, total: Tensor) -> Tensor:
+    """Integer budgets near `target` with sum == total; the gap moves proportionally to S_t
+    (a positive gap fills windows below their size, a negative one drains them)."""
     n64 = n.to(torch.float64)
     c = torch.minimum(target.clamp_min(0.0), n64)
-    gap = total - float(c.sum())
-    if gap > 0:
-        c = c + waterfill(S_t, gap, torch.zeros_like(c), n64 - c)
-    elif gap < 0:
-        c = c - waterfill(S_t, -gap, torch.zeros_like(c), c)
+    gap = total.to(torch.float64) - c.sum()
+    zero = torch.zeros_like(c)
+    c = c + waterfill(S_t, gap.clamp_min(0.0), zero, n64 - c) - waterfill(S_t, (-gap).clamp_min(0.0), zero, c)
     return apportion(c, total, n, _floor(n, total))
 
 
@@ -81,10 +79,10 @@ def allocate_budgets(
             f"S_tv, S_ta, n_tv, n_ta need one entry per window: {S_tv.numel()}, "
             f"{S_ta.numel()}, {W}, {n_a.numel()}"
         )
-    if int(K_v) < 0 or int(K_a) < 0 or bool((n_v < 0).any()) or bool((n_a < 0).any()):
+    if int(K_v) < 0 or int(K_a) < 0 or (checks.enabled(n_v) and (bool((n_v < 0).any()) or bool((n_a < 0).any()))):
         raise ConfigError(f"budgets and window sizes must be >= 0, got K_v={K_v}, K_a={K_a}")
-    kv = min(int(K_v), int(n_v.sum()))
-    ka = min(int(K_a), int(n_a.sum()))
+    kv = n_v.sum().clamp_max(int(K_v))  # 0-d tensors: the totals stay on the device
+    ka = n_a.sum().clamp_max(int(K_a))
     dev = n_v.device
     has_v, has_a = n_v > 0, n_a > 0
     sv = torch.where(has_v, S_tv.detach().to(dev, torch.float64).reshape(-1), 0.0)
@@ -100,14 +98,15 @@ def allocate_budgets(
 
     size = size_v + size_a
     S_t = _normalise((sv + sa) / 2, size) if inter_window else _normalise(size, size)
-    B_t = (kv + ka) * S_t
+    kv64, ka64 = kv.to(torch.float64), ka.to(torch.float64)
+    B_t = (kv64 + ka64) * S_t
     if intra_window:
-        num, other = sv * kv, sa * ka
+        num, other = sv * kv64, sa * ka64
     else:
-        num, other = has_v.to(torch.float64) * kv, has_a.to(torch.float64) * ka
+        num, other = has_v.to(torch.float64) * kv64, has_a.to(torch.float64) * ka64
     den = num + other
     # Windows whose relevances are both 0: fall back to the presence-based split.
-    p_num, p_den = has_v.to(torch.float64) * kv, (has_v * kv + has_a * ka).to(torch.float64)
+    p_num, p_den = has_v.to(torch.float64) * kv64, has_v * kv64 + has_a * ka64
     vfrac = torch.where(den > 0, num / den.clamp_min(1e-300), p_num / p_den.clamp_min(1e-300))
     vfrac = torch.where((den > 0) | (p_den > 0), vfrac, torch.full_like(vfrac, 0.5))
     B_v = _exact_total(B_t * vfrac, S_t, n_v, kv)

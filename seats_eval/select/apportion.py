@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from seats_eval.errors import ConfigError
+from seats_eval.select import checks
 
 
 def _relu_sum(c: Tensor, w: Tensor, p: Tensor) -> Tensor:
@@ -45,13 +46,24 @@ def _waterfill_positive(w: Tensor, target: Tensor, lo: Tensor, hi: Tensor) -> Te
     return torch.minimum(torch.maximum(t * w, lo), hi)
 
 
+def _waterfill_masked(w: Tensor, target: Tensor, lo: Tensor, hi: Tensor, mask: Tensor) -> Tensor:
+    """`_waterfill_positive` over the `mask` entries only (the rest get 0), without boolean
+    indexing: unmasked entries take w = 1 and lo = hi = 0, so they add nothing to the sum."""
+    one = torch.ones_like(w)
+    zero = torch.zeros_like(w)
+    x = _waterfill_positive(torch.where(mask, w, one), target, torch.where(mask, lo, zero),
+                            torch.where(mask, hi, zero))
+    return torch.where(mask, x, zero)
+
+
 def waterfill(weights: Tensor, total: float | Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     """Real-valued split of `total` proportional to `weights` within [lo, hi] (float64).
 
     Result x_i = clamp(t * weights_i, lo_i, hi_i) with one common t, so sum(x) equals
     total clamped to [sum(lo), sum(hi)]. Zero-weight entries stay at lo until every
     positive-weight entry is at its cap; then the rest is spread over them uniformly.
-    All-zero weights mean a uniform split.
+    All-zero weights mean a uniform split. Branch-free: no value is read on the host
+    (checks.py), so it runs inside the decoder loop without a device sync.
     """
     w = weights.detach().to(torch.float64).reshape(-1)
     lo64 = lo.detach().to(torch.float64).reshape(-1)
@@ -62,36 +74,31 @@ def waterfill(weights: Tensor, total: float | Tensor, lo: Tensor, hi: Tensor) ->
         )
     if w.numel() == 0:
         return w.clone()
-    if bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
-        raise ConfigError("weights must be finite and >= 0")
-    if bool((lo64 > hi64).any()):
-        raise ConfigError("lower bounds must not exceed the caps")
+    if checks.enabled(w):
+        if bool((w < 0).any()) or not bool(torch.isfinite(w).all()):
+            raise ConfigError("weights must be finite and >= 0")
+        if bool((lo64 > hi64).any()):
+            raise ConfigError("lower bounds must not exceed the caps")
     tgt = torch.as_tensor(total, dtype=torch.float64, device=w.device).reshape(())
     tgt = torch.minimum(torch.maximum(tgt, lo64.sum()), hi64.sum())
+    w = torch.where((w > 0).any(), w, torch.ones_like(w))  # all zero: uniform
     pos = w > 0
-    if not bool(pos.any()):
-        return _waterfill_positive(torch.ones_like(w), tgt, lo64, hi64)
-    x = lo64.clone()
-    pos_full = hi64[pos].sum() + lo64[~pos].sum()
-    if bool(tgt <= pos_full):
-        x[pos] = _waterfill_positive(w[pos], tgt - lo64[~pos].sum(), lo64[pos], hi64[pos])
-        return x
-    x[pos] = hi64[pos]
-    zero = ~pos
-    x[zero] = _waterfill_positive(
-        torch.ones_like(w[zero]), tgt - hi64[pos].sum(), lo64[zero], hi64[zero]
-    )
-    return x
+    # Positive weights fill first, zero weights stay at lo ...
+    fill_pos = torch.where(pos, _waterfill_masked(w, tgt - (lo64 * ~pos).sum(), lo64, hi64, pos), lo64)
+    # ... unless the positives are all capped: then the zero-weight entries share the rest.
+    rest = _waterfill_masked(torch.ones_like(w), tgt - (hi64 * pos).sum(), lo64, hi64, ~pos)
+    fill_zero = torch.where(pos, hi64, rest)
+    return torch.where(tgt <= (hi64 * pos).sum() + (lo64 * ~pos).sum(), fill_pos, fill_zero)
 
 
-def _pick(priority: Tensor, eligible: Tensor, n: int) -> Tensor:
-    """Boolean mask of the n eligible entries with the highest priority (ties: lower index)."""
+def _rank_of(priority: Tensor, eligible: Tensor) -> Tensor:
+    """Each entry's rank among the eligible ones by descending priority (ties: lower index);
+    ineligible entries rank after all eligible ones."""
     key = torch.where(eligible, priority, torch.full_like(priority, -torch.inf))
     order = torch.sort(key, descending=True, stable=True).indices
-    n = min(n, int(eligible.sum()))
-    mask = torch.zeros_like(eligible)
-    mask[order[:n]] = True
-    return mask
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=order.device)
+    return torch.where(eligible, rank, torch.full_like(rank, order.numel()))
 
 
 def apportion(
@@ -105,7 +112,8 @@ def apportion(
     Returns a long tensor r with floor <= r <= caps and sum(r) == total, where total is first
     clamped to [sum(floor), sum(caps)]: a total above sum(caps) returns caps, one below
     sum(floor) returns floor. The real-valued split is `waterfill`; the fractional parts
-    decide who gets the leftover units (ties: lower index).
+    decide who gets the leftover units (ties: lower index). `total` may be a 0-d tensor:
+    nothing is read on the host, so no device sync.
     """
     caps_l = caps.detach().to(torch.long).reshape(-1)
     floor_l = (
@@ -116,27 +124,23 @@ def apportion(
             f"weights, caps, floor must have equal shapes: {tuple(weights.shape)}, "
             f"{tuple(caps.shape)}, {None if floor is None else tuple(floor.shape)}"
         )
-    if bool((floor_l < 0).any()) or bool((floor_l > caps_l).any()):
+    if checks.enabled(caps_l) and (bool((floor_l < 0).any()) or bool((floor_l > caps_l).any())):
         raise ConfigError("apportion needs 0 <= floor <= caps for every entry")
     if caps_l.numel() == 0:
         return caps_l.clone()
-    tgt = int(total)
-    tgt = max(int(floor_l.sum()), min(int(caps_l.sum()), tgt))
+    tgt = torch.as_tensor(total, dtype=torch.long, device=caps_l.device).reshape(())
+    tgt = torch.minimum(torch.maximum(tgt, floor_l.sum()), caps_l.sum())
     x = waterfill(weights, tgt, floor_l, caps_l)
     base = torch.floor(x + 1e-9).to(torch.long)
     base = torch.minimum(torch.maximum(base, floor_l), caps_l)
     frac = x - base.to(torch.float64)
-    deficit = tgt - int(base.sum())
-    # Normally a single round; the loop only guards against float pathologies.
-    while deficit != 0:
-        if deficit > 0:
-            add = _pick(frac, base < caps_l, deficit)
-            base = base + add.to(torch.long)
-            frac = frac - add.to(torch.float64)
-            deficit -= int(add.sum())
-        else:
-            sub = _pick(-frac, base > floor_l, -deficit)
-            base = base - sub.to(torch.long)
-            frac = frac + sub.to(torch.float64)
-            deficit += int(sub.sum())
+    # sum(x) == tgt with x <= caps, so the deficit is below the number of entries with a
+    # fractional part, all of them below their cap: one round of largest remainders makes
+    # the sum exact (a surplus, from float noise only, takes units back the same way).
+    deficit = tgt - base.sum()
+    add = _rank_of(frac, base < caps_l) < deficit.clamp_min(0)
+    sub = _rank_of(-frac, base > floor_l) < (-deficit).clamp_min(0)
+    base = base + add.to(torch.long) - sub.to(torch.long)
+    if checks.enabled(base) and int(base.sum()) != int(tgt):
+        raise AssertionError(f"apportion: sum {int(base.sum())} != total {int(tgt)}")
     return base

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from seats_eval.errors import ConfigError
+from seats_eval.select import checks
 
 
 def segment_mean(
@@ -19,6 +20,7 @@ def segment_mean(
     """(mean, count) per segment over the member positions; mean is 0 for empty segments.
 
     fp32 scatter sums: a segment id outside [0, num_segments) on a member is an error.
+    Non-members are scattered as zeros into segment 0 (no boolean indexing: no device sync).
     """
     v = values.to(torch.float32).reshape(-1)
     seg = segment.reshape(-1)
@@ -28,12 +30,15 @@ def segment_mean(
             f"values, segment, member must have equal shapes: {tuple(values.shape)}, "
             f"{tuple(segment.shape)}, {tuple(member.shape)}"
         )
-    seg_m = seg[mem].to(torch.long)
-    if seg_m.numel() and (int(seg_m.min()) < 0 or int(seg_m.max()) >= num_segments):
-        raise ConfigError(f"member tokens need window ids in [0, {num_segments})")
+    if checks.enabled(seg) and bool(mem.any()):
+        seg_m = seg[mem]
+        if int(seg_m.min()) < 0 or int(seg_m.max()) >= num_segments:
+            raise ConfigError(f"member tokens need window ids in [0, {num_segments})")
+    idx = torch.where(mem, seg.to(torch.long), 0)
     sums = torch.zeros(num_segments, dtype=torch.float32, device=v.device)
-    sums.index_add_(0, seg_m, v[mem])
-    counts = torch.bincount(seg_m, minlength=num_segments)[:num_segments]
+    sums.index_add_(0, idx, torch.where(mem, v, 0.0))
+    counts = torch.zeros(num_segments, dtype=torch.long, device=v.device)
+    counts.index_add_(0, idx, mem.to(torch.long))
     mean = sums / counts.clamp_min(1).to(torch.float32)
     return mean, counts
 
@@ -41,9 +46,7 @@ def segment_mean(
 def masked_softmax(logits: Tensor, present: Tensor) -> Tensor:
     """Softmax over the `present` entries only; the rest (or all, if none present) get 0."""
     x = torch.where(present, logits, torch.full_like(logits, -torch.inf))
-    if not bool(present.any()):
-        return torch.zeros_like(logits)
-    return torch.softmax(x, dim=0)
+    return torch.where(present.any(), torch.softmax(x, dim=0), 0.0)  # none present: 0, not NaN
 
 
 def window_relevance(

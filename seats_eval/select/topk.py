@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from seats_eval.errors import ConfigError
+from seats_eval.select import checks
 
 
 def topk_per_window(scores: Tensor, window: Tensor, budget: Tensor, member: Tensor) -> Tensor:
@@ -29,21 +30,23 @@ def topk_per_window(scores: Tensor, window: Tensor, budget: Tensor, member: Tens
             f"scores, window, member must have equal shapes: {tuple(scores.shape)}, "
             f"{tuple(window.shape)}, {tuple(member.shape)}"
         )
-    if bool((bud < 0).any()):
-        raise ConfigError("budgets must be >= 0")
     W = bud.numel()
     S = s.numel()
+    if checks.enabled(bud):  # value checks read the host: skipped on accelerators (checks.py)
+        if bool((bud < 0).any()):
+            raise ConfigError("budgets must be >= 0")
+        if bool(mem.any()) and (int(win[mem].min()) < 0 or int(win[mem].max()) >= W):
+            raise ConfigError(f"member tokens need window ids in [0, {W})")
     if S == 0:
         return torch.zeros(0, dtype=torch.bool, device=s.device)
-    if bool(mem.any()) and (int(win[mem].min()) < 0 or int(win[mem].max()) >= W):
-        raise ConfigError(f"member tokens need window ids in [0, {W})")
     s = torch.nan_to_num(s, nan=-torch.inf)
     win_key = torch.where(mem, win, torch.full_like(win, W))  # non-members: sentinel window W
     by_score = torch.sort(s, descending=True, stable=True).indices
     by_window = torch.sort(win_key[by_score], stable=True).indices
     order = by_score[by_window]  # grouped by window, score descending, index ascending
     sorted_win = win_key[order]
-    counts = torch.bincount(sorted_win, minlength=W + 1)
+    counts = torch.zeros(W + 1, dtype=torch.long, device=s.device)  # bincount would sync for its size
+    counts.index_add_(0, sorted_win, torch.ones_like(sorted_win))
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.arange(S, device=s.device) - starts[sorted_win]
     bud_ext = torch.cat([bud, torch.zeros(1, dtype=torch.long, device=s.device)])
