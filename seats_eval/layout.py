@@ -37,6 +37,9 @@ class TokenLayout:
     position: torch.Tensor
     num_windows: int
     tokens_per_grid: int  # merged video tokens per temporal grid (h*w / merge^2)
+    # (text, video, audio) counts already known on the host (set by the pruning runtime),
+    # so that `count` reads nothing from the device inside the decoder loop.
+    known_counts: tuple[int, int, int] | None = None
 
     @property
     def length(self) -> int:
@@ -50,7 +53,13 @@ class TokenLayout:
         return self.modality == TEXT
 
     def count(self, modality: int) -> int:
+        if self.known_counts is not None:
+            return self.known_counts[modality]
         return int((self.modality == modality).sum())
+
+    def with_counts(self, counts: tuple[int, int, int]) -> TokenLayout:
+        """The same layout with its (text, video, audio) counts recorded on the host."""
+        return replace(self, known_counts=tuple(int(c) for c in counts))
 
     def window_counts(self, modality: int) -> torch.Tensor:
         """(num_windows,) number of tokens of `modality` in each window."""
@@ -89,6 +98,7 @@ class TokenLayout:
             frame=self.frame[keep],
             spatial=self.spatial[keep],
             position=self.position[keep],
+            known_counts=None,
         )
 
     def describe(self) -> dict:

@@ -1,4 +1,5 @@
-"""SEATS's drop steps read nothing on the host (no device sync inside the decoder loop).
+"""In-LLM drop steps (SEATS, FastV(-om), remove_at) read nothing on the host: no device
+sync inside the decoder loop.
 
 A GPU is not needed to see a sync: every host read goes through an op that a dispatch mode
 can watch on CPU tensors too (`_local_scalar_dense` behind `bool()` / `int()` / `.item()`,
@@ -89,10 +90,23 @@ def test_the_detector_sees_syncs(thinker, make_inputs, watched):
     prev = checks.set_mode("0")
     try:
         fastv = build_method("fastv_om", load_backbone_config("tiny"), {"R": 0.35, "K": 1})
+        fastv.kept_counts = lambda step, counts: None  # as a method without the declaration
         generate(thinker, make_inputs("av_long.mp4"), fastv, max_new_tokens=1)
     finally:
         checks.set_mode(prev)
     assert any("nonzero" in h for h in watched.hits)
+
+
+@pytest.mark.parametrize("method_id,opts", [
+    ("fastv_om", {"R": 0.35, "K": 1}),
+    ("fastv", {"R": 0.35, "K": 1}),
+    ("remove_at", {"layer": 0, "modality": "video"}),
+])
+def test_other_in_llm_methods_never_read_the_device(method_id, opts, thinker, make_inputs, watched, checks_off):
+    method = build_method(method_id, load_backbone_config("tiny"), opts)
+    res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
+    assert len(res.record.steps) == 1
+    assert watched.hits == []
 
 
 def test_declared_counts_are_checked_on_cpu(thinker, make_inputs, monkeypatch):

@@ -7,6 +7,9 @@ transformers module: the runtime owns hooks, positions, masks and the KV cache.
 - `drop_steps`: the 0-based decoder layers AFTER which tokens are dropped; each step says
   whether it needs last-text-token scores and from where.
 - `in_llm`: the keep-mask over the current tokens at one drop step.
+- `kept_counts` (optional): how many tokens of each modality that mask keeps, known on the
+  host; with it the runtime drops without reading the mask (no sync in the decoder loop),
+  and `layout.count` inside `in_llm` is free. Verified against the mask on CPU.
 """
 
 from __future__ import annotations

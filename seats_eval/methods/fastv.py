@@ -76,6 +76,10 @@ class FastV(Method):
             return []
         return [DropStep(self.K - 1, self.score_source, "fastv")]
 
+    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        # top-k and the uniform draw keep exactly their targets; r >= 1 keeps all (target = n)
+        return (counts[TEXT], *self.targets(counts[VIDEO], counts[AUDIO]))
+
     def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
         assert scores is not None
         k_v, k_a = self.targets(layout.count(VIDEO), layout.count(AUDIO))

@@ -76,6 +76,9 @@ class RemoveAt(Method):
                               f"{num_layers}; pass backbone_config matching the checkpoint")
         return [] if self.layer == -1 else [DropStep(self.layer, None, f"remove_{self.modality}")]
 
+    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        return tuple(0 if m in self._removed else c for m, c in enumerate(counts))  # type: ignore[return-value]
+
     def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
         return self._keep(layout)
 

@@ -54,6 +54,7 @@ class PruningRuntime:
         self._captured: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
         self._counts_now = _counts(layout)
+        self.layout = layout.with_counts(self._counts_now)
         self.deepstack = deepstack or []
         if self.deepstack:  # row of each original video position in the DeepStack features
             is_video = (full_modality == VIDEO).long()
@@ -197,6 +198,7 @@ class PruningRuntime:
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local)
         self._counts_now = expected if expected is not None else _counts(self.layout)
+        self.layout = self.layout.with_counts(self._counts_now)
         self.record.step_layers.append(step.after_layer)
         self.record.kept_positions.append(self.layout.position)
         self.record.steps.append(

@@ -12,15 +12,22 @@ import os
 
 import torch
 
-_MODE = os.environ.get("SEATS_CHECKS", "auto")
+MODES = ("auto", "1", "0")
+
+
+def _valid(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"SEATS_CHECKS must be auto, 1 or 0, got {mode!r}")
+    return mode
+
+
+_MODE = _valid(os.environ.get("SEATS_CHECKS", "auto"))
 
 
 def set_mode(mode: str) -> str:
     """Set the validation mode (`auto`, `1`, `0`); returns the previous one."""
     global _MODE
-    if mode not in ("auto", "1", "0"):
-        raise ValueError(f"SEATS_CHECKS must be auto, 1 or 0, got {mode!r}")
-    prev, _MODE = _MODE, mode
+    prev, _MODE = _MODE, _valid(mode)
     return prev
 
 
