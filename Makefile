@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
 #   BACKBONE   picks model_configs/sweeps/<table>_<BACKBONE>.yaml; defaults: qwen25omni
 #              (table3/4/5/9), qwen3omni (table8); `tiny` = the tiny random model on CPU
-#              (table3 only; tables go to results/tiny/, marked as not real numbers)
+#              (table3/5/8/9; tables go to results/tiny/, marked as not real numbers)
 #   TASKS      fixtures | benchmarks | a,b,c: override the spec's tasks
 #   LIMIT      lmms-eval --limit per task (tables then go to results/partial/)
 #   SWEEP_OUT  results folder of the sweep (default: the spec's `out`)

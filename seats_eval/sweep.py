@@ -788,7 +788,8 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
 
 
 def ensure_artifacts(sweep: Sweep) -> None:
-    """The tiny model (spec `tiny: true`) and the fixture clips, created when missing."""
+    """The tiny model of the spec's backbone (spec `tiny: true`) and the fixture clips,
+    created when missing."""
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
         from .tiny import make_tiny
@@ -799,7 +800,7 @@ def ensure_artifacts(sweep: Sweep) -> None:
             if not (d / "config.json").exists():
                 tmp = d.with_name(d.name + f".tmp{os.getpid()}")
                 shutil.rmtree(tmp, ignore_errors=True)
-                make_tiny(tmp)
+                make_tiny(tmp, backbone="qwen3-omni" if sweep.backbone == "qwen3omni" else "qwen2.5-omni")
                 shutil.rmtree(d, ignore_errors=True)
                 os.replace(tmp, d)
     if needs_clips:

@@ -141,6 +141,18 @@ def test_every_shipped_spec_loads_and_covers_its_paper_table():
     assert tiny.tiny and tiny.unregistered == "skip" and tiny.task_set == "fixtures"
     assert {j.meta["R"] for j in tiny.jobs} == {100, 35}
     assert tiny.table_out == REPO / "results" / "tiny"
+    # CPU twins of Tables 5, 8 and 9: the same jobs as the real specs, on tiny models
+    for twin, real in (("table5_tiny", "table5_qwen25omni"), ("table9_tiny", "table9_qwen25omni")):
+        t = sw.load_spec(twin)
+        assert t.tiny and t.task_set == "fixtures" and t.table_out == REPO / "results" / "tiny"
+        real_jobs = [j.name for j in sw.load_spec(real).jobs]
+        if twin == "table9_tiny":  # lambda < 8/6 cannot fit the 8-layer tiny model (see the spec)
+            real_jobs = [n for n in real_jobs if not n.endswith(("lam1.25", "lam1.3"))]
+        assert [j.name for j in t.jobs] == real_jobs
+    t8 = sw.load_spec("table8_tiny")
+    assert t8.backbone == "qwen3omni" and t8.backbone_config == "tiny-qwen3"
+    assert all(j.model.endswith("_qwen3omni") or j.model == "qwen3omni" for j in t8.jobs)
+    assert {j.meta["R"] for j in t8.jobs} == {100, 35}
 
 
 def test_spec_errors_are_clear(tmp_path, fake):
