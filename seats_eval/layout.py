@@ -52,14 +52,22 @@ class TokenLayout:
     def text_mask(self) -> torch.Tensor:
         return self.modality == TEXT
 
-    def count(self, modality: int) -> int:
+    def counts(self) -> tuple[int, int, int]:
+        """(text, video, audio) token counts: the recorded ones, else one bincount (one
+        host read for all three modalities)."""
         if self.known_counts is not None:
-            return self.known_counts[modality]
-        return int((self.modality == modality).sum())
+            return self.known_counts
+        c = torch.bincount(self.modality, minlength=3).tolist()
+        return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
 
-    def with_counts(self, counts: tuple[int, int, int]) -> TokenLayout:
-        """The same layout with its (text, video, audio) counts recorded on the host."""
-        return replace(self, known_counts=tuple(int(c) for c in counts))
+    def count(self, modality: int) -> int:
+        return self.counts()[modality]
+
+    def with_counts(self, counts: tuple[int, int, int] | None = None) -> TokenLayout:
+        """The same layout with its counts recorded on the host (given, or read once now),
+        so later `count` calls inside the decoder loop read nothing from the device."""
+        c = self.counts() if counts is None else counts
+        return replace(self, known_counts=(int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])))
 
     def window_counts(self, modality: int) -> torch.Tensor:
         """(num_windows,) number of tokens of `modality` in each window."""

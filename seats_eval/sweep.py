@@ -178,11 +178,13 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
 
 def _load_raw(path: Path, depth: int = 0) -> dict[str, Any]:
     data = _read_yaml(path)
-    if "base" in data:
+    if "base" in data:  # one spec, or a list merged in order (a spec, then shared settings)
         if depth > 4:
             raise ConfigError(f"sweep spec {path}: `base` nests too deep")
-        base = _load_raw((path.parent / str(data["base"])).resolve(), depth + 1)
-        data = _merge(base, data)
+        merged: dict[str, Any] = {}
+        for b in _as_list(data["base"]):
+            merged = _merge(merged, _load_raw((path.parent / str(b)).resolve(), depth + 1))
+        data = _merge(merged, data)
     unknown = sorted(set(data) - _SPEC_KEYS)
     if unknown:
         raise ConfigError(f"sweep spec {path}: unknown key(s) {', '.join(unknown)}; allowed: "

@@ -15,7 +15,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seats_eval.budgets import load_backbone_config
+from seats_eval.errors import SeatsError
 from seats_eval.methods import build_method
+from seats_eval.methods.seats import Seats
 from seats_eval.runtime import prune
 from seats_eval.runtime.generate import generate
 from seats_eval.select import checks
@@ -109,13 +111,20 @@ def test_other_in_llm_methods_never_read_the_device(method_id, opts, thinker, ma
     assert watched.hits == []
 
 
-def test_declared_counts_are_checked_on_cpu(thinker, make_inputs, monkeypatch):
-    from seats_eval.errors import SeatsError
-    from seats_eval.methods.seats import Seats
+_declared = Seats.kept_counts  # the real declaration, kept before any monkeypatch
 
-    def wrong(self, step, counts):
-        t, v, a = counts
-        return t, v, a  # claims nothing is dropped
+
+def _nothing_dropped(self, step, counts):
+    return counts
+
+
+def _video_for_audio(self, step, counts):  # the right total, the wrong split
+    t, v, a = _declared(self, step, counts)
+    return t, v + 1, a - 1
+
+
+@pytest.mark.parametrize("wrong", [_nothing_dropped, _video_for_audio])
+def test_declared_counts_are_checked_on_cpu(thinker, make_inputs, monkeypatch, wrong):
     monkeypatch.setattr(Seats, "kept_counts", wrong)
     method = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
     with pytest.raises(SeatsError, match="kept_counts said"):

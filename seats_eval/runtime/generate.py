@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import SeatsError
-from ..layout import AUDIO, TEXT, VIDEO
+from ..layout import TEXT
 from ..methods.base import Method, PreLLMContext, PruneRecord
 from .attention import use_wrapped_attention
 from .features import EncoderFeatures
@@ -44,11 +44,6 @@ def make_adapter(thinker: Any) -> Qwen25OmniAdapter:
         adapter = Qwen25OmniAdapter(thinker)
     use_wrapped_attention(adapter.lm.config)  # score capture needs the wrapper; output unchanged
     return adapter
-
-
-def _counts(layout) -> tuple[int, int, int]:
-    c = torch.bincount(layout.modality, minlength=3).tolist()
-    return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
 
 
 @torch.no_grad()
@@ -107,7 +102,7 @@ def run_prepared(
     enter here with synthetic embeddings of real token counts."""
     record = record if record is not None else PruneRecord()
     layout = prep.layout
-    record.input_counts = _counts(layout)
+    record.input_counts = layout.counts()
     if layout.length == 0 or layout.modality[-1] != TEXT:
         raise SeatsError(f"{sample}: the prompt must end with a text token")
 
@@ -131,7 +126,7 @@ def run_prepared(
         embeds = embeds.index_select(1, idx)
         positions = positions.index_select(-1, idx)
         layout = layout.subset(idx)
-    record.llm_input_counts = _counts(layout)
+    record.llm_input_counts = layout.counts()
     record.kept_positions.append(layout.position)
     _sync(embeds)
     record.timings["pre_llm_s"] = time.perf_counter() - t1

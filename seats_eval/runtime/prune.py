@@ -17,16 +17,10 @@ from typing import Any
 import torch
 
 from ..errors import SeatsError
-from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
+from ..layout import VIDEO, TokenLayout
 from ..methods.base import DropStep, Method, PruneRecord
 from ..select import checks
 from .attention import last_row_attention
-
-
-def _counts(layout: TokenLayout) -> tuple[int, int, int]:
-    # One bincount: a single host sync per layer change, not per modality.
-    c = torch.bincount(layout.modality, minlength=3).tolist()
-    return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
 
 
 class PruningRuntime:
@@ -53,8 +47,7 @@ class PruningRuntime:
         self._sliced: dict[str, Any] = {}
         self._captured: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
-        self._counts_now = _counts(layout)
-        self.layout = layout.with_counts(self._counts_now)
+        self.layout = layout.with_counts()  # counts tracked on the host from here on
         self.deepstack = deepstack or []
         if self.deepstack:  # row of each original video position in the DeepStack features
             is_video = (full_modality == VIDEO).long()
@@ -112,7 +105,7 @@ class PruningRuntime:
         step = self.steps.get(i - 1)
         if step is not None:
             hidden = self._drop(step, hidden, kwargs)
-        self.record.layer_counts.append(self._counts_now)
+        self.record.layer_counts.append(self.layout.counts())
         if self.idx is None and not changed:
             return None
         kwargs = dict(kwargs)
@@ -173,16 +166,17 @@ class PruningRuntime:
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
         t0 = time.perf_counter()
         scores = self._scores(step, hidden, kwargs)
-        expected = self.method.kept_counts(step, self._counts_now)
+        expected = self.method.kept_counts(step, self.layout.counts())
         keep = self.method.in_llm(step, scores, self.layout)
         if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
             raise SeatsError(f"{self.method.name}: in_llm must return a bool mask of the current length")
         if checks.enabled(keep):
             if not bool(keep[self.layout.text_mask].all()):
                 raise SeatsError(f"{self.method.name}: in_llm dropped text tokens ({self.sample})")
-            if expected is not None and int(keep.sum()) != sum(expected):
-                raise SeatsError(f"{self.method.name}: in_llm kept {int(keep.sum())} tokens, "
-                                 f"kept_counts said {sum(expected)} ({self.sample})")
+            kept = self.layout.subset(keep).counts()
+            if expected is not None and kept != tuple(expected):
+                raise SeatsError(f"{self.method.name}: in_llm kept (text, video, audio) = {kept}, "
+                                 f"kept_counts said {tuple(expected)} ({self.sample})")
         if expected is None:  # count unknown on the host: read it (one sync)
             local = torch.nonzero(keep).flatten()
         else:  # kept indices in order without reading the mask: a stable sort puts them first
@@ -196,13 +190,11 @@ class PruningRuntime:
                 lay.values = lay.values.index_select(-2, local)
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
-        self.layout = self.layout.subset(local)
-        self._counts_now = expected if expected is not None else _counts(self.layout)
-        self.layout = self.layout.with_counts(self._counts_now)
+        self.layout = self.layout.subset(local).with_counts(expected)  # None: read once
         self.record.step_layers.append(step.after_layer)
         self.record.kept_positions.append(self.layout.position)
         self.record.steps.append(
-            {"after_layer": step.after_layer, "name": step.name, "counts": list(self._counts_now),
+            {"after_layer": step.after_layer, "name": step.name, "counts": list(self.layout.counts()),
              "seconds": time.perf_counter() - t0}
         )
         return hidden
