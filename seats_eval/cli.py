@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "probe": "probe",
     "calibrate": "calibrate",
+    "cache": "cache",
 }
 
 

@@ -11,6 +11,10 @@ placeholder (tests check the splice against the processor, token for token).
 Keys hash the cache format version, the model's identity (config and weight files, dtype,
 attention implementation, device type), the video file's identity (path, size, mtime) and
 the sampling settings; any change gives a new key, so stale features are never served.
+Every tensor of an entry is stored with a content hash (BLAKE2b of its bytes) that is
+checked on load: an entry that is unreadable, of another version or key, or whose tensors
+do not match their hashes is reported, deleted and recomputed, never used. Tensors are
+saved compact (a view is cloned, so a slice never drags its parent buffer along).
 Entries are written atomically (temp file + rename): concurrent workers may fill the same
 key; the last rename wins with identical content. A cache never changes results: with R=1
 and the cache on, logits equal the uncached run's (tests/test_feature_cache.py).
@@ -31,13 +35,44 @@ from loguru import logger
 from .errors import SeatsError
 from .runtime.features import EncoderFeatures
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: frames sized by the reference pixel rule (media/decode.py), tensor hashes
 MEDIA_KEYS = ("video_grid_thw", "video_second_per_grid", "feature_attention_mask")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class CorruptEntry(SeatsError):
+    """A stored entry that must not be used (unreadable, foreign, or failing its hashes)."""
+
+
+def _compact(t: torch.Tensor) -> torch.Tensor:
+    """A CPU tensor owning exactly its bytes: torch.save writes a view's whole storage."""
+    t = t.detach().cpu()
+    if not t.is_contiguous() or t.untyped_storage().nbytes() != t.numel() * t.element_size():
+        t = t.clone(memory_format=torch.contiguous_format)
+    return t
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    """Hash of a tensor's dtype, shape and bytes."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
+    """Every tensor of a nested dict/list with its path ("features.video", "features.deepstack.0")."""
+    if isinstance(tree, torch.Tensor):
+        return [(prefix, tree)]
+    if isinstance(tree, dict):
+        return [x for k, v in tree.items() for x in _tensors(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(tree, (list, tuple)):
+        return [x for i, v in enumerate(tree) for x in _tensors(v, f"{prefix}.{i}")]
+    return []
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -99,13 +134,13 @@ class CacheEntry:
     expanded_ids: list[int]  # the processor's input_ids for that prompt
     media: dict[str, torch.Tensor]  # MEDIA_KEYS present in the processor output
     features: EncoderFeatures  # on CPU
-    has_audio: bool
+    media_info: dict[str, Any]  # what the record says about the decoded media (has_audio, frames, ...)
 
     @classmethod
     def build(cls, template_ids: list[int], inputs: Any, features: EncoderFeatures,
-              has_audio: bool) -> CacheEntry:
-        media = {k: inputs[k].detach().cpu() for k in MEDIA_KEYS if inputs.get(k) is not None}
-        return cls(list(template_ids), inputs["input_ids"][0].tolist(), media, features.to("cpu"), has_audio)
+              media_info: dict[str, Any]) -> CacheEntry:
+        media = {k: _compact(inputs[k]) for k in MEDIA_KEYS if inputs.get(k) is not None}
+        return cls(list(template_ids), inputs["input_ids"][0].tolist(), media, features.to("cpu"), dict(media_info))
 
     def inputs_for(self, prompt_ids: list[int], placeholder_id: int, device: torch.device | str,
                    sample: str = "") -> dict[str, torch.Tensor]:
@@ -118,16 +153,21 @@ class CacheEntry:
 
     def to_state(self) -> dict[str, Any]:
         f = self.features
-        return {"template_ids": self.template_ids, "expanded_ids": self.expanded_ids, "media": self.media,
-                "has_audio": self.has_audio, "features": {
-                    "audio": f.audio, "video": f.video, "deepstack": f.deepstack,
-                    "vision_recv": f.vision_recv, "audio_recv": f.audio_recv,
+
+        def c(t: Any) -> Any:
+            return [_compact(x) for x in t] if isinstance(t, list) else (None if t is None else _compact(t))
+
+        return {"template_ids": self.template_ids, "expanded_ids": self.expanded_ids,
+                "media": {k: c(v) for k, v in self.media.items()},
+                "media_info": json.dumps(self.media_info, default=str), "features": {
+                    "audio": c(f.audio), "video": c(f.video), "deepstack": c(f.deepstack),
+                    "vision_recv": c(f.vision_recv), "audio_recv": c(f.audio_recv),
                     "signals_captured": f.signals_captured}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CacheEntry:
         return cls(state["template_ids"], state["expanded_ids"], state["media"],
-                   EncoderFeatures(**state["features"]), bool(state["has_audio"]))
+                   EncoderFeatures(**state["features"]), json.loads(state["media_info"]))
 
 
 class FeatureCache:
@@ -138,6 +178,7 @@ class FeatureCache:
         self.model_id = model_id
         self.hits = 0
         self.misses = 0
+        self.bad = 0  # entries found bad, deleted and recomputed
 
     def key_payload(self, video: str, settings: dict[str, Any]) -> dict[str, Any]:
         return {"version": CACHE_VERSION, "model": self.model_id, "video": file_identity(video),
@@ -150,19 +191,19 @@ class FeatureCache:
         return self.root / key[:2] / f"{key}.pt"
 
     def load(self, key: str) -> CacheEntry | None:
+        """The entry under `key`, verified; None on a miss. A bad entry is reported (warning
+        naming the file and the cause), deleted and counted as a miss."""
         path = self.path(key)
         if not path.exists():
             self.misses += 1
             return None
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if state.get("version") != CACHE_VERSION or state.get("key") != key:
-                raise ValueError("version or key mismatch")
-            entry = CacheEntry.from_state(state["entry"])
-        except Exception as exc:  # an unreadable entry is a miss, rebuilt and replaced
-            logger.warning(f"seats-eval: feature cache entry {path} unreadable ({type(exc).__name__}: {exc}); "
-                           "recomputing")
+            entry = read_entry(path, key)
+        except CorruptEntry as exc:
+            logger.warning(f"seats-eval: feature cache entry {path} is bad ({exc}); deleting it and recomputing")
+            path.unlink(missing_ok=True)
             self.misses += 1
+            self.bad += 1
             return None
         self.hits += 1
         return entry
@@ -171,8 +212,38 @@ class FeatureCache:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        state = {"version": CACHE_VERSION, "key": key, "entry": entry.to_state(),
-                 "payload": json.dumps(payload, default=str) if payload else None}
-        torch.save(state, tmp)
+        state = entry.to_state()
+        digests = {name: tensor_digest(t) for name, t in _tensors(state)}
+        torch.save({"version": CACHE_VERSION, "key": key, "entry": state, "digests": digests,
+                    "payload": json.dumps(payload, default=str) if payload else None}, tmp)
         os.replace(tmp, path)
         return path
+
+
+def read_entry(path: Path, key: str | None = None) -> CacheEntry:
+    """Load and verify one entry file; CorruptEntry says why it must not be used."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many error types for truncated or foreign files
+        raise CorruptEntry(f"unreadable: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("version") != CACHE_VERSION:
+        raise CorruptEntry(f"format version {state.get('version') if isinstance(state, dict) else '?'}, "
+                           f"expected {CACHE_VERSION}")
+    if key is not None and state.get("key") != key:
+        raise CorruptEntry(f"holds key {state.get('key')}, not {key}")
+    digests = state.get("digests") or {}
+    found = dict(_tensors(state["entry"]))
+    if set(found) != set(digests):
+        raise CorruptEntry(f"tensors {sorted(set(found) ^ set(digests))} lack a hash or are missing")
+    for name, t in found.items():
+        if tensor_digest(t) != digests[name]:
+            raise CorruptEntry(f"tensor {name} does not match its content hash")
+    try:
+        return CacheEntry.from_state(state["entry"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptEntry(f"malformed entry: {type(exc).__name__}: {exc}") from exc
+
+
+def cache_entries(root: str | os.PathLike[str]) -> list[Path]:
+    """Entry files under a cache folder (temp files of writes in progress excluded)."""
+    return sorted(p for p in Path(root).glob("*/*.pt") if not p.name.startswith("."))

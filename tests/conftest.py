@@ -13,7 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-PIXELS = {"min_pixels": 128 * 28 * 28, "max_pixels": 144 * 28 * 28}
+# The reference pixel limits per backbone (media/decode.py: PixelBudget), factor = patch x merge.
+PIXELS = {"min_pixels": 128 * 28 * 28, "max_pixels": 144 * 28 * 28, "factor": 28}
 EOS = [151645, 151643]
 
 
@@ -70,20 +71,21 @@ def thinker_eager(tiny_dir):
 
 @pytest.fixture(scope="session")
 def make_inputs(processor, clips_dir):
-    from seats_eval.media.decode import load_media
+    from seats_eval.media.decode import PixelBudget, load_media
     from seats_eval.models.inputs import build_inputs
 
     cache = {}
 
     def make(name: str, text: str = "What moves in the video? A. a square B. a circle C. a line D. nothing"):
         if (name, text) not in cache:
-            cache[(name, text)] = build_inputs(processor, load_media(str(clips_dir / name)), text, **PIXELS)
+            media = load_media(str(clips_dir / name), pixels=PixelBudget(**PIXELS))
+            cache[(name, text)] = build_inputs(processor, media, text)
         return cache[(name, text)]
 
     return make
 
 
-PIXELS_QWEN3 = {"min_pixels": 128 * 32 * 32, "max_pixels": 144 * 32 * 32}
+PIXELS_QWEN3 = {"min_pixels": 128 * 32 * 32, "max_pixels": 144 * 32 * 32, "factor": 32}
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +110,7 @@ def thinker3(tiny3_dir):
 def make_inputs3(tiny3_dir, clips_dir):
     from transformers import AutoProcessor
 
-    from seats_eval.media.decode import load_media
+    from seats_eval.media.decode import PixelBudget, load_media
     from seats_eval.models.inputs import build_inputs
 
     proc = AutoProcessor.from_pretrained(tiny3_dir)
@@ -116,7 +118,8 @@ def make_inputs3(tiny3_dir, clips_dir):
 
     def make(name: str, text: str = "What moves? A. a square B. a circle C. a line D. nothing"):
         if (name, text) not in cache:
-            cache[(name, text)] = build_inputs(proc, load_media(str(clips_dir / name)), text, **PIXELS_QWEN3)
+            media = load_media(str(clips_dir / name), pixels=PixelBudget(**PIXELS_QWEN3))
+            cache[(name, text)] = build_inputs(proc, media, text)
         return cache[(name, text)]
 
     return make

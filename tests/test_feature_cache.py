@@ -30,7 +30,7 @@ def _video_id(thinker) -> int:
 def _entry(processor, thinker, inputs, text, method):
     res = generate(thinker, inputs, method, max_new_tokens=1, capture_signals=True)
     prompt_ids = processor.tokenizer(build_prompt(processor, text))["input_ids"]
-    return CacheEntry.build(prompt_ids, inputs, res.extras["features"], "input_features" in inputs)
+    return CacheEntry.build(prompt_ids, inputs, res.extras["features"], {"has_audio": "input_features" in inputs})
 
 
 @pytest.mark.parametrize("backbone", ["qwen2.5-omni", "qwen3-omni"])
@@ -135,3 +135,64 @@ def test_model_class_fills_then_hits_the_cache(tiny_dir, clips_dir, tmp_path):
     assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
     m.feature_cache = None  # the same model without the cache answers the same
     assert m.generate_until(reqs) == cached
+
+
+def _stored_tensor_bytes(path) -> int:
+    from seats_eval.feature_cache import _tensors
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return sum(t.numel() * t.element_size() for _, t in _tensors(state["entry"]))
+
+
+def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_dir, clips_dir, tmp_path):
+    from loguru import logger
+
+    from seats_eval.models.ids import Model_seats_qwen25omni
+
+    m = Model_seats_qwen25omni(pretrained=str(tiny_dir), R=0.3, feature_cache=str(tmp_path / "cache"))
+    m.task_dict = {"seats_fixture_mcq": {"test": {0: {}, 1: {}}}}
+    path = str(clips_dir / "av_moving.mp4")
+    reqs = [SimpleNamespace(args=(q, {"max_new_tokens": 3}, lambda d: [path], i, "seats_fixture_mcq", "test"))
+            for i, q in enumerate(QUESTIONS)]
+    good = m.generate_until(reqs)
+    [entry_file] = list((tmp_path / "cache").rglob("*.pt"))
+    # compact: the file holds the tensors' own bytes, not the buffers they were sliced from
+    assert entry_file.stat().st_size < 1.1 * _stored_tensor_bytes(entry_file) + 64 * 1024
+    state = torch.load(entry_file, map_location="cpu", weights_only=True)
+    video = state["entry"]["features"]["video"]
+    video.view(torch.uint8).view(-1)[:: 997] ^= 0x10  # flip bits in the stored encoder output
+    torch.save(state, entry_file)
+    warnings: list[str] = []
+    sink = logger.add(lambda msg: warnings.append(str(msg)), level="WARNING")
+    try:
+        again = m.generate_until(reqs)
+    finally:
+        logger.remove(sink)
+    assert again == good
+    assert m.feature_cache.bad == 1
+    assert any("does not match its content hash" in w and str(entry_file) in w for w in warnings)
+    assert read_entry_ok(entry_file)  # recomputed and stored again, verified
+
+
+def read_entry_ok(path) -> bool:
+    from seats_eval.feature_cache import read_entry
+
+    return read_entry(path, key=path.stem) is not None
+
+
+def test_cache_info_lists_entries_and_bad_ones(thinker, processor, make_inputs, tmp_path, capsys):
+    from seats_eval.cli import main
+
+    cache = FeatureCache(tmp_path, model_identity("tiny", thinker))
+    method = build_method("full", load_backbone_config("tiny"), {})
+    entry = _entry(processor, thinker, make_inputs("av_moving.mp4", QUESTIONS[0]), QUESTIONS[0], method)
+    good, bad = cache.store("aa" * 20, entry), cache.store("bb" * 20, entry)
+    state = torch.load(bad, map_location="cpu", weights_only=True)
+    state["entry"]["features"]["audio"].view(-1)[0] += 1
+    torch.save(state, bad)
+    assert main(["cache", "info", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "2 entries" in out and f"BAD {bad}" in out and str(good) not in out
+    assert main(["cache", "info", str(tmp_path), "--delete-bad"]) == 0
+    assert good.exists() and not bad.exists()
+    assert main(["cache", "info", str(tmp_path)]) == 0 and "all entries verified" in capsys.readouterr().out

@@ -45,10 +45,10 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
 
     path = str(clips_dir / "av_moving.mp4")
     [answer] = full_model.generate_until([_request(lambda doc: [path])])
-    media = load_media(path, fps=2, max_frames=full_model.max_frames_for("seats_fixture_mcq"))
+    media = load_media(path, fps=2, max_frames=full_model.max_frames_for("seats_fixture_mcq"),
+                       pixels=full_model.pixels, audio_max_seconds=full_model.audio_max_seconds)
     inputs = build_inputs(processor, media, "Which? A. a B. b",
-                          system_prompt=full_model.system_prompt_for("seats_fixture_mcq"),
-                          min_pixels=full_model.min_pixels, max_pixels=full_model.max_pixels)
+                          system_prompt=full_model.system_prompt_for("seats_fixture_mcq"))
     with torch.no_grad():
         ids = thinker.generate(**inputs, use_audio_in_video=True, max_new_tokens=3, do_sample=False)
     stock = processor.tokenizer.decode(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..media.decode import Media
+from ..media.decode import Media, PixelBudget
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
@@ -35,24 +35,36 @@ def build_inputs(
     *,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     fps: float = 2.0,
-    min_pixels: int | None = None,
-    max_pixels: int | None = None,
 ) -> Any:
     """Processor output (BatchFeature, batch 1) with the audio track interleaved per window.
 
-    `fps` is the nominal sampling rate told to the processor (it sets seconds per temporal
-    grid); like the reference pipeline we pass the nominal 2 fps even when max_frames binds.
+    The frames arrive at their final size (media/decode.py applies the reference pixel
+    rule), so the processor is told not to resize them again. `fps` is the nominal sampling
+    rate told to the processor (it sets seconds per temporal grid); like the reference
+    pipeline we pass the nominal 2 fps even when max_frames binds.
     """
     prompt = build_prompt(processor, text, system_prompt)
-    videos_kwargs: dict[str, Any] = {"fps": fps, "cap_pixels_per_frame": True}
-    if min_pixels is not None or max_pixels is not None:
-        size = dict(processor.video_processor.size)
-        if min_pixels is not None:
-            size["shortest_edge"] = int(min_pixels)
-        if max_pixels is not None:
-            size["longest_edge"] = int(max_pixels)
-        videos_kwargs["size"] = size
+    videos_kwargs: dict[str, Any] = {"fps": fps, "do_resize": False, "cap_pixels_per_frame": True}
     kwargs: dict[str, Any] = {"videos_kwargs": videos_kwargs}
     if media.audio is not None:
         kwargs.update(audio=[media.audio], audio_from_video_indices=[0], load_audio_from_video=True)
     return processor(text=[prompt], videos=[media.frames], return_tensors="pt", **kwargs)
+
+
+def pixel_budget(processor: Any, cfg: dict[str, Any], **overrides: float | None) -> PixelBudget:
+    """The per-frame pixel rule of a backbone: `min_pixels` / `max_pixels` / `total_pixels`
+    from its config unless overridden; the pixel factor (patch x merge: 28 for Qwen2.5-Omni,
+    32 for Qwen3-Omni) from the processor."""
+    vp = processor.video_processor
+    limits = {}
+    for key in ("min_pixels", "max_pixels", "total_pixels"):
+        value = overrides.get(key)
+        value = cfg.get(key) if value is None else value
+        limits[key] = None if value is None else (float(value) if key == "total_pixels" else int(value))
+    return PixelBudget(**limits, factor=int(vp.patch_size) * int(getattr(vp, "merge_size", 2)))
+
+
+def audio_seconds_used(processor: Any) -> float:
+    """Seconds of audio the processor's feature extractor keeps (it truncates the rest)."""
+    fe = processor.feature_extractor
+    return float(fe.n_samples) / float(fe.sampling_rate)

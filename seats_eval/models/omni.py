@@ -29,7 +29,7 @@ from ..methods import build_method
 FAILURE_MARKER = "[seats-eval failure]"
 COMMON_ARGS = {
     "pretrained", "device", "device_map", "batch_size", "max_batch_size", "attn_implementation",
-    "dtype", "max_frames", "fps", "min_pixels", "max_pixels", "system_prompt", "max_new_tokens",
+    "dtype", "max_frames", "fps", "min_pixels", "max_pixels", "total_pixels", "system_prompt", "max_new_tokens",
     "record_dir", "backbone_config", "feature_cache",
 }
 
@@ -106,7 +106,7 @@ class QwenOmniModel(lmms):
                  attn_implementation: str | None = None, dtype: str = "auto",
                  max_frames: int | None = None, fps: float | None = None,
                  min_pixels: int | None = None, max_pixels: int | None = None,
-                 system_prompt: str = "auto", max_new_tokens: int | None = None,
+                 total_pixels: float | None = None, system_prompt: str = "auto", max_new_tokens: int | None = None,
                  record_dir: str | None = None, backbone_config: str | None = None,
                  max_batch_size: int | None = None, feature_cache: str | None = None,
                  **method_options: Any) -> None:
@@ -138,8 +138,12 @@ class QwenOmniModel(lmms):
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
         self.fps = float(fps or self.cfg.get("fps", 2))
         self.max_frames = max_frames
-        self.min_pixels = min_pixels or self.cfg.get("min_pixels")
-        self.max_pixels = max_pixels or self.cfg.get("max_pixels")
+        from .inputs import audio_seconds_used, pixel_budget
+
+        # The reference frame sizing (media/decode.py) and the audio the processor keeps.
+        self.pixels = pixel_budget(self.processor, self.cfg, min_pixels=min_pixels, max_pixels=max_pixels,
+                                   total_pixels=total_pixels)
+        self.audio_max_seconds = audio_seconds_used(self.processor)
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
         tok = self.processor.tokenizer
@@ -232,7 +236,7 @@ class QwenOmniModel(lmms):
                 raise SeatsError(f"{sample}: the task returned no video")
             path = str(visuals[0])
             max_frames = self.max_frames_for(task)
-            inputs, features, has_audio, fill = self._inputs(path, context, task, max_frames, sample)
+            inputs, features, media_info, fill = self._inputs(path, context, task, max_frames, sample)
             max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
@@ -244,7 +248,7 @@ class QwenOmniModel(lmms):
                 [t for t in res.tokens if t not in self.eos_ids], skip_special_tokens=True
             ).strip()
             rec = res.record.as_log()
-            rec.update({"task": task, "doc_id": doc_id, "video": path, "has_audio": has_audio,
+            rec.update({"task": task, "doc_id": doc_id, "video": path, **media_info,
                         "encoder_cache": None if self.feature_cache is None else fill is None,
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer})
@@ -262,9 +266,9 @@ class QwenOmniModel(lmms):
             return f"{FAILURE_MARKER} {msg}"
 
     def _inputs(self, path: str, context: str, task: str, max_frames: int, sample: str):
-        """(inputs, cached features or None, has_audio, fill) for one sample: from the feature
-        cache when it holds this video, else decoded and processed; `fill(features)` stores a
-        new entry after the run (None on a hit or with the cache off)."""
+        """(inputs, cached features or None, media facts for the record, fill) for one sample:
+        from the feature cache when it holds this video, else decoded and processed;
+        `fill(features)` stores a new entry after the run (None on a hit or with the cache off)."""
         from ..media.decode import load_media
         from .inputs import build_inputs, build_prompt
 
@@ -273,30 +277,33 @@ class QwenOmniModel(lmms):
         if cache is not None:
             from ..feature_cache import CacheEntry
 
-            settings = {"fps": self.fps, "max_frames": max_frames, "min_pixels": self.min_pixels,
-                        "max_pixels": self.max_pixels}
+            settings = {"fps": self.fps, "max_frames": max_frames, "pixels": self.pixels.as_dict(),
+                        "audio_max_seconds": self.audio_max_seconds}
             key = cache.key(path, settings)
             prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
             entry = cache.load(key)
             if entry is not None:
                 inputs = entry.inputs_for(prompt_ids, self._video_token_id(), self._device, sample)
-                return inputs, entry.features.to(self._device), entry.has_audio, None
-        media = load_media(path, fps=self.fps, max_frames=max_frames)
-        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt,
-                              fps=self.fps, min_pixels=self.min_pixels, max_pixels=self.max_pixels)
+                return inputs, entry.features.to(self._device), entry.media_info, None
+        media = load_media(path, fps=self.fps, max_frames=max_frames, pixels=self.pixels,
+                           audio_max_seconds=self.audio_max_seconds)
+        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt, fps=self.fps)
         inputs = inputs.to(self._device)
         for k in ("pixel_values_videos", "input_features"):
             if k in inputs:
                 inputs[k] = inputs[k].to(self.thinker.dtype)
-        has_audio = media.audio is not None
+        media_info = {"has_audio": media.audio is not None, **media.describe()}
+        if media.audio_cut:
+            logger.info(f"seats-eval: {sample}: audio cut to {self.audio_max_seconds:g} s of "
+                        f"{media.audio_seconds:.1f} s (what the processor keeps)")
         if cache is None:
-            return inputs, None, has_audio, None
+            return inputs, None, media_info, None
 
         def fill(features: Any) -> None:
-            entry = CacheEntry.build(prompt_ids, inputs, features, has_audio)
+            entry = CacheEntry.build(prompt_ids, inputs, features, media_info)
             cache.store(key, entry, cache.key_payload(path, settings))
 
-        return inputs, None, has_audio, fill
+        return inputs, None, media_info, fill
 
     def _video_token_id(self) -> int:
         cfg = self.thinker.config
