@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-help = "measure selection overhead (select) or prefill / TTFT / memory (prefill)"
+help = "measure selection overhead (select), prefill / TTFT / memory (prefill) or media decoding (media)"
 
 DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["select", "prefill"])
+    p.add_argument("what", choices=["select", "prefill", "media"])
     p.add_argument("--methods", default=None,
                    help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select)")
     p.add_argument("--windows", type=int, default=32)
@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="qwen2.5-omni-7b")
     p.add_argument("--out", default="results/efficiency", help="directory for the JSON and markdown")
     p.add_argument("--tag", default=None, help="file name stem (default: bench_<what>_<device>)")
+    p.add_argument("--artifacts", default="artifacts", help="media: where the generated long clips are cached")
+    p.add_argument("--clips", default="20min_360p,60min_720p", help="media: comma list of clip names")
+    p.add_argument("--max-frames", default="128,768", help="media: comma list of max_frames")
+    p.add_argument("--old-cap-gb", type=float, default=21.0,
+                   help="media: address-space cap (GB) of the old full-decode baseline's process")
 
 
 def _available(spec: str) -> str:
@@ -41,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
     from ..profiling import bench_prefill, bench_select, markdown, parse_methods
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.what == "media":
+        from ..media.bench import MediaBenchConfig, bench_media
+        from ..media.bench import markdown as media_markdown
+
+        report = bench_media(MediaBenchConfig(Path(args.artifacts), tuple(args.clips.split(",")),
+                                              tuple(int(x) for x in args.max_frames.split(",")), args.old_cap_gb))
+        return _write(args, report, media_markdown(report), "cpu")
     if args.what == "select":
         spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
         if spec == "all":
@@ -57,11 +69,15 @@ def run(args: argparse.Namespace) -> int:
                                repeats=args.repeats or (10 if device.startswith("cuda") else 3),
                                warmup=args.warmup or (3 if device.startswith("cuda") else 1), device=device,
                                backbone=args.backbone, attn=args.attn)
+    return _write(args, report, markdown(report), "gpu" if device.startswith("cuda") else "cpu")
+
+
+def _write(args: argparse.Namespace, report: dict, text: str, device_tag: str) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = args.tag or f"bench_{args.what}_{'gpu' if device.startswith('cuda') else 'cpu'}"
+    stem = args.tag or f"bench_{args.what}_{device_tag}"
     (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
-    (out / f"{stem}.md").write_text(markdown(report))
-    print(markdown(report))
+    (out / f"{stem}.md").write_text(text)
+    print(text)
     print(f"written: {out / (stem + '.json')}, {out / (stem + '.md')}")
     return 0

@@ -34,7 +34,7 @@ from ..errors import MediaError
 AUDIO_SR = 16000
 BACKENDS = ("decord", "pyav")
 BACKEND_ENV = "SEATS_VIDEO_BACKEND"  # force one reader (tests, debugging); default: decord, else pyav
-READ_CHUNK = 16  # source-resolution frames held at once (16 x 1080p RGB = 100 MB)
+READ_CHUNK = 8  # source-resolution frames decoded and resized at once (8 x 1080p RGB = 50 MB)
 
 
 @dataclass(frozen=True)
@@ -122,13 +122,14 @@ def sample_indices(total_frames: int, video_fps: float, fps: float, max_frames: 
 
 
 def _resize(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(n, H, W, 3) uint8 -> (n, h, w, 3) uint8 with the library's exact resize call (torchvision
-    bicubic, antialiased, on a TCHW view); frames are independent, so batching is exact."""
+    """(n, H, W, 3) uint8 -> (n, h, w, 3) uint8 with the library's resize call (torchvision
+    bicubic, antialiased, TCHW). Frames are independent, so batching is exact; a contiguous
+    TCHW copy gives the same values as the library's permuted view, 1.5x faster on CPU."""
     import torch
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as tvf
 
-    video = torch.from_numpy(batch).permute(0, 3, 1, 2)
+    video = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
     out = tvf.resize(video, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
     return out.permute(0, 2, 3, 1).contiguous().numpy()
 
