@@ -57,7 +57,7 @@ SPEC = {
         "metric": "dailyomni_score",
         "fields": ["question_id", "Type", "video_category", "video_duration"],
         "video_id": lambda d: d["video_id"],
-        "rel": lambda d: f"videos/{d['video_id']}/{d['video_id']}_video.mp4",
+        "rel": lambda d: f"Videos/{d['video_id']}/{d['video_id']}_video.mp4",
     },
     "omnivideobench": {
         "options": "options",
@@ -65,7 +65,7 @@ SPEC = {
         "metric": "omnivideobench_perception_score",
         "fields": ["video_type", "question_type", "audio_type", "duration", "duration_bucket"],
         "video_id": lambda d: Path(d["video"]).stem,
-        "rel": lambda d: d["video"],
+        "rel": lambda d: f"videos/{Path(d['video']).stem}.mp4",
     },
     "videomme": {
         "options": "options",
@@ -96,10 +96,14 @@ SPEC = {
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
+def clean_env(monkeypatch, tmp_path):
     for name in list(os.environ):
         if name.startswith("SEATS_"):
             monkeypatch.delenv(name)
+    # an empty hub cache: a real download on this machine must not change the defaults
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 
 
 def load_utils(folder: str):
@@ -171,7 +175,7 @@ def test_alternative_video_layouts(tmp_path, monkeypatch):
     monkeypatch.setenv("SEATS_DAILYOMNI_ROOT", str(tmp_path / "d"))
     monkeypatch.setenv("SEATS_VIDEOMME_ROOT", str(tmp_path / "v"))
     doc = fixture_docs("dailyomni")[0]
-    got = touch(tmp_path / "d" / "Videos" / "av_moving" / "av_moving_video.mp4")
+    got = touch(tmp_path / "d" / "videos" / "av_moving" / "av_moving_video.mp4")
     assert load_utils("dailyomni").doc_to_visual(doc) == [str(got)]
     doc = fixture_docs("videomme")[1]
     got = touch(tmp_path / "v" / "data" / "av_long.mkv")
@@ -464,7 +468,11 @@ def test_dataset_source_defaults_to_the_hub(tmp_path, monkeypatch):
     assert path == "lmms-lab/WorldSense"
     assert kwargs["video"] is True and kwargs["cache_dir"] == str(tmp_path / "WorldSense")
     assert load_utils("worldsense").DATASET_PATH == "lmms-lab/WorldSense"
-    assert tu.dataset_source("omnivideobench")[1]["data_files"] == {"test": "**/*.parquet"}
+    path, kwargs = tu.dataset_source("omnivideobench")  # nothing downloaded yet
+    assert path == "NJU-LINK/OmniVideoBench"
+    assert kwargs["data_files"] == {"test": "data.parquet"}  # not the default split "train"
+    assert kwargs["create_link"] is True  # lmms-eval links the snapshot (loose videos)
+    assert kwargs["cache_dir"] == str(tmp_path / "OmniVideoBench")
     assert tu.dataset_source("videomme")[0] == "lmms-eval/Video-MME"
 
 
