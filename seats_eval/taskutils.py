@@ -3,7 +3,9 @@
 What lives here:
 - `system_prompt_for(task_name)`: the one place that decides the per-task system prompt.
 - data sources: hub dataset id by default, or a local parquet copy / video root chosen by
-  environment variables (`dataset_source`, `video_root`; see tasks/README.md).
+  environment variables (`dataset_source`, `video_root`; see tasks/README.md). Repos that
+  ship loose videos (OmniVideoBench, LVOmniBench's video repo) are also found in the local
+  hub cache after a plain `hf download` (`cached_snapshot`), without any network call.
 - safe path joining: record paths are joined under the configured root and never escape it.
 - option / duration / string-list parsing of records in their various stored forms.
 - result payloads (`make_payload`), accuracy aggregation and per-category breakdowns, also
@@ -44,10 +46,12 @@ __all__ = [
     "ANALYZE_SUFFIX",
     "BENCHMARKS",
     "QWEN_OMNI_SYSTEM_PROMPT",
+    "LooseRepo",
     "UnsafePathError",
     "accuracy",
     "answer_letter",
     "breakdown",
+    "cached_snapshot",
     "dataset_source",
     "duration_bucket",
     "find_parquet_files",
@@ -104,6 +108,18 @@ def system_prompt_for(task_name: str, base: str | None = QWEN_OMNI_SYSTEM_PROMPT
 
 
 @dataclass(frozen=True)
+class LooseRepo:
+    """A hub dataset repo that stores its videos as loose files (`videos/video_N.mp4`), not in
+    archives. lmms-eval 0.7.3 extracts only zip/tar archives into its cache folder, so after a
+    plain `hf download REPO --repo-type dataset` the videos stay in the hub cache; the task
+    then uses that snapshot folder directly (see `cached_snapshot`)."""
+
+    repo_id: str
+    marker: str  # a file at the repo's root; its cached copy locates the snapshot folder
+    annotations: bool = False  # the marker is the task's annotation parquet (split "test")
+
+
+@dataclass(frozen=True)
 class Benchmark:
     """Where a benchmark's data comes from by default and how to override it."""
 
@@ -111,8 +127,9 @@ class Benchmark:
     hub_id: str  # annotations on the Hugging Face hub
     cache_dir: str  # video root under $HF_HOME when nothing is configured (as lmms-eval)
     video_layout: str  # where videos sit under the root, for error messages
-    video_source: str  # where to get the videos
+    video_source: str  # where to get the videos (an exact command where one exists)
     hub_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    loose_repo: LooseRepo | None = None  # the repo holding loose videos, when there is one
 
     @property
     def root_env(self) -> str:
@@ -123,6 +140,9 @@ class Benchmark:
         return f"SEATS_{self.key.upper()}_DATA"
 
 
+_OVB = LooseRepo("NJU-LINK/OmniVideoBench", "data.parquet", annotations=True)
+_LVOB_VIDEOS = LooseRepo("KD-TAO/LVOmniBench", "data.json")
+
 BENCHMARKS: dict[str, Benchmark] = {
     b.key: b
     for b in (
@@ -131,37 +151,45 @@ BENCHMARKS: dict[str, Benchmark] = {
             "lmms-lab/WorldSense",
             "WorldSense",
             "videos/<video>.mp4 (the record's video_path)",
-            "the video zips of lmms-lab/WorldSense",
+            "videos_chunk_*.zip of lmms-lab/WorldSense (lmms-eval extracts them on the first run)",
         ),
         Benchmark(
             "dailyomni",
             "xxayt/Daily-Omni",
             "DailyOmni",
-            "videos/<video_id>/<video_id>_video.mp4 (or Videos/...)",
-            "Videos.tar of liarliar/Daily-Omni",
+            "Videos/<video_id>/<video_id>_video.mp4 (or videos/...)",
+            "Videos.tar of liarliar/Daily-Omni: `hf download liarliar/Daily-Omni Videos.tar "
+            "--repo-type dataset --local-dir DIR` then `tar -xf DIR/Videos.tar -C <video root>`",
         ),
         Benchmark(
             "omnivideobench",
-            "NJU-LINK/OmniVideoBench",
+            _OVB.repo_id,
             "OmniVideoBench",
-            "videos/video_N.mp4 (the record's video)",
-            "NJU-LINK/OmniVideoBench (gated: accept the terms on the hub first)",
-            # the hub repo stores a bare data.parquet (would load as split "train")
-            {"data_files": {"test": "**/*.parquet"}},
+            "videos/video_N.mp4 (records: videos/video_N.mp4, video_N.mp4 or video_N)",
+            f"the gated {_OVB.repo_id} (accept its terms, `hf auth login`, then "
+            f"`hf download {_OVB.repo_id} --repo-type dataset`, found in the hub cache, "
+            "or add `--local-dir <video root>`)",
+            # root data.parquet would load as split "train"; lmms-eval links the snapshot
+            # (loose videos, no archives) to the video root only with create_link
+            {"data_files": {"test": _OVB.marker}, "create_link": True},
+            _OVB,
         ),
         Benchmark(
             "videomme",
             "lmms-eval/Video-MME",
             "videomme",
             "data/<videoID>.mp4 (.MP4/.mkv also accepted)",
-            "videos_chunked_*.zip of lmms-eval/Video-MME",
+            "videos_chunked_*.zip of lmms-eval/Video-MME (lmms-eval extracts them on the first run)",
         ),
         Benchmark(
             "lvomnibench",
             "xxayt/LVOmniBench",
             "lvomnibench",
             "videos/<video_id>.mp4",
-            "videos/ of KD-TAO/LVOmniBench",
+            f"the gated {_LVOB_VIDEOS.repo_id} (accept its terms, `hf auth login`, then "
+            f"`hf download {_LVOB_VIDEOS.repo_id} --repo-type dataset --local-dir <video root>`, "
+            "or without --local-dir: found in the hub cache)",
+            loose_repo=_LVOB_VIDEOS,
         ),
     )
 }
@@ -186,17 +214,44 @@ def _hf_home() -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.getenv("HF_HOME", "~/.cache/huggingface/"))))
 
 
-def video_root(bench: str) -> Path:
-    """Absolute video root of a benchmark: $SEATS_<BENCH>_ROOT, else $SEATS_DATA_ROOT/<bench>,
-    else $HF_HOME/<cache_dir> (where lmms-eval extracts the hub archives)."""
-    spec = _benchmark(bench)
+def _configured_root(spec: Benchmark) -> Path | None:
+    """The video root set by $SEATS_<BENCH>_ROOT or $SEATS_DATA_ROOT/<bench>, else None."""
     explicit = _env_path(spec.root_env)
     if explicit is not None:
         return explicit
     data_root = _env_path(DATA_ROOT_ENV)
-    if data_root is not None:
-        return data_root / spec.key
-    return _hf_home() / spec.cache_dir
+    return data_root / spec.key if data_root is not None else None
+
+
+def cached_snapshot(repo: LooseRepo) -> Path | None:
+    """Snapshot folder (revision main) of `repo` in the local hub cache, or None when its
+    marker file is not cached. Reads the cache only (huggingface_hub's
+    `try_to_load_from_cache`, in the hub cache that HF_HOME / HF_HUB_CACHE named when
+    huggingface_hub was imported, as lmms-eval's own download uses): never a network call."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return None
+    found = try_to_load_from_cache(repo.repo_id, repo.marker, repo_type="dataset")
+    if not isinstance(found, str):
+        return None
+    path = Path(found)
+    return path.parents[len(PurePosixPath(repo.marker).parts) - 1]
+
+
+def video_root(bench: str) -> Path:
+    """Absolute video root of a benchmark: $SEATS_<BENCH>_ROOT, else $SEATS_DATA_ROOT/<bench>,
+    else $HF_HOME/<cache_dir> (where lmms-eval extracts the hub archives, or links the
+    snapshot of a repo with loose videos) when it exists, else the cached hub snapshot of
+    the benchmark's loose-video repo when there is one, else $HF_HOME/<cache_dir>."""
+    spec = _benchmark(bench)
+    configured = _configured_root(spec)
+    if configured is not None:
+        return configured
+    default = _hf_home() / spec.cache_dir
+    if default.exists() or spec.loose_repo is None:
+        return default
+    return cached_snapshot(spec.loose_repo) or default
 
 
 def find_parquet_files(path: str | os.PathLike[str]) -> list[str]:
@@ -235,8 +290,12 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
 
     - $SEATS_<BENCH>_DATA (a parquet file or folder): local parquet, split "test", no network.
     - else $SEATS_DATA_ROOT/<bench> when it holds parquet files: the same.
+    - else, for a repo that ships its annotations beside loose videos (OmniVideoBench), its
+      root parquet in the video root (a `--local-dir` copy, or lmms-eval's link) or in the
+      cached hub snapshot: the same, no network.
     - else the hub dataset id; lmms-eval downloads and extracts the archives into the video
-      root (`video_root`) unless that folder already exists.
+      root (`video_root`) unless that folder already exists (and, with `create_link`,
+      links a snapshot of loose files there).
     """
     spec = _benchmark(bench)
     explicit = _env_path(spec.data_env)
@@ -253,13 +312,29 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
         files = find_parquet_files(data_root / spec.key)
         if files:
             return "parquet", {"data_files": {"test": files}}
-    kwargs: dict[str, Any] = {"cache_dir": str(video_root(bench)), "video": True}
+    local = _loose_annotations(spec)
+    if local is not None:
+        return "parquet", {"data_files": {"test": [str(local)]}}
+    cache_dir = _configured_root(spec) or _hf_home() / spec.cache_dir
+    kwargs: dict[str, Any] = {"cache_dir": str(cache_dir), "video": True}
     if _hub_token_available():
         kwargs["token"] = True
     kwargs.update(
         {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.hub_kwargs.items()}
     )
     return spec.hub_id, kwargs
+
+
+def _loose_annotations(spec: Benchmark) -> Path | None:
+    """The annotation file of a repo that ships it beside loose videos, at the root of the
+    video root or of the cached hub snapshot (only that exact file: nothing is searched)."""
+    repo = spec.loose_repo
+    if repo is None or not repo.annotations:
+        return None
+    for folder in (video_root(spec.key), cached_snapshot(repo)):
+        if folder is not None and (folder / repo.marker).is_file():
+            return folder / repo.marker
+    return None
 
 
 def fixture_clip_root() -> Path:

@@ -57,7 +57,7 @@ SPEC = {
         "metric": "dailyomni_score",
         "fields": ["question_id", "Type", "video_category", "video_duration"],
         "video_id": lambda d: d["video_id"],
-        "rel": lambda d: f"videos/{d['video_id']}/{d['video_id']}_video.mp4",
+        "rel": lambda d: f"Videos/{d['video_id']}/{d['video_id']}_video.mp4",
     },
     "omnivideobench": {
         "options": "options",
@@ -65,7 +65,7 @@ SPEC = {
         "metric": "omnivideobench_perception_score",
         "fields": ["video_type", "question_type", "audio_type", "duration", "duration_bucket"],
         "video_id": lambda d: Path(d["video"]).stem,
-        "rel": lambda d: d["video"],
+        "rel": lambda d: f"videos/{Path(d['video']).stem}.mp4",
     },
     "videomme": {
         "options": "options",
@@ -96,10 +96,14 @@ SPEC = {
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
+def clean_env(monkeypatch, tmp_path):
     for name in list(os.environ):
         if name.startswith("SEATS_"):
             monkeypatch.delenv(name)
+    # an empty hub cache: a real download on this machine must not change the defaults
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 
 
 def load_utils(folder: str):
@@ -136,7 +140,10 @@ def test_fixture_parquet_is_tiny_and_uses_the_clips(bench):
 def test_fixture_record_forms():
     # the record forms the parsers must survive, as in the real data
     assert isinstance(fixture_docs("dailyomni")[0]["Choice"], str)  # numpy-style string
-    assert any(len(tu.parse_options(d["Choice"])) == 3 for d in fixture_docs("dailyomni"))
+    assert {len(tu.parse_options(d["Choice"])) for d in fixture_docs("dailyomni")} == {4}
+    assert {d["duration"] for d in fixture_docs("worldsense")} == {"<1min"}  # a label
+    videos = [d["video"] for d in fixture_docs("omnivideobench")]
+    assert "av_moving" in videos and "videos/av_long.mp4" in videos  # bare id and path
     assert isinstance(fixture_docs("lvomnibench")[0]["options"], str)  # list repr with commas
     assert {len(d["duration"].split(":")) for d in fixture_docs("lvomnibench")} == {2, 3}
     assert isinstance(fixture_docs("worldsense")[0]["audio_class"], str)
@@ -171,7 +178,7 @@ def test_alternative_video_layouts(tmp_path, monkeypatch):
     monkeypatch.setenv("SEATS_DAILYOMNI_ROOT", str(tmp_path / "d"))
     monkeypatch.setenv("SEATS_VIDEOMME_ROOT", str(tmp_path / "v"))
     doc = fixture_docs("dailyomni")[0]
-    got = touch(tmp_path / "d" / "Videos" / "av_moving" / "av_moving_video.mp4")
+    got = touch(tmp_path / "d" / "videos" / "av_moving" / "av_moving_video.mp4")
     assert load_utils("dailyomni").doc_to_visual(doc) == [str(got)]
     doc = fixture_docs("videomme")[1]
     got = touch(tmp_path / "v" / "data" / "av_long.mkv")
@@ -302,9 +309,13 @@ def test_doc_to_text_official_format(bench):
             assert f"\n{line}\n" in text or f" {line}\n" in text
 
 
+THREE_CHOICES = "['A. Yes, a tone' 'B. Yes, speech' 'C. No, it has no audio']"
+
+
 def test_dailyomni_three_options_prompt():
+    # the release has 4 options everywhere; a shorter list must still format and score
     module = load_utils("dailyomni")
-    doc = next(d for d in fixture_docs("dailyomni") if len(tu.parse_options(d["Choice"])) == 3)
+    doc = dict(fixture_docs("dailyomni")[2], Choice=THREE_CHOICES, Answer="C")
     text = module.doc_to_text(doc)
     assert "Choices: A. Yes, a tone\nB. Yes, speech\nC. No, it has no audio\nYour answer" in text
 
@@ -353,8 +364,18 @@ def test_payload_category_values():
     lv = load_utils("lvomnibench").process_results(fixture_docs("lvomnibench")[1], ["C"])
     assert lv["lvomnibench_perception_score"]["duration_bucket"] == "0-1min"
     assert lv["lvomnibench_perception_score"]["score"] == 1.0
-    do = load_utils("dailyomni").process_results(fixture_docs("dailyomni")[2], ["D"])
+    doc = dict(fixture_docs("dailyomni")[2], Choice=THREE_CHOICES, Answer="C")
+    do = load_utils("dailyomni").process_results(doc, ["D"])
     assert do["dailyomni_score"]["pred"] == ""  # D is not an option of a 3-option question
+
+
+@pytest.mark.parametrize("label", ["<1min", ">8min", "1-2min", "2~4 min"])
+def test_worldsense_duration_is_a_label(label):
+    # the release's `duration` is a label, not seconds: kept as is, never parsed or bucketed
+    doc = dict(fixture_docs("worldsense")[0], duration=label)
+    payload = load_utils("worldsense").process_results(doc, ["A"])["worldsense_score"]
+    assert payload["duration"] == label and payload["duration_bucket"] == label
+    assert payload["score"] == 1.0
 
 
 @pytest.mark.parametrize("folder", [*BENCHES, "fixture_mcq"])
@@ -464,7 +485,11 @@ def test_dataset_source_defaults_to_the_hub(tmp_path, monkeypatch):
     assert path == "lmms-lab/WorldSense"
     assert kwargs["video"] is True and kwargs["cache_dir"] == str(tmp_path / "WorldSense")
     assert load_utils("worldsense").DATASET_PATH == "lmms-lab/WorldSense"
-    assert tu.dataset_source("omnivideobench")[1]["data_files"] == {"test": "**/*.parquet"}
+    path, kwargs = tu.dataset_source("omnivideobench")  # nothing downloaded yet
+    assert path == "NJU-LINK/OmniVideoBench"
+    assert kwargs["data_files"] == {"test": "data.parquet"}  # not the default split "train"
+    assert kwargs["create_link"] is True  # lmms-eval links the snapshot (loose videos)
+    assert kwargs["cache_dir"] == str(tmp_path / "OmniVideoBench")
     assert tu.dataset_source("videomme")[0] == "lmms-eval/Video-MME"
 
 

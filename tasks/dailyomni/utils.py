@@ -1,11 +1,12 @@
-"""Daily-Omni (684 videos, 1,197 questions with 3 or 4 options) for seats_dailyomni.
+"""Daily-Omni (684 videos, 1,197 four-option questions) for seats_dailyomni.
 
-Record fields: question_id, video_id, Question, Choice (3-4 x "A. ..."; in the hub parquet a
-numpy-style string without commas), Answer (letter), Type (6 QA types), video_category
-(15), video_duration ("30s" / "60s").
+Record fields: question_id, video_id, Question, Choice (4 x "A. ..."; in the hub parquet a
+numpy-style string without commas; fewer options are parsed too), Answer (letter), Type
+(6 QA types), video_category (15), video_duration ("30s" / "60s").
 
-Videos: <root>/videos/<video_id>/<video_id>_video.mp4 (Videos.tar of liarliar/Daily-Omni
-extracts to Videos/, which is accepted too).
+Annotations: hub xxayt/Daily-Omni. Videos: Videos.tar of liarliar/Daily-Omni, extracted
+into the video root: <root>/Videos/<video_id>/<video_id>_video.mp4 (a lowercase videos/
+folder is accepted too). lmms-eval never fetches this second repo: see tasks/README.md.
 
 Prompt: the official Daily-Omni test prompt with one choice per line (as SEATS uses it).
 """
@@ -44,7 +45,7 @@ def video_id(doc: dict) -> str:
 
 def doc_to_visual(doc: dict) -> list[str]:
     vid = video_id(doc)
-    candidates = [f"videos/{vid}/{vid}_video.mp4", f"Videos/{vid}/{vid}_video.mp4"]
+    candidates = [f"Videos/{vid}/{vid}_video.mp4", f"videos/{vid}/{vid}_video.mp4"]
     return [tu.video_path(BENCH, candidates)]
 
 

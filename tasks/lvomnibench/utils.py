@@ -5,7 +5,10 @@ video_category, sub_category, question_type, audio_type, difficulty, question, o
 (4 x "A. ..." or a string form of that list), answer (letter; `correct_option` in the
 official data.json is accepted too).
 
-Videos: <root>/videos/<video_id>.mp4 (videos/ of KD-TAO/LVOmniBench).
+Annotations: hub xxayt/LVOmniBench. Videos: loose videos/video_N.mp4 of the gated
+KD-TAO/LVOmniBench (~187 GB), which lmms-eval never fetches: <root>/videos/<video_id>.mp4,
+where the root is a `hf download ... --local-dir` copy or, with nothing configured, the
+snapshot in the local hub cache (see tasks/README.md).
 Prompt: the official OmniEval `build_multiple_choice_prompt`.
 """
 

@@ -1,8 +1,16 @@
 """OmniVideoBench (628 videos, 1,000 four-option questions) for seats_omnivideobench.
 
-Record fields (flattened parquet): video ("videos/video_N.mp4"), video_type, duration
-("MM:SS"), question, question_type (13 reasoning types), audio_type (Speech / Sound /
-Music), options (["A.xxx", ...]), correct_option (letter), answer (the option text).
+Record fields (flattened parquet): video, video_type, duration ("MM:SS"), question,
+question_type (13 reasoning types), audio_type (Speech / Sound / Music), options
+(["A.xxx", ...]), correct_option (letter), answer (the option text).
+
+Videos: the hub repo NJU-LINK/OmniVideoBench (gated) holds a root data.parquet and loose
+videos/video_N.mp4. `video` may be "videos/video_N.mp4" (joined under the video root as
+is), or a bare "video_N" / "video_N.mp4" (the official data.json's form), looked up as
+videos/video_N.mp4 and then video_N.mp4 (a root set to the videos folder itself). With
+nothing configured the video root is $HF_HOME/OmniVideoBench (a `--local-dir` download,
+or lmms-eval's link to the snapshot), else the snapshot in the local hub cache
+(`seats_eval.taskutils.video_root`).
 
 Prompt: the official eval/qwenomni_eval.py prompt, including its two closing sentences.
 """
@@ -30,8 +38,18 @@ def video_id(doc: dict) -> str:
     return PurePosixPath(str(doc["video"]).replace("\\", "/")).stem
 
 
+def video_relpaths(value: object) -> list[str]:
+    """Candidate paths under the video root for a record's `video` (see the module docstring).
+    A value with a folder part is returned as is; `safe_join` refuses any escape."""
+    text = str(value).strip()
+    if not text or "/" in text or "\\" in text:
+        return [text]
+    name = text if text.lower().endswith(".mp4") else f"{text}.mp4"
+    return [f"videos/{name}", name]
+
+
 def doc_to_visual(doc: dict) -> list[str]:
-    return [tu.video_path(BENCH, [str(doc["video"])])]
+    return [tu.video_path(BENCH, video_relpaths(doc["video"]))]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:

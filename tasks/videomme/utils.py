@@ -4,7 +4,9 @@ Record fields: video_id ("001"), duration (short / medium / long), domain (6),
 sub_category (30), url, videoID (YouTube id), question_id, task_type (12), question,
 options (4 x "A. ..."), answer (letter).
 
-Videos: <root>/data/<videoID>.mp4 (.MP4 / .mkv accepted), as lmms-eval's videomme task.
+Videos: <root>/data/<videoID>.mp4 (.MP4 / .mkv accepted), as lmms-eval's videomme task:
+videos_chunked_*.zip of lmms-eval/Video-MME, extracted by lmms-eval on the first run to
+$HF_HOME/videomme/data/.
 Prompt: lmms-eval's `videomme` (no-subtitle) prompt, whose first sentence mentions subtitles
 even without them; default post_prompt "\\nAnswer with the option's letter from the given
 choices directly." (from lmms_eval_specific_kwargs).

@@ -1,8 +1,12 @@
 """WorldSense (1,662 videos, 3,172 four-option questions) for seats_worldsense and its fixture.
 
-Record fields: index, video, video_path ("./videos/<id>.mp4"), duration, domain (8 video
-domains), sub_category, audio_class (list or its string form), task_domain, task_type (26),
-question, candidates (4 x "A. ..."), answer (letter).
+Record fields: index, video, video_path ("./videos/<id>.mp4"), duration (a label such as
+"<1min", not seconds: kept as is, and as its own duration bucket), domain (8 video domains),
+sub_category, audio_class (list or its string form), task_domain, task_type (26), question,
+candidates (4 x "A. ..."), answer (letter).
+
+Videos: videos_chunk_*.zip of lmms-lab/WorldSense, which lmms-eval extracts on the first run
+to $HF_HOME/WorldSense/videos/<id>.mp4 (the record's video_path).
 
 Prompt: the OmniZip/SEATS WorldSense prompt (question, "Options:", one candidate per line,
 "Answer with the option's letter from the given choices directly."); the model adds the
