@@ -12,11 +12,16 @@ count, each resized (bicubic, antialiased) to smart_resize() under the per-video
 cap max(min(768 tokens, total_pixels / n * 2), 1.05 * min_pixels), capped by max_pixels.
 The processor is then told not to resize again (models/inputs.py).
 
-Readers: decord (`VideoReader.get_batch`, frame-accurate, what qwen-omni-utils uses) and,
-when decord cannot open a file, PyAV with keyframe seeking. The PyAV reader first makes a
-counted pass over the packets (no decoding, keeps no frames), so containers without a frame
-count or with a variable frame rate get exact indices. Audio is decoded once, at 16 kHz
-mono, and cut to what the processor will use. Every failure raises MediaError naming the file.
+Readers, both frame-accurate and tested equal to qwen-omni-utils' frames: PyAV with
+keyframe seeking (the default), and decord's `VideoReader.get_batch` (what qwen-omni-utils
+uses), tried when PyAV fails on a file. The PyAV reader is our own because decord, on a
+60-min 720p file at 768 frames, holds about 1 GB more and takes 1.3x longer (its decoder
+thread converts and queues frames it then skips; results/efficiency/bench_media_cpu.md).
+It first makes a counted pass over the packets (no decoding, keeps no frames), so
+containers without a frame count or with a variable frame rate get exact indices, then
+decodes only the groups of pictures that hold a sampled frame. Audio is decoded once, at
+16 kHz mono, and cut to what the processor will use. Every failure raises MediaError
+naming the file.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ import numpy as np
 from ..errors import MediaError
 
 AUDIO_SR = 16000
-BACKENDS = ("decord", "pyav")
-BACKEND_ENV = "SEATS_VIDEO_BACKEND"  # force one reader (tests, debugging); default: decord, else pyav
+BACKENDS = ("pyav", "decord")  # tried in this order
+BACKEND_ENV = "SEATS_VIDEO_BACKEND"  # force one reader (tests, debugging)
 READ_CHUNK = 8  # source-resolution frames decoded and resized at once (8 x 1080p RGB = 50 MB)
 
 
@@ -121,6 +126,25 @@ def sample_indices(total_frames: int, video_fps: float, fps: float, max_frames: 
     return np.linspace(0, total_frames - 1, n).round().astype(np.int64)
 
 
+def _trim_heap() -> None:
+    """Hand freed heap memory back to the OS (glibc `malloc_trim`). Each read batch frees
+    tens of MB of source frames and float resize buffers; without this, glibc keeps them in
+    per-thread arenas and the process grows with the number of batches, not with what is kept."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
+
+
 def _resize(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(n, H, W, 3) uint8 -> (n, h, w, 3) uint8 with the library's resize call (torchvision
     bicubic, antialiased, TCHW). Frames are independent, so batching is exact; a contiguous
@@ -197,6 +221,8 @@ class _DecordReader:
         for s in range(0, len(indices), READ_CHUNK):
             batch = self.vr.get_batch(indices[s:s + READ_CHUNK].tolist()).asnumpy()
             out[s:s + len(batch)] = _resize(batch, size)
+            del batch
+            _trim_heap()
         return out
 
     def close(self) -> None:
@@ -229,6 +255,8 @@ class _PyAVReader:
                 keys.append(packet.pts)
         self.pts = np.sort(np.asarray(pts, dtype=np.int64))
         self.keys = np.sort(np.asarray(keys, dtype=np.int64))
+        self._frames: Any = None  # the decode generator in use, and the last timestamp it gave
+        self._last: int | None = None
 
     def info(self) -> VideoInfo:
         total = len(self.pts)
@@ -242,35 +270,38 @@ class _PyAVReader:
 
     def read(self, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
-        targets = self.pts[indices]
         pending: list[np.ndarray] = []
-        slots: list[int] = []
-        decoded_up_to: int | None = None  # pts of the last frame decoded
-        frames = None
-        for slot, target in enumerate(targets.tolist()):
-            key = int(self.keys[max(np.searchsorted(self.keys, target, side="right") - 1, 0)]) if len(self.keys) else None
-            if frames is None or decoded_up_to is None or (key is not None and key > decoded_up_to) \
-                    or target <= decoded_up_to:
-                self.container.seek(key if key is not None else int(target), backward=True, any_frame=False,
-                                    stream=self.stream)
-                frames = self.container.decode(self.stream)
-                decoded_up_to = None
-            for frame in frames:
+        start = 0
+        for target in self.pts[indices].tolist():
+            pending.append(self._frame_at(target).to_ndarray(format="rgb24"))
+            if len(pending) == READ_CHUNK:
+                out[start:start + len(pending)] = _resize(np.stack(pending), size)
+                start, pending = start + len(pending), []
+                _trim_heap()
+        if pending:
+            out[start:] = _resize(np.stack(pending), size)
+        return out
+
+    def _frame_at(self, target: int) -> Any:
+        """The decoded frame whose timestamp is exactly `target` (targets come in increasing
+        order). Decoding goes on from where it is unless the target lies past the next
+        keyframe: then a seek skips the groups of pictures in between. A seek that lands past
+        the target (a poor container index) is retried from earlier keyframes."""
+        k = int(np.searchsorted(self.keys, target, side="right")) - 1
+        for attempt in range(3):
+            key = int(self.keys[max(k - attempt, 0)]) if len(self.keys) else int(self.pts[0])
+            if attempt or self._frames is None or self._last is None or self._last >= target or key > self._last:
+                self.container.seek(key, backward=True, any_frame=False, stream=self.stream)
+                self._frames, self._last = self.container.decode(self.stream), None
+            for frame in self._frames:
                 if frame.pts is None:
                     continue
-                decoded_up_to = frame.pts
-                if frame.pts >= target:
-                    pending.append(frame.to_ndarray(format="rgb24"))
-                    slots.append(slot)
+                self._last = frame.pts
+                if frame.pts == target:
+                    return frame
+                if frame.pts > target:
                     break
-            else:
-                raise MediaError(self.path, f"frame at pts {target} could not be decoded")
-            if len(pending) == READ_CHUNK:
-                out[slots] = _resize(np.stack(pending), size)
-                pending, slots = [], []
-        if pending:
-            out[slots] = _resize(np.stack(pending), size)
-        return out
+        raise MediaError(self.path, f"cannot decode the frame at timestamp {target} exactly (seeking fails)")
 
     def close(self) -> None:
         self.container.close()
@@ -280,7 +311,7 @@ _READERS = {"decord": _DecordReader, "pyav": _PyAVReader}
 
 
 def open_video(path: str, backend: str | None = None):
-    """A reader for `path`: decord, else PyAV (or the one `backend` / $SEATS_VIDEO_BACKEND names)."""
+    """A reader for `path` (PyAV, else decord, or the one `backend` / $SEATS_VIDEO_BACKEND names)."""
     _check_file(path)
     errors = []
     for name in _chosen_backends(backend):
@@ -295,21 +326,26 @@ def open_video(path: str, backend: str | None = None):
 
 def load_frames(path: str, fps: float = 2.0, max_frames: int = 768, pixels: PixelBudget | None = None,
                 backend: str | None = None) -> tuple[np.ndarray, VideoInfo, np.ndarray]:
-    """(frames (T, h, w, 3) uint8 at model size, stream info, source indices)."""
-    reader = open_video(path, backend)
-    try:
-        info = reader.info()
-        indices = sample_indices(info.total_frames, info.fps, fps, max_frames, path)
-        size = (pixels or PixelBudget()).frame_size(info.height, info.width, len(indices))
+    """(frames (T, h, w, 3) uint8 at model size, stream info, source indices). A reader that
+    fails on the file hands over to the next one; the error names every reader's cause."""
+    _check_file(path)
+    errors = []
+    for name in _chosen_backends(backend):
         try:
-            frames = reader.read(indices, size)
-        except MediaError:
-            raise
+            reader = _READERS[name](path)
+        except Exception as exc:  # readers raise many error types for corrupt containers
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            info = reader.info()
+            indices = sample_indices(info.total_frames, info.fps, fps, max_frames, path)
+            size = (pixels or PixelBudget()).frame_size(info.height, info.width, len(indices))
+            return reader.read(indices, size), info, indices
         except Exception as exc:
-            raise MediaError(path, f"video decoding failed ({reader.name}: {type(exc).__name__}: {exc})") from exc
-    finally:
-        reader.close()
-    return frames, info, indices
+            errors.append(f"{name}: {exc.cause if isinstance(exc, MediaError) else f'{type(exc).__name__}: {exc}'}")
+        finally:
+            reader.close()
+    raise MediaError(path, "cannot decode video (" + "; ".join(errors) + ")")
 
 
 # ----------------------------------------------------------------------------- audio
