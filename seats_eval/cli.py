@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "probe": "probe",
     "calibrate": "calibrate",
     "cache": "cache",
+    "breakdown": "breakdown",
 }
 
 

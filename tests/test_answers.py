@@ -1,11 +1,12 @@
-"""The shared deterministic answer extractor (seats_eval.answers)."""
+"""The shared deterministic answer extractor (seats_eval.tasklib.answers)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from seats_eval.answers import extract_choice, option_letters, option_texts, parse_options
+from seats_eval.tasklib.answers import extract_choice
+from seats_eval.tasklib.records import option_letters, option_texts, parse_options
 
 OPT4 = [
     "A. A man playing the guitar",

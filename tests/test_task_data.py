@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from seats_eval import taskutils as tu
 from seats_eval.errors import MediaError
+from seats_eval.tasklib import sources
 from tests.test_tasks import CLIPS, REPO, TASKS, fixture_docs, load_utils, touch
 
 OVB_REPO = "NJU-LINK/OmniVideoBench"
@@ -114,9 +114,9 @@ def test_omnivideobench_missing_bare_id_names_the_paths_and_what_to_set(hf_home)
 def test_omnivideobench_hub_cache_is_the_default(hf_home, clips_dir):
     # after `hf download NJU-LINK/OmniVideoBench --repo-type dataset`: nothing else set
     snapshot = fake_hub_repo(hf_home / "hub", OVB_REPO, ovb_files(clips_dir))
-    path, kwargs = tu.dataset_source("omnivideobench")
+    path, kwargs = sources.dataset_source("omnivideobench")
     assert (path, kwargs) == ("parquet", {"data_files": {"test": [str(snapshot / "data.parquet")]}})
-    assert tu.video_root("omnivideobench") == snapshot
+    assert sources.video_root("omnivideobench") == snapshot
     module = load_utils("omnivideobench")
     docs = pq.read_table(snapshot / "data.parquet").to_pylist()
     got = [module.doc_to_visual(d)[0] for d in docs]
@@ -134,11 +134,11 @@ def test_omnivideobench_cache_dir_wins_over_the_hub_cache(hf_home, clips_dir, tm
         fake_hub_repo(hf_home / "hub", OVB_REPO, {"data.parquet": files["data.parquet"]})
     else:
         cache_dir.symlink_to(fake_hub_repo(hf_home / "hub", OVB_REPO, files))
-    assert tu.dataset_source("omnivideobench") == (
+    assert sources.dataset_source("omnivideobench") == (
         "parquet",
         {"data_files": {"test": [str(cache_dir / "data.parquet")]}},
     )
-    assert tu.video_root("omnivideobench") == cache_dir
+    assert sources.video_root("omnivideobench") == cache_dir
     doc = {"video": "video_1"}
     assert load_utils("omnivideobench").doc_to_visual(doc) == [
         str(cache_dir / "videos" / "video_1.mp4")
@@ -149,7 +149,7 @@ def test_omnivideobench_local_dir_as_the_root(tmp_path, monkeypatch, clips_dir):
     # `hf download ... --local-dir DIR` + SEATS_OMNIVIDEOBENCH_ROOT=DIR: annotations read too
     local = write_plain(tmp_path / "ovb", ovb_files(clips_dir))
     monkeypatch.setenv("SEATS_OMNIVIDEOBENCH_ROOT", str(local))
-    assert tu.dataset_source("omnivideobench") == (
+    assert sources.dataset_source("omnivideobench") == (
         "parquet",
         {"data_files": {"test": [str(local / "data.parquet")]}},
     )
@@ -182,8 +182,8 @@ def test_release_layout_is_found_by_default(bench, hf_home):
     for doc in docs:
         expected = touch(hf_home / _release_layout(bench, doc))
         assert module.doc_to_visual(doc) == [str(expected)]
-    path, kwargs = tu.dataset_source(bench)  # annotations still from the hub
-    assert path == tu.BENCHMARKS[bench].hub_id and kwargs["video"] is True
+    path, kwargs = sources.dataset_source(bench)  # annotations still from the hub
+    assert path == sources.BENCHMARKS[bench].hub_id and kwargs["video"] is True
 
 
 def test_lvomnibench_videos_in_the_hub_cache(hf_home, clips_dir):
@@ -191,12 +191,12 @@ def test_lvomnibench_videos_in_the_hub_cache(hf_home, clips_dir):
     files = {"data.json": b"[]"}
     files |= {f"videos/{c}.mp4": (clips_dir / f"{c}.mp4").read_bytes() for c in CLIPS}
     snapshot = fake_hub_repo(hf_home / "hub", LVOB_VIDEO_REPO, files)
-    assert tu.video_root("lvomnibench") == snapshot
+    assert sources.video_root("lvomnibench") == snapshot
     module = load_utils("lvomnibench")
     for doc in fixture_docs("lvomnibench"):
         assert module.doc_to_visual(doc) == [str(snapshot / "videos" / f"{doc['video_id']}.mp4")]
     # the annotations are another repo: still the hub, with lmms-eval's cache folder
-    path, kwargs = tu.dataset_source("lvomnibench")
+    path, kwargs = sources.dataset_source("lvomnibench")
     assert path == "xxayt/LVOmniBench"
     assert kwargs["cache_dir"] == str(hf_home / "lvomnibench")
     # a --local-dir copy in the default folder wins
@@ -228,14 +228,14 @@ LOAD_SCRIPT = textwrap.dedent(
         datasets.load_dataset = fake_load_dataset
     task = get_task_dict([name], TaskManager(include_path=include))[name]
     docs = task.test_docs()
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import sources
     out = {
         "splits": sorted(task.dataset.keys()),
         "dataset_path": task.config.dataset_path,
         "records": [d["video"] for d in docs],
         "visual": [task.doc_to_visual(d)[0] for d in docs],
         "calls": calls,
-        "next_run": tu.dataset_source("omnivideobench"),
+        "next_run": sources.dataset_source("omnivideobench"),
     }
     print("@@" + json.dumps(out))
     """

@@ -1,4 +1,4 @@
-"""The lmms-eval tasks under tasks/ and their shared helpers (seats_eval.taskutils).
+"""The lmms-eval tasks under tasks/ and their shared helpers (seats_eval.tasklib).
 
 CPU only, no model, no network: every benchmark's utils.py runs on its fixture records,
 and lmms-eval's TaskManager lists and loads the tasks offline in a subprocess.
@@ -18,8 +18,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from seats_eval import taskutils as tu
+from seats_eval.cli import main as cli_main
 from seats_eval.errors import ConfigError, MediaError
+from seats_eval.tasklib import paths, prompts, records, scoring, sources
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = REPO / "tasks"
@@ -140,7 +141,7 @@ def test_fixture_parquet_is_tiny_and_uses_the_clips(bench):
 def test_fixture_record_forms():
     # the record forms the parsers must survive, as in the real data
     assert isinstance(fixture_docs("dailyomni")[0]["Choice"], str)  # numpy-style string
-    assert {len(tu.parse_options(d["Choice"])) for d in fixture_docs("dailyomni")} == {4}
+    assert {len(records.parse_options(d["Choice"])) for d in fixture_docs("dailyomni")} == {4}
     assert {d["duration"] for d in fixture_docs("worldsense")} == {"<1min"}  # a label
     videos = [d["video"] for d in fixture_docs("omnivideobench")]
     assert "av_moving" in videos and "videos/av_long.mp4" in videos  # bare id and path
@@ -225,7 +226,7 @@ def test_doc_to_visual_rejects_escapes(bench, tmp_path, monkeypatch):
     module = load_utils(bench)
     for key, value in ESCAPES[bench]:
         doc = dict(fixture_docs(bench)[0], **{key: value})
-        with pytest.raises(tu.UnsafePathError) as info:
+        with pytest.raises(paths.UnsafePathError) as info:
             module.doc_to_visual(doc)
         assert isinstance(info.value, MediaError) and isinstance(info.value, ValueError)
 
@@ -247,7 +248,7 @@ def test_fixture_doc_to_visual(folder, tmp_path, monkeypatch):
 
 
 def test_fixture_clip_root_default():
-    assert tu.fixture_clip_root() == REPO / "artifacts" / "clips"
+    assert sources.fixture_clip_root() == REPO / "artifacts" / "clips"
 
 
 # --------------------------------------------------------------------------- prompts
@@ -305,7 +306,7 @@ def test_doc_to_text_official_format(bench):
         text = module.doc_to_text(doc, kwargs)
         question = doc.get("question") or doc.get("Question")
         assert question in text
-        for line in tu.format_options(doc[SPEC[bench]["options"]]):
+        for line in records.format_options(doc[SPEC[bench]["options"]]):
             assert f"\n{line}\n" in text or f" {line}\n" in text
 
 
@@ -341,7 +342,7 @@ def test_process_results_payload(bench):
     module = load_utils(bench)
     for doc in fixture_docs(bench):
         gold = doc[spec["answer"]]
-        letters = tu.option_letters(doc[spec["options"]])
+        letters = records.option_letters(doc[spec["options"]])
         wrong = next(x for x in letters if x != gold)
         right = module.process_results(doc, [f"The answer is {gold}."])
         assert set(right) == {spec["metric"]}
@@ -406,13 +407,13 @@ def test_aggregation_is_percent(folder):
     ],
 )
 def test_parse_duration(value, seconds):
-    assert tu.parse_duration(value) == pytest.approx(seconds)
+    assert records.parse_duration(value) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("value", ["short", "", None, "1:2:3:4", "-5", True, "ab:cd"])
 def test_parse_duration_rejects(value):
     with pytest.raises(ValueError):
-        tu.parse_duration(value)
+        records.parse_duration(value)
 
 
 @pytest.mark.parametrize(
@@ -429,7 +430,7 @@ def test_parse_duration_rejects(value):
     ],
 )
 def test_duration_bucket(value, bucket):
-    assert tu.duration_bucket(value) == bucket
+    assert records.duration_bucket(value) == bucket
 
 
 @pytest.mark.parametrize(
@@ -445,13 +446,13 @@ def test_duration_bucket(value, bucket):
     ],
 )
 def test_parse_str_list(value, expected):
-    assert tu.parse_str_list(value) == expected
+    assert records.parse_str_list(value) == expected
 
 
 def test_format_options_adds_missing_labels():
-    assert tu.format_options(["cat", "dog", "bird"]) == ["A. cat", "B. dog", "C. bird"]
-    assert tu.format_options("['A. cat' 'B. dog']") == ["A. cat", "B. dog"]
-    assert tu.format_options(["A.cat", "B.dog"]) == ["A.cat", "B.dog"]
+    assert records.format_options(["cat", "dog", "bird"]) == ["A. cat", "B. dog", "C. bird"]
+    assert records.format_options("['A. cat' 'B. dog']") == ["A. cat", "B. dog"]
+    assert records.format_options(["A.cat", "B.dog"]) == ["A.cat", "B.dog"]
 
 
 @pytest.mark.parametrize(
@@ -459,21 +460,21 @@ def test_format_options_adds_missing_labels():
     [("B", "B"), ("b", "B"), ("B.", "B"), ("(C)", "C"), ("D. fish", "D"), ("dog", "B")],
 )
 def test_answer_letter(raw, letter):
-    assert tu.answer_letter(raw, ["A. cat", "B. dog", "C. bird", "D. fish"]) == letter
+    assert records.answer_letter(raw, ["A. cat", "B. dog", "C. bird", "D. fish"]) == letter
 
 
 @pytest.mark.parametrize("raw", ["", None, "E", "zebra"])
 def test_answer_letter_rejects(raw):
     with pytest.raises(ValueError):
-        tu.answer_letter(raw, ["A. cat", "B. dog", "C. bird", "D. fish"])
+        records.answer_letter(raw, ["A. cat", "B. dog", "C. bird", "D. fish"])
 
 
 def test_safe_join(tmp_path):
-    assert tu.safe_join(tmp_path, "./videos/a.mp4") == tmp_path / "videos" / "a.mp4"
-    assert tu.safe_join(tmp_path, "videos//a.mp4") == tmp_path / "videos" / "a.mp4"
+    assert paths.safe_join(tmp_path, "./videos/a.mp4") == tmp_path / "videos" / "a.mp4"
+    assert paths.safe_join(tmp_path, "videos//a.mp4") == tmp_path / "videos" / "a.mp4"
     for bad in ["../a", "/a", "", "a/../../b", "\\\\server\\x", "C:x", "a\x00b", "."]:
-        with pytest.raises(tu.UnsafePathError):
-            tu.safe_join(tmp_path, bad)
+        with pytest.raises(paths.UnsafePathError):
+            paths.safe_join(tmp_path, bad)
 
 
 # --------------------------------------------------------------------------- data sources
@@ -481,21 +482,21 @@ def test_safe_join(tmp_path):
 
 def test_dataset_source_defaults_to_the_hub(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    path, kwargs = tu.dataset_source("worldsense")
+    path, kwargs = sources.dataset_source("worldsense")
     assert path == "lmms-lab/WorldSense"
     assert kwargs["video"] is True and kwargs["cache_dir"] == str(tmp_path / "WorldSense")
     assert load_utils("worldsense").DATASET_PATH == "lmms-lab/WorldSense"
-    path, kwargs = tu.dataset_source("omnivideobench")  # nothing downloaded yet
+    path, kwargs = sources.dataset_source("omnivideobench")  # nothing downloaded yet
     assert path == "NJU-LINK/OmniVideoBench"
     assert kwargs["data_files"] == {"test": "data.parquet"}  # not the default split "train"
     assert kwargs["create_link"] is True  # lmms-eval links the snapshot (loose videos)
     assert kwargs["cache_dir"] == str(tmp_path / "OmniVideoBench")
-    assert tu.dataset_source("videomme")[0] == "lmms-eval/Video-MME"
+    assert sources.dataset_source("videomme")[0] == "lmms-eval/Video-MME"
 
 
 def test_dataset_source_local_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("SEATS_WORLDSENSE_DATA", str(FIXTURES / "worldsense"))
-    path, kwargs = tu.dataset_source("worldsense")
+    path, kwargs = sources.dataset_source("worldsense")
     assert path == "parquet"
     assert kwargs == {
         "data_files": {"test": [str(FIXTURES / "worldsense" / "test-00000-of-00001.parquet")]}
@@ -508,17 +509,17 @@ def test_dataset_source_local_overrides(tmp_path, monkeypatch):
         FIXTURES / "videomme" / "test-00000-of-00001.parquet",
         tmp_path / "videomme" / "videomme" / "test-00000-of-00001.parquet",
     )
-    path, kwargs = tu.dataset_source("videomme")
+    path, kwargs = sources.dataset_source("videomme")
     assert path == "parquet" and kwargs["data_files"]["test"][0].startswith(str(tmp_path))
-    assert tu.video_root("videomme") == tmp_path / "videomme"
+    assert sources.video_root("videomme") == tmp_path / "videomme"
     # nothing local for LVOmniBench: annotations from the hub, videos from the data root
     monkeypatch.delenv("HF_HOME", raising=False)
-    path, kwargs = tu.dataset_source("lvomnibench")
+    path, kwargs = sources.dataset_source("lvomnibench")
     assert path == "xxayt/LVOmniBench" and kwargs["cache_dir"] == str(tmp_path / "lvomnibench")
 
     monkeypatch.setenv("SEATS_DAILYOMNI_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="SEATS_DAILYOMNI_DATA"):
-        tu.dataset_source("dailyomni")
+        sources.dataset_source("dailyomni")
 
 
 def test_find_parquet_files_prefers_test(tmp_path):
@@ -528,36 +529,36 @@ def test_find_parquet_files_prefers_test(tmp_path):
         "data/train-00000-of-00001.parquet",
     ):
         touch(tmp_path / name)
-    assert [Path(f).name for f in tu.find_parquet_files(tmp_path)] == [
+    assert [Path(f).name for f in sources.find_parquet_files(tmp_path)] == [
         "test-00000-of-00002.parquet",
         "test-00001-of-00002.parquet",
     ]
-    assert tu.find_parquet_files(tmp_path / "missing") == []
+    assert sources.find_parquet_files(tmp_path / "missing") == []
 
 
 # --------------------------------------------------------------------------- system prompt
 
 
 def test_system_prompt_for():
-    default = tu.QWEN_OMNI_SYSTEM_PROMPT
-    with_suffix = f"{default} {tu.ANALYZE_SUFFIX}"
-    assert tu.ANALYZE_SUFFIX.startswith("Please analyze the video carefully")
+    default = prompts.QWEN_OMNI_SYSTEM_PROMPT
+    with_suffix = f"{default} {prompts.ANALYZE_SUFFIX}"
+    assert prompts.ANALYZE_SUFFIX.startswith("Please analyze the video carefully")
     for name in (
         "seats_worldsense",
         "seats_dailyomni",
         "seats_fixture_worldsense",
         "seats_fixture_dailyomni",
     ):
-        assert tu.system_prompt_for(name) == with_suffix
+        assert prompts.system_prompt_for(name) == with_suffix
     for name in (
         "seats_videomme",
         "seats_omnivideobench",
         "seats_lvomnibench",
         "seats_fixture_mcq",
     ):
-        assert tu.system_prompt_for(name) == default
-    assert tu.system_prompt_for("seats_videomme", base=None) is None
-    assert tu.system_prompt_for("seats_worldsense", base="") == tu.ANALYZE_SUFFIX
+        assert prompts.system_prompt_for(name) == default
+    assert prompts.system_prompt_for("seats_videomme", base=None) is None
+    assert prompts.system_prompt_for("seats_worldsense", base="") == prompts.ANALYZE_SUFFIX
 
 
 # --------------------------------------------------------------------------- breakdown
@@ -595,7 +596,7 @@ def _write_samples(path: Path) -> Path:
 
 def test_breakdown(tmp_path):
     samples = _write_samples(tmp_path / "s.jsonl")
-    table = tu.breakdown(samples, ["task_type", "audio_class", "subject"])
+    table = scoring.breakdown(samples, ["task_type", "audio_class", "subject"])
     rows = {(r.field, r.value): (r.n, r.correct, r.accuracy) for r in table.itertuples()}
     assert rows[("overall", "all")] == (4, 3, 75.0)
     assert rows[("task_type", "Audio Recognition")] == (2, 1, 50.0)
@@ -603,16 +604,16 @@ def test_breakdown(tmp_path):
     assert rows[("audio_class", "Speech")] == (2, 1, 50.0)  # list field: once per class
     assert rows[("audio_class", "Music")] == (1, 1, 100.0)
     assert rows[("subject", "s1")] == (2, 1, 50.0)  # a doc field
-    default = tu.breakdown(samples)
+    default = scoring.breakdown(samples)
     assert set(default["field"]) == {"overall", "task_type", "domain", "audio_class"}
     with pytest.raises(ValueError, match="nope"):
-        tu.breakdown(samples, ["nope"])
+        scoring.breakdown(samples, ["nope"])
 
 
 def test_breakdown_cli(tmp_path):
     samples = _write_samples(tmp_path / "s.jsonl")
     out = tmp_path / "out" / "b.csv"
-    assert tu.main(["breakdown", str(samples), "--by", "domain", "--out", str(out)]) == 0
+    assert cli_main(["breakdown", str(samples), "--by", "domain", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "field,value,n,correct,accuracy"
     assert "overall,all,4,3,75.00" in lines
@@ -621,7 +622,7 @@ def test_breakdown_cli(tmp_path):
         [
             sys.executable,
             "-m",
-            "seats_eval.taskutils",
+            "seats_eval.cli",
             "breakdown",
             str(samples),
             "--by",
@@ -636,6 +637,30 @@ def test_breakdown_cli(tmp_path):
 
 
 # --------------------------------------------------------------------------- lmms-eval
+
+IMPORT_SCRIPT = textwrap.dedent(
+    """
+    import importlib.util, sys
+    import seats_eval.tasklib.prompts
+    for path in sys.argv[1:]:
+        spec = importlib.util.spec_from_file_location(path, path)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "pandas", "transformers")
+                 or m.startswith(("seats_eval.models", "seats_eval.runtime", "lmms_eval"))))
+    """
+)
+
+
+def test_task_utils_import_without_model_code(tmp_path):
+    # lmms-eval indexes the task configs (and runs their `!function` imports) with no model
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEATS_")}
+    env.update(HF_HOME=str(tmp_path), PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
+    files = [str(p) for p in sorted(TASKS.glob("*/utils.py"))]
+    assert len(files) == len(BENCHES) + 1
+    proc = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, *files], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"
+
 
 LMMS_SCRIPT = textwrap.dedent(
     """

@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..media.decode import Media, PixelBudget
-
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
-    "perceiving auditory and visual inputs, as well as generating text and speech."
-)
+from ..tasklib.prompts import QWEN_OMNI_SYSTEM_PROMPT
 
 
 def build_messages(text: str, system_prompt: str | None) -> list[dict[str, Any]]:
@@ -22,7 +18,7 @@ def build_messages(text: str, system_prompt: str | None) -> list[dict[str, Any]]
     return messages
 
 
-def build_prompt(processor: Any, text: str, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> str:
+def build_prompt(processor: Any, text: str, system_prompt: str | None = QWEN_OMNI_SYSTEM_PROMPT) -> str:
     """The chat-templated prompt with one unexpanded video placeholder."""
     return processor.apply_chat_template(build_messages(text, system_prompt), add_generation_prompt=True,
                                          tokenize=False)
@@ -33,7 +29,7 @@ def build_inputs(
     media: Media,
     text: str,
     *,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = QWEN_OMNI_SYSTEM_PROMPT,
     fps: float = 2.0,
 ) -> Any:
     """Processor output (BatchFeature, batch 1) with the audio track interleaved per window.

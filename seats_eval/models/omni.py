@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..budgets import load_backbone_config
 from ..errors import ConfigError, SeatsError
 from ..methods import build_method
+from ..tasklib import prompts
 
 FAILURE_MARKER = "[seats-eval failure]"
 COMMON_ARGS = {
@@ -209,11 +210,7 @@ class QwenOmniModel(lmms):
     def system_prompt_for(self, task: str) -> str | None:
         if self.system_prompt != "auto":
             return self.system_prompt or None
-        try:
-            from ..taskutils import system_prompt_for
-        except ImportError:  # tasks not installed
-            return None
-        return system_prompt_for(task)
+        return prompts.system_prompt_for(task)
 
     # the work --------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[str]:

@@ -17,17 +17,17 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 BENCH = "dailyomni"
 METRIC = "dailyomni_score"
 BREAKDOWN_FIELDS = ("Type", "video_category", "video_duration")
 
 # Read by seats_dailyomni.yaml through `!function` (see tasks/README.md).
-DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+DATASET_PATH, DATASET_KWARGS = sources.dataset_source(BENCH)
 
 PROMPT = (
     "Your task is to accurately answer multiple-choice questions based on the given video.\n"
@@ -46,15 +46,15 @@ def video_id(doc: dict) -> str:
 def doc_to_visual(doc: dict) -> list[str]:
     vid = video_id(doc)
     candidates = [f"Videos/{vid}/{vid}_video.mp4", f"videos/{vid}/{vid}_video.mp4"]
-    return [tu.video_path(BENCH, candidates)]
+    return [sources.video_path(BENCH, candidates)]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    choices = "\n".join(tu.format_options(doc["Choice"]))
+    choices = "\n".join(records.format_options(doc["Choice"]))
     return PROMPT.format(question=doc["Question"], choices=choices)
 
 
@@ -65,9 +65,9 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "video_category": doc.get("video_category"),
         "video_duration": doc.get("video_duration"),
     }
-    payload = tu.make_payload(results, doc["Choice"], doc["Answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["Choice"], doc["Answer"], video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)

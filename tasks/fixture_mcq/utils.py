@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 TASK = "seats_fixture_mcq"
 METRIC = "mcq_accuracy"
@@ -26,11 +26,11 @@ def video_id(doc: dict) -> str:
 
 
 def doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    options = "\n".join(tu.format_options(doc["options"]))
+    options = "\n".join(records.format_options(doc["options"]))
     return (
         f"{doc['question']}\nOptions:\n{options}\n"
         "Answer with the option's letter from the given choices directly."
@@ -39,9 +39,9 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 
 def process_results(doc: dict, results: list[str]) -> dict:
     fields = {"question_id": doc.get("question_id"), "category": doc.get("category")}
-    payload = tu.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(TASK, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(TASK, results, BREAKDOWN_FIELDS)

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 BENCH = "lvomnibench"
 METRIC = "lvomnibench_perception_score"
@@ -35,7 +35,7 @@ BREAKDOWN_FIELDS = (
 )
 
 # Read by seats_lvomnibench.yaml through `!function` (see tasks/README.md).
-DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+DATASET_PATH, DATASET_KWARGS = sources.dataset_source(BENCH)
 
 
 def video_id(doc: dict) -> str:
@@ -43,15 +43,15 @@ def video_id(doc: dict) -> str:
 
 
 def doc_to_visual(doc: dict) -> list[str]:
-    return [tu.video_path(BENCH, [f"videos/{video_id(doc)}.mp4"])]
+    return [sources.video_path(BENCH, [f"videos/{video_id(doc)}.mp4"])]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    options = "\n".join(tu.format_options(doc["options"]))
+    options = "\n".join(records.format_options(doc["options"]))
     return (
         f"Question: {doc['question']}\n"
         f"Options:\n{options}\n\n"
@@ -75,11 +75,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "audio_type": doc.get("audio_type"),
         "difficulty": doc.get("difficulty"),
         "duration": str(doc.get("duration")),
-        "duration_bucket": tu.duration_bucket(doc.get("duration")),
+        "duration_bucket": records.duration_bucket(doc.get("duration")),
     }
-    payload = tu.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)

@@ -10,7 +10,7 @@ is), or a bare "video_N" / "video_N.mp4" (the official data.json's form), looked
 videos/video_N.mp4 and then video_N.mp4 (a root set to the videos folder itself). With
 nothing configured the video root is $HF_HOME/OmniVideoBench (a `--local-dir` download,
 or lmms-eval's link to the snapshot), else the snapshot in the local hub cache
-(`seats_eval.taskutils.video_root`).
+(`seats_eval.tasklib.sources.video_root`).
 
 Prompt: the official eval/qwenomni_eval.py prompt, including its two closing sentences.
 """
@@ -21,17 +21,17 @@ import sys
 from pathlib import Path, PurePosixPath
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 BENCH = "omnivideobench"
 METRIC = "omnivideobench_perception_score"
 BREAKDOWN_FIELDS = ("video_type", "question_type", "audio_type", "duration_bucket")
 
 # Read by seats_omnivideobench.yaml through `!function` (see tasks/README.md).
-DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+DATASET_PATH, DATASET_KWARGS = sources.dataset_source(BENCH)
 
 
 def video_id(doc: dict) -> str:
@@ -49,15 +49,15 @@ def video_relpaths(value: object) -> list[str]:
 
 
 def doc_to_visual(doc: dict) -> list[str]:
-    return [tu.video_path(BENCH, video_relpaths(doc["video"]))]
+    return [sources.video_path(BENCH, video_relpaths(doc["video"]))]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    options = "\n".join(tu.format_options(doc["options"]))
+    options = "\n".join(records.format_options(doc["options"]))
     return (
         "You are given a video. Based on the content of the video, answer the following "
         "question:\n\n"
@@ -76,12 +76,12 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "question_type": doc.get("question_type"),
         "audio_type": doc.get("audio_type"),
         "duration": str(doc.get("duration")),
-        "duration_bucket": tu.duration_bucket(doc.get("duration")),
+        "duration_bucket": records.duration_bucket(doc.get("duration")),
     }
     answer = doc.get("correct_option") or doc.get("answer")
-    payload = tu.make_payload(results, doc["options"], answer, video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], answer, video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)

@@ -18,17 +18,17 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 BENCH = "videomme"
 METRIC = "videomme_perception_score"
 BREAKDOWN_FIELDS = ("duration", "domain", "sub_category", "task_type")
 
 # Read by seats_videomme.yaml through `!function` (see tasks/README.md).
-DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+DATASET_PATH, DATASET_KWARGS = sources.dataset_source(BENCH)
 
 OPTION_PROMPT = (
     "Select the best answer to the following multiple-choice question based on the video and "
@@ -44,18 +44,18 @@ def video_id(doc: dict) -> str:
 def doc_to_visual(doc: dict) -> list[str]:
     vid = video_id(doc)
     candidates = [f"data/{vid}.mp4", f"data/{vid}.MP4", f"data/{vid}.mkv"]
-    return [tu.video_path(BENCH, candidates)]
+    return [sources.video_path(BENCH, candidates)]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
     kwargs = lmms_eval_specific_kwargs or {}
     pre_prompt = kwargs.get("pre_prompt", "") or ""
     post_prompt = kwargs.get("post_prompt", DEFAULT_POST_PROMPT)
-    options = "\n".join(tu.format_options(doc["options"]))
+    options = "\n".join(records.format_options(doc["options"]))
     return f"{pre_prompt}{OPTION_PROMPT}\n{doc['question']}\n{options}\n{post_prompt}"
 
 
@@ -67,9 +67,9 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "sub_category": doc.get("sub_category"),
         "task_type": doc.get("task_type"),
     }
-    payload = tu.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)

@@ -10,7 +10,7 @@ to $HF_HOME/WorldSense/videos/<id>.mp4 (the record's video_path).
 
 Prompt: the OmniZip/SEATS WorldSense prompt (question, "Options:", one candidate per line,
 "Answer with the option's letter from the given choices directly."); the model adds the
-system prompt from `seats_eval.taskutils.system_prompt_for`.
+system prompt from `seats_eval.tasklib.prompts.system_prompt_for`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval import taskutils as tu
+    from seats_eval.tasklib import records, scoring, sources
 
 BENCH = "worldsense"
 METRIC = "worldsense_score"
@@ -30,7 +30,7 @@ BREAKDOWN_FIELDS = ("task_type", "domain", "task_domain", "duration", "audio_cla
 
 # Read by seats_worldsense.yaml through `!function`: hub id, or local parquet when
 # SEATS_WORLDSENSE_DATA / SEATS_DATA_ROOT say so (evaluated when the task config is loaded).
-DATASET_PATH, DATASET_KWARGS = tu.dataset_source(BENCH)
+DATASET_PATH, DATASET_KWARGS = sources.dataset_source(BENCH)
 
 
 def video_id(doc: dict) -> str:
@@ -39,15 +39,15 @@ def video_id(doc: dict) -> str:
 
 def doc_to_visual(doc: dict) -> list[str]:
     rel = doc.get("video_path") or f"videos/{video_id(doc)}.mp4"
-    return [tu.video_path(BENCH, [str(rel)])]
+    return [sources.video_path(BENCH, [str(rel)])]
 
 
 def fixture_doc_to_visual(doc: dict) -> list[str]:
-    return [tu.fixture_video_path(video_id(doc))]
+    return [sources.fixture_video_path(video_id(doc))]
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
-    options = "\n".join(tu.format_options(doc["candidates"]))
+    options = "\n".join(records.format_options(doc["candidates"]))
     return (
         f"{doc['question']}\nOptions:\n{options}\n"
         "Answer with the option's letter from the given choices directly."
@@ -62,12 +62,12 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "task_domain": doc.get("task_domain"),
         "sub_category": doc.get("sub_category"),
         "duration": str(doc.get("duration")),
-        "duration_bucket": tu.duration_bucket(doc.get("duration")),
-        "audio_class": tu.parse_str_list(doc.get("audio_class")),
+        "duration_bucket": records.duration_bucket(doc.get("duration")),
+        "audio_class": records.parse_str_list(doc.get("audio_class")),
     }
-    payload = tu.make_payload(results, doc["candidates"], doc["answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["candidates"], doc["answer"], video_id(doc), fields)
     return {METRIC: payload}
 
 
 def aggregate_results(results: list[dict]) -> float:
-    return tu.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+    return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)

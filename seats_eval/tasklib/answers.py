@@ -2,7 +2,8 @@
 
 `extract_choice(response, options)` turns a free-form model response into one option letter,
 or "" when the response names no option or names several with no clear winner. "" counts as
-a wrong answer; nothing here is random.
+a wrong answer; nothing here is random. Options are read in any stored form through
+`records.option_texts`.
 
 Formats are tried in rank order and the first rank that matches decides:
 
@@ -23,150 +24,11 @@ are not read as letters when they start an ordinary sentence ("A man plays...").
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-import string
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = [
-    "extract_choice",
-    "option_letters",
-    "option_texts",
-    "parse_options",
-    "split_option",
-]
-
-LETTERS = string.ascii_uppercase
-
-# "A. text", "A) text", "(A) text", "A: text", "A.text", "[A] text"
-_OPTION_PREFIX = re.compile(r"^\s*[\(\[]?([A-Z])\s*(?:[\)\]]\s*[.:]?|[.:：．])\s*(.*)$", re.DOTALL)
-_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", re.DOTALL)
-
-
-# --------------------------------------------------------------------------- options
-
-
-def _unescape(token: str, quote: str) -> str:
-    try:
-        value = ast.literal_eval(quote + token + quote)
-    except (ValueError, SyntaxError):
-        return token
-    return value if isinstance(value, str) else token
-
-
-def _quoted_items(body: str) -> list[str]:
-    """Items of "'a', 'b'" or "'a' 'b'" (the inside of a list literal); [] unless the whole
-    body is quoted strings separated by commas and/or whitespace."""
-    tokens: list[str] = []
-    pos = 0
-    for match in _QUOTED.finditer(body):
-        if body[pos : match.start()].strip(" \t\r\n,"):
-            return []
-        if match.group(1) is not None:
-            tokens.append(_unescape(match.group(1), "'"))
-        else:
-            tokens.append(_unescape(match.group(2), '"'))
-        pos = match.end()
-    if body[pos:].strip(" \t\r\n,"):
-        return []
-    return tokens
-
-
-def _split_labelled_text(text: str) -> list[str]:
-    """Split "A. x B. y C. z" (labels in order from A) into ["A. x", "B. y", "C. z"]."""
-    starts: list[int] = []
-    pos = 0
-    for letter in LETTERS:
-        pattern = re.compile(rf"(?:^|(?<=[\s,;]))[\(\[]?{letter}\s*(?:[\)\]]|[.:])")
-        match = pattern.search(text, pos)
-        if match is None:
-            break
-        starts.append(match.start())
-        pos = match.end()
-    if len(starts) < 2:
-        return []
-    bounds = starts + [len(text)]
-    parts = [text[bounds[i] : bounds[i + 1]].strip(" \t\r\n,;") for i in range(len(starts))]
-    return [p for p in parts if p]
-
-
-def parse_options(raw: Any) -> list[str]:
-    """Options of a record as a list of strings, whatever form the record stores them in.
-
-    Accepts a list/tuple, a numpy array, a JSON or Python list literal ("['A. x', 'B. y']"),
-    numpy's comma-less repr ("['A. x' 'B. y']", possibly across lines) and, as a last resort,
-    plain text with labels in order ("A. x B. y"). Items are stripped; empty items dropped.
-    Raises ValueError when nothing usable is found.
-    """
-    if raw is None:
-        raise ValueError("options are missing (None)")
-    if hasattr(raw, "tolist") and not isinstance(raw, str | bytes):
-        raw = raw.tolist()
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8")
-    if isinstance(raw, list | tuple):
-        items = [str(x).strip() for x in raw]
-        items = [x for x in items if x]
-        if not items:
-            raise ValueError(f"options list is empty: {raw!r}")
-        return items
-    if not isinstance(raw, str):
-        raise ValueError(f"unsupported options type {type(raw).__name__}: {raw!r}")
-
-    text = raw.strip()
-    if not text:
-        raise ValueError("options string is empty")
-    if text.startswith("[") and text.endswith("]"):
-        # Quoted items separated by commas (Python/JSON) or by whitespace only (numpy's repr,
-        # which Python would otherwise read as implicit string concatenation).
-        tokens = _quoted_items(text[1:-1])
-        if tokens:
-            return parse_options(tokens)
-        for loader in (json.loads, ast.literal_eval):
-            try:
-                value = loader(text)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                continue
-            if isinstance(value, list | tuple):
-                return parse_options(list(value))
-        text = text[1:-1].strip()
-    parts = _split_labelled_text(text)
-    if parts:
-        return parts
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) >= 2:
-        return lines
-    raise ValueError(f"cannot parse options from {raw!r}")
-
-
-def split_option(option: str, position: int) -> tuple[str, str]:
-    """(letter, text) of the option at `position` (0-based). An "A."-style prefix is removed
-    when its letter is the positional one; otherwise (no prefix, or text such as "U.S. army"
-    that only looks like one) the whole string is the text and the letter is positional."""
-    option = str(option).strip()
-    letter = LETTERS[position]
-    match = _OPTION_PREFIX.match(option)
-    if match and match.group(1) == letter:
-        return letter, match.group(2).strip()
-    return letter, option
-
-
-def option_texts(options: Any) -> list[tuple[str, str]]:
-    """[(letter, text), ...] for raw options in any form accepted by `parse_options`."""
-    items = parse_options(options)
-    if len(items) > len(LETTERS):
-        raise ValueError(f"too many options ({len(items)})")
-    return [split_option(item, i) for i, item in enumerate(items)]
-
-
-def option_letters(options: Any) -> list[str]:
-    """The valid answer letters of a question ("A".."C" for 3 options, "A".."D" for 4, ...)."""
-    return [letter for letter, _ in option_texts(options)]
-
-
-# --------------------------------------------------------------------------- responses
+from seats_eval.tasklib.records import option_letters, option_texts
 
 _THINK = re.compile(r"<think(?:ing)?>.*?</think(?:ing)?>", re.DOTALL | re.IGNORECASE)
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)

@@ -1,0 +1,37 @@
+"""`seats-eval breakdown SAMPLES.jsonl`: per-category accuracy recomputed from the
+`--log_samples` output of a seats task (columns field, value, n, correct, accuracy)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+help = "per-category accuracy from an lmms-eval --log_samples jsonl"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("samples", help="<date>_samples_<task>.jsonl written by lmms-eval --log_samples")
+    p.add_argument("--by", nargs="+", default=None, help="fields (default: all category fields)")
+    p.add_argument("--metric", default=None, help="payload key (default: the dict with 'score')")
+    p.add_argument("--out", default=None, help="CSV file to write (default: print the table)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tasklib.scoring import breakdown
+
+    try:
+        table = breakdown(args.samples, args.by, args.metric)
+    except (OSError, ValueError) as exc:
+        print(f"seats-eval breakdown: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(f"{args.out}.tmp")
+        table.to_csv(tmp, index=False, float_format="%.2f")
+        os.replace(tmp, args.out)
+        print(f"wrote {args.out} ({len(table)} rows)")
+    else:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0

@@ -1,0 +1,161 @@
+"""Scoring: the per-sample payload every seats task returns from `process_results`, the
+accuracy that the task YAMLs aggregate (with a logged per-category breakdown), and the same
+breakdown recomputed offline from lmms-eval `--log_samples` output (`seats-eval breakdown`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from seats_eval.tasklib.answers import extract_choice
+from seats_eval.tasklib.records import answer_letter, plain_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def make_payload(
+    response: Any,
+    options: Any,
+    answer: Any,
+    video_id: Any,
+    fields: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The per-sample dict every seats task returns from `process_results`:
+    `score` (1.0 correct / 0.0 wrong or no answer), `pred` (extracted letter or ""),
+    `answer` (ground-truth letter), `video_id` (the cluster key), plus category `fields`."""
+    if isinstance(response, list | tuple):
+        response = response[0] if response else ""
+    text = "" if response is None else str(response)
+    pred = extract_choice(text, options)
+    gold = answer_letter(answer, options)
+    payload: dict[str, Any] = {
+        "score": 1.0 if pred and pred == gold else 0.0,
+        "pred": pred,
+        "answer": gold,
+        "video_id": str(plain_value(video_id)),
+    }
+    for key, value in (fields or {}).items():
+        payload[key] = plain_value(value)
+    return payload
+
+
+def accuracy(results: Iterable[Mapping[str, Any] | float]) -> float:
+    """Mean `score` of the payloads, in percent (0-100). 0.0 for no results."""
+    scores = [float(r["score"]) if isinstance(r, Mapping) else float(r) for r in results]
+    return 100.0 * sum(scores) / len(scores) if scores else 0.0
+
+
+def _group_scores(results: Sequence[Mapping[str, Any]], field_name: str) -> dict[str, list[float]]:
+    groups: dict[str, list[float]] = {}
+    for r in results:
+        if field_name not in r:
+            continue
+        value = r[field_name]
+        values = value if isinstance(value, list | tuple) else [value]
+        for v in values:
+            groups.setdefault(str(v), []).append(float(r["score"]))
+    return groups
+
+
+def log_breakdown(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> None:
+    """Log accuracy per category value of each field (list-valued fields count once per item)."""
+    try:
+        from loguru import logger
+    except ImportError:  # pragma: no cover
+        import logging
+
+        logger = logging.getLogger("seats_eval.tasks")
+    for name in fields:
+        for value, scores in sorted(_group_scores(results, name).items()):
+            acc = 100.0 * sum(scores) / len(scores)
+            logger.info(f"[{task}] {name}={value}: {acc:.2f} (n={len(scores)})")
+    logger.info(f"[{task}] overall: {accuracy(results):.2f} (n={len(results)})")
+
+
+def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> float:
+    """Aggregation used by the task YAMLs: logs the breakdown, returns accuracy in %."""
+    results = list(results)
+    log_breakdown(task, results, fields)
+    return accuracy(results)
+
+
+_NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response"}
+
+
+def _sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:
+    if metric is not None:
+        value = sample.get(metric)
+        return value if isinstance(value, Mapping) else None
+    for key, value in sample.items():
+        if key in ("doc", "arguments", "input_media"):
+            continue
+        if isinstance(value, Mapping) and "score" in value:
+            return value
+    return None
+
+
+def breakdown(
+    samples_jsonl: str | os.PathLike[str],
+    by: Sequence[str] | None = None,
+    metric: str | None = None,
+) -> pd.DataFrame:
+    """Per-category accuracy recomputed from an lmms-eval `--log_samples` jsonl.
+
+    Each line's payload is the dict with a `score` field (or the one named `metric`); a `by`
+    field is looked up in the payload first, then in the logged `doc`. By default every
+    category field of the payloads is used. List-valued fields (e.g. WorldSense audio
+    classes) count the sample once per item. Returns columns field, value, n, correct,
+    accuracy (%), starting with the overall row (field "overall", value "all").
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    payload_fields: dict[str, None] = {}
+    with open(samples_jsonl, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            sample = json.loads(line)
+            payload = _sample_payload(sample, metric)
+            if payload is None:
+                raise ValueError(
+                    f"{samples_jsonl}:{lineno}: no result payload with a 'score' field"
+                )
+            for key in payload:
+                if key not in _NON_CATEGORY:
+                    payload_fields.setdefault(key, None)
+            row = dict(sample.get("doc") or {})
+            row.update(payload)
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"{samples_jsonl}: no samples")
+    if not by:
+        by = list(payload_fields)
+    out = [
+        {
+            "field": "overall",
+            "value": "all",
+            "n": len(rows),
+            "correct": int(sum(float(r["score"]) for r in rows)),
+            "accuracy": accuracy(rows),
+        }
+    ]
+    for name in by:
+        groups = _group_scores(rows, name)
+        if not groups:
+            raise ValueError(f"field {name!r} is in neither the payloads nor the docs")
+        for value, scores in sorted(groups.items()):
+            out.append(
+                {
+                    "field": name,
+                    "value": value,
+                    "n": len(scores),
+                    "correct": int(sum(scores)),
+                    "accuracy": 100.0 * sum(scores) / len(scores),
+                }
+            )
+    return pd.DataFrame(out, columns=["field", "value", "n", "correct", "accuracy"])
