@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .sweep import Sweep
+    from .sweep.spec import Sweep
     from .tables import Table
 
 

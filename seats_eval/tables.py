@@ -25,20 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .sweep import (
-    BENCHMARK_LABELS,
-    BENCHMARKS,
-    METHOD_LABELS,
-    REPO,
-    Job,
-    Sweep,
-    benchmark_of,
-    job_summary,
-    load_spec,
-    read_json,
-    read_status,
-    write_text_atomic,
-)
+from .sweep.jobs import METHOD_LABELS, Job
+from .sweep.spec import BENCHMARK_LABELS, BENCHMARKS, REPO, Sweep, benchmark_of, load_spec
+from .sweep.store import job_summary, read_json, read_status, write_text_atomic
 
 PAPER_DIR = REPO / "results" / "paper"
 PAPER_FILES = {
@@ -473,10 +462,8 @@ def build_table4(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
     paper = read_paper("table4", paper_dir)
     ours = _index(results, _method_key)
     if score_sweep is None and sweep.scores_from is not None:
-        from .sweep import load_spec as _load
-
         kw = {"tasks": sweep.task_set} if sweep.task_set == "fixtures" else {}
-        score_sweep = _load(sweep.scores_from, **kw)
+        score_sweep = load_spec(sweep.scores_from, **kw)
     scores = _index(load_results(score_sweep), _method_key) if score_sweep is not None else {}
     full_s = scores.get(("Full tokens", 100))
     full_mean = full_s.mean if full_s is not None and full_s.state == "done" else None
@@ -548,23 +535,7 @@ def write_table(table: Table, out_dir: Path, name: str | None = None) -> tuple[P
     return md, cs
 
 
-def make_tables(spec: str, *, tasks: str | None = None, out: str | None = None, artifacts: str | None = None,
-                limit: float | None = None, table_out: str | None = None, figures: bool = True,
-                paper_dir: Path = PAPER_DIR) -> list[Path]:
-    """Build the spec's table (and its figures); return the written paths."""
-    sweep = load_spec(spec, tasks=tasks, out=out, artifacts=artifacts, limit=limit)
-    dest = Path(table_out) if table_out else sweep.table_out
-    table = build_table(sweep, paper_dir)
-    written = list(write_table(table, dest))
-    if figures:
-        from . import figures as figs
-
-        written += figs.figures_for(table, sweep, dest)
-    return written
-
-
 __all__ = [
     "Column", "JobResult", "Row", "Table", "build_method_table", "build_table", "build_table4", "build_table5",
-    "build_table9", "load_results", "make_tables", "mean_of", "read_json", "read_paper", "round_half_up",
-    "write_table",
+    "build_table9", "load_results", "mean_of", "read_json", "read_paper", "round_half_up", "write_table",
 ]

@@ -20,6 +20,7 @@ import yaml
 
 from seats_eval import sweep as sw
 from seats_eval.errors import ConfigError
+from seats_eval.sweep.runner import _Lock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -288,7 +289,7 @@ def test_stale_running_status_with_finished_result_is_recovered(tmp_path, fake):
 def test_a_job_held_by_another_process_is_not_run_twice(tmp_path, fake):
     spec = write_spec(tmp_path, fake, [{"method": "full"}])
     s = sw.load_spec(spec)
-    lock = sw._Lock(s.job_dir(s.jobs[0]) / ".lock")
+    lock = _Lock(s.job_dir(s.jobs[0]) / ".lock")
     assert lock.acquire()
     holder = subprocess.run([sys.executable, "-m", "seats_eval.cli", "sweep", "--spec", str(spec), "--no-progress"],
                             capture_output=True, text=True, cwd=REPO, timeout=120)

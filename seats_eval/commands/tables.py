@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import ConfigError
+from ..figures import figures_for
+from ..sweep.spec import load_spec
+from ..tables import PAPER_DIR, build_table, write_table
 
 help = "build a paper table (markdown + CSV, with the paper's numbers) and figures from a sweep"
 
@@ -27,9 +31,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--print", action="store_true", help="also print the markdown table")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..tables import make_tables
+def make_tables(spec: str, *, tasks: str | None = None, out: str | None = None, artifacts: str | None = None,
+                limit: float | None = None, table_out: str | None = None, figures: bool = True,
+                paper_dir: Path = PAPER_DIR) -> list[Path]:
+    """Build the spec's table (and its figures); return the written paths. It lives here,
+    above `tables` (results -> Table) and `figures` (Table -> PNG), so `tables` needs nothing
+    of `figures` and the two no longer import each other."""
+    sweep = load_spec(spec, tasks=tasks, out=out, artifacts=artifacts, limit=limit)
+    dest = Path(table_out) if table_out else sweep.table_out
+    table = build_table(sweep, paper_dir)
+    written = list(write_table(table, dest))
+    if figures:
+        written += figures_for(table, sweep, dest)
+    return written
 
+
+def run(args: argparse.Namespace) -> int:
     try:
         paths = make_tables(args.spec, tasks=args.tasks, out=args.out, artifacts=args.artifacts, limit=args.limit,
                             table_out=args.table_out, figures=not args.no_figures)

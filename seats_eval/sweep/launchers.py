@@ -1,0 +1,106 @@
+"""How a job is launched: the lmms-eval command line of the local and accelerate launchers,
+and the Slurm sbatch array script (one array task per job, each a `seats-eval sweep
+--job-index`). Scale-out uses existing engines only; nothing here runs anything."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .jobs import Job, _fmt_value, _slug
+from .spec import REPO, Sweep
+from .store import write_text_atomic
+
+
+def lmms_eval_argv(sweep: Sweep, job: Job, output: Path) -> list[str]:
+    """The lmms-eval command line of one job (what `--dry-run` prints)."""
+    margs = ",".join(f"{k}={_fmt_value(v)}" for k, v in job.model_args.items())
+    args = ["--model", job.model, "--model_args", margs, "--tasks", ",".join(job.tasks),
+            "--include_path", str(REPO / "tasks"), "--output_path", str(output), *job.lmms_eval_args]
+    if job.limit is not None:
+        args += ["--limit", f"{job.limit:g}"]
+    bindir = Path(sys.executable).parent
+    if sweep.launcher == "accelerate":
+        accel = bindir / "accelerate"
+        launch = [str(accel), "launch"] if accel.exists() else [sys.executable, "-m", "accelerate.commands.launch"]
+        launch += ["--num_processes", str(sweep.num_processes)]
+        if sweep.main_process_port:
+            launch += ["--main_process_port", str(sweep.main_process_port)]
+        if sweep.lmms_eval_cmd:  # a script instead of `-m lmms_eval` (tests)
+            return launch + sweep.lmms_eval_cmd[1:] + args
+        return launch + ["-m", "lmms_eval"] + args
+    if sweep.lmms_eval_cmd:
+        return list(sweep.lmms_eval_cmd) + args
+    exe = bindir / "lmms-eval"
+    return ([str(exe)] if exe.exists() else [sys.executable, "-m", "lmms_eval"]) + args
+
+
+def slurm_script(sweep: Sweep, *, extra_args: Sequence[str] = (), partition: str | None = None,
+                 time_limit: str | None = None, gpus: int | None = None, cpus: int | None = None,
+                 mem: str | None = None, max_parallel: int | None = None,
+                 directives: Sequence[str] = (), path: Path | None = None) -> str:
+    """An sbatch array script: array task i runs `seats-eval sweep --spec ... --job-index i`."""
+    cfg = dict(sweep.slurm)
+    partition = partition or cfg.get("partition")
+    time_limit = time_limit or cfg.get("time", "24:00:00")
+    if gpus is None:  # one GPU per process with the accelerate launcher
+        gpus = int(cfg.get("gpus", 1))
+        if sweep.launcher == "accelerate":
+            gpus = max(gpus, sweep.num_processes)
+    cpus = cpus or cfg.get("cpus_per_task", 8 * max(1, int(gpus or 1)))
+    mem = mem or cfg.get("mem")
+    max_parallel = max_parallel or cfg.get("max_parallel")
+    n = len(sweep.jobs)
+    if n == 0:
+        raise ConfigError(f"sweep {sweep.name}: no jobs to submit")
+    array = f"0-{n - 1}" + (f"%{int(max_parallel)}" if max_parallel else "")
+    logs = sweep.out / "slurm"
+    exe = Path(sys.executable).parent / "seats-eval"
+    seats = [str(exe)] if exe.exists() else [sys.executable, "-m", "seats_eval.cli"]
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={_slug('seats-' + sweep.name)}",
+        f"#SBATCH --array={array}",
+        f"#SBATCH --output={logs}/%A_%a.out",
+        f"#SBATCH --error={logs}/%A_%a.out",
+        f"#SBATCH --time={time_limit}",
+        "#SBATCH --ntasks=1",
+        f"#SBATCH --cpus-per-task={int(cpus)}",
+    ]
+    if gpus:
+        lines.append(f"#SBATCH --gres=gpu:{int(gpus)}")
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    if mem:
+        lines.append(f"#SBATCH --mem={mem}")
+    lines += [f"#SBATCH {d}" for d in list(cfg.get("directives") or []) + list(directives)]
+    job_list = "\n".join(f"#   {j.index:>3}  {j.name}" for j in sweep.jobs)
+    cmd = shlex.join([*seats, "sweep", "--spec", str(sweep.spec_path), *extra_args,
+                      "--no-progress", "--job-index"])
+    lines += [
+        "#",
+        f"# seats-eval sweep {sweep.name}: {n} job(s), one per array task. Submit with:",
+        f"#   sbatch {shlex.quote(str(path or sweep.out / 'sweep.sbatch'))}",
+        "# Each array task runs one job; finished jobs are skipped, so resubmitting is safe.",
+        "# Jobs (array index, name):",
+        job_list,
+        "set -euo pipefail",
+        f"cd {shlex.quote(str(REPO))}",
+        f"mkdir -p {shlex.quote(str(logs))}",
+        'echo "array task ${SLURM_ARRAY_TASK_ID} on $(hostname)"',
+        f'exec {cmd} "${{SLURM_ARRAY_TASK_ID}}"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_slurm(sweep: Sweep, path: Path | None = None, **kwargs: Any) -> Path:
+    path = path or sweep.out / "sweep.sbatch"
+    (sweep.out / "slurm").mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, slurm_script(sweep, path=path.absolute(), **kwargs))
+    path.chmod(0o755)
+    return path
