@@ -61,6 +61,7 @@ test-all: setup
 
 lint: setup
 	$(VENV)/bin/ruff check seats_eval tests tasks
+	$(VENV)/bin/vulture seats_eval tests tasks vulture_whitelist.py --min-confidence 60
 
 clean-artifacts:
 	rm -rf $(ARTIFACTS)

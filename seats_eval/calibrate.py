@@ -42,7 +42,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +65,6 @@ class Calibration:
     progress: list[float]  # g(x)
     params: dict[str, Any]
     notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["boundaries"] = list(self.boundaries)
-        return d
 
 
 def isotonic(values: Sequence[float]) -> list[float]:

@@ -1,8 +1,8 @@
 """`seats-eval` console script: one subcommand per module in `seats_eval.commands`.
 
-Each command module exposes `help: str`, `add_arguments(parser)` and `run(args) -> int`.
-Modules are imported lazily so `seats-eval --help` stays fast and a broken optional
-dependency only affects its own command.
+Each command module exposes `help: str`, `add_arguments(parser)` and `run(args) -> int`,
+and imports its heavy dependencies (torch, transformers, lmms-eval) inside `run`, so
+`seats-eval --help` stays fast and a broken optional dependency only affects its command.
 """
 
 from __future__ import annotations

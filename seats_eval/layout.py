@@ -17,7 +17,6 @@ import torch
 from .errors import LayoutError
 
 TEXT, VIDEO, AUDIO = 0, 1, 2
-MODALITY_NAMES = {TEXT: "text", VIDEO: "video", AUDIO: "audio"}
 
 
 @dataclass(frozen=True)

@@ -75,14 +75,6 @@ def test_stage1_baseline_selectors_same_counts_different_set(thinker, make_input
     assert res.record.step_layers == ref.record.step_layers
 
 
-def test_stage1_selector_missing_is_a_clear_error(monkeypatch):
-    from seats_eval.methods import seats as seats_module
-
-    monkeypatch.setitem(seats_module._BASELINE_STAGE1, "visionzip", "seats_eval.methods.no_such_module")
-    with pytest.raises(ConfigError, match="not available yet"):
-        build_method("seats", TINY, {"R": R, "stage1": "visionzip"})
-
-
 def test_attn_weighted_false_changes_only_the_stage1_set(thinker, make_inputs):
     _, ref = run(thinker, make_inputs)
     method, res = run(thinker, make_inputs, attn_weighted=False)

@@ -3,10 +3,13 @@
 Clips of benchmark size are generated once and cached under `<artifacts>/bench-media/`
 (H.264 + AAC, see media/synth.py): 20 min at 640x360 and 60 min at 1280x720, 25 fps. Every
 measurement runs in a fresh Python process, because peak RSS is a per-process high-water
-mark; the child reports its RSS after imports (base) and at the end (peak), and the wall
-time of the read alone. Measured, per clip and max_frames:
+mark; the child reports its peak RSS (VmHWM: what an out-of-memory killer sees), its RSS
+after imports (torch alone maps ~0.9 GB of libraries here), the peak of its anonymous
+memory (sampled every 20 ms: the allocations themselves) and the wall time of the read.
+Measured, per clip and max_frames:
 - `load_media`: ours, frames + audio (cut at 300 s), the authors' pixel limits;
-- `load_frames`: ours, frames only: the part comparable with a bare read;
+- `load_frames_pyav`, `load_frames_decord`: ours, frames only, with each reader: the part
+  comparable with a bare read;
 - `decord_get_batch`: decord's `get_batch` of the same indices in one call, no resize (what
   qwen-omni-utils does before resizing): the time bound of frame-accurate sampling, which
   must decode every group of pictures holding a sampled frame;
@@ -79,17 +82,54 @@ def _old_full_decode(path: str, fps: float, max_frames: int) -> Any:
     return np.stack([decoded[i] for i in idx])
 
 
+class _AnonPeak:
+    """Peak anonymous resident memory (RssAnon) of this process, sampled by a thread:
+    the kernel keeps a high-water mark of all RSS only, libraries included."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def read() -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.read())
+            self._stop.wait(0.02)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, self.read())
+
+
 def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[str, Any]:
     if cap_gb:
         resource.setrlimit(resource.RLIMIT_AS, (int(cap_gb * GB), int(cap_gb * GB)))
     import numpy as np
 
     out: dict[str, Any] = {}
-    if op in ("load_media", "load_frames"):
+    sampler = _AnonPeak()
+    if op.startswith("load_"):
+        import torchvision.transforms.functional  # noqa: F401 - imported by the read anyway: count it in base
+
         from .decode import PixelBudget, load_frames, load_media
 
         pixels = PixelBudget(**AUTHORS_PIXELS, factor=28)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sampler.start()
         t0 = time.perf_counter()
         if op == "load_media":
             m = load_media(path, fps=2.0, max_frames=max_frames, pixels=pixels, audio_max_seconds=AUDIO_SECONDS)
@@ -97,7 +137,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
             out.update(audio_s=round(len(m.audio) / 16000, 1) if m.audio is not None else None, audio_cut=m.audio_cut,
                        backend=m.backend)
         else:
-            frames, info, _ = load_frames(path, 2.0, max_frames, pixels)
+            frames, info, _ = load_frames(path, 2.0, max_frames, pixels, backend=op.rsplit("_", 1)[1])
             out["backend"] = info.backend
     elif op in ("decord_get_batch", "decord_keyframes"):
         import decord
@@ -105,6 +145,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
         from .decode import sample_indices
 
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sampler.start()
         t0 = time.perf_counter()
         vr = decord.VideoReader(path, num_threads=0)
         idx = sample_indices(len(vr), vr.get_avg_fps(), 2.0, max_frames)
@@ -115,6 +156,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
         frames = vr.get_batch(idx.tolist()).asnumpy()
     elif op == "old_full_decode":
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sampler.start()
         t0 = time.perf_counter()
         try:
             frames = _old_full_decode(path, 2.0, max_frames)
@@ -124,6 +166,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
     else:
         raise ValueError(f"unknown op {op}")
     out["wall_s"] = round(time.perf_counter() - t0, 2)
+    out["peak_anon_gb"] = round(sampler.stop() / GB, 3)
     out["base_rss_gb"] = round(base * 1024 / GB, 3)
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB, 3)
     if frames is not None:
@@ -161,7 +204,7 @@ def bench_media(cfg: MediaBenchConfig) -> dict[str, Any]:
         clips[name] = {"seconds": seconds, "size": [height, width], "fps": fps, "bytes": path.stat().st_size,
                        "keyframes": keyframe_spacing(path)}
         for n in cfg.max_frames:
-            for op in ("load_media", "load_frames", "decord_get_batch", "decord_keyframes"):
+            for op in ("load_media", "load_frames_pyav", "load_frames_decord", "decord_get_batch", "decord_keyframes"):
                 print(f"bench media: {name} max_frames={n} {op} ...", flush=True)
                 rows.append({"clip": name, "max_frames": n, "op": op, **_run_child(op, path, n)})
                 print(f"  {rows[-1]}", flush=True)
@@ -186,14 +229,18 @@ def markdown(report: dict[str, Any]) -> str:
         k = c["keyframes"]
         lines.append(f"- `{name}`: {c['seconds'] // 60} min {c['size'][1]}x{c['size'][0]} {c['fps']} fps, "
                      f"{c['bytes'] / GB:.2f} GB, keyframe every {k['mean_s']:.1f} s on average (max {k['max_s']:.1f} s)")
-    lines += ["", "| Clip | max_frames | Read | Frames kept | Peak RSS GB (base) | Wall s | vs decord |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| Clip | max_frames | Read | Frames kept | Peak RSS GB | RSS after imports | Peak anon GB | "
+              "Wall s | vs decord |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         shape = "x".join(str(x) for x in r.get("frames", [])) or "-"
-        rss = f"{r['peak_rss_gb']:.2f} ({r['base_rss_gb']:.2f})" if "peak_rss_gb" in r else "-"
+
+        def gb(key: str, row: dict[str, Any] = r) -> str:
+            return f"{row[key]:.2f}" if key in row else "-"
+
         ratio = f"{r['time_vs_decord']:.2f}x" if "time_vs_decord" in r else "-"
-        lines.append(f"| {r['clip']} | {r['max_frames']} | {r['op']} | {shape} | {rss} | {r.get('wall_s', '-')} | "
-                     f"{ratio} |" + (f" {r['error']}" if r.get("error") else ""))
+        lines.append(f"| {r['clip']} | {r['max_frames']} | {r['op']} | {shape} | {gb('peak_rss_gb')} | "
+                     f"{gb('base_rss_gb')} | {gb('peak_anon_gb')} | {r.get('wall_s', '-')} | {ratio} |"
+                     + (f" {r['error']}" if r.get("error") else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -50,13 +50,6 @@ class EncoderSignals:
     video_attn: torch.Tensor | None = None
     audio_attn: torch.Tensor | None = None
 
-    def token_weights(self, length: int, device: torch.device) -> torch.Tensor:
-        out = torch.zeros(length, device=device, dtype=torch.float32)
-        for t in (self.video_attn, self.audio_attn):
-            if t is not None:
-                out = out + t.to(device=device, dtype=torch.float32)
-        return out
-
 
 @dataclass
 class PreLLMContext:

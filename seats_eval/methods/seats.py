@@ -184,17 +184,7 @@ def _baseline_stage1(name: str) -> Any:
     (VisionZip-om: dominant + contextual per frame / window; OmniZip: audio-guided)."""
     import importlib
 
-    module = _BASELINE_STAGE1[name]
-    try:
-        fn = getattr(importlib.import_module(module), "stage1_select", None)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        fn = None
-    if fn is None:
-        raise ConfigError(f"stage1={name} is not available yet: {module}.stage1_select is missing; "
-                          "allowed now: windivprune, random")
-    return fn
+    return importlib.import_module(_BASELINE_STAGE1[name]).stage1_select
 
 
 class Seats(Method):

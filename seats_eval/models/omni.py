@@ -1,4 +1,4 @@
-"""The lmms-eval model class behind every `*_qwen25omni` id.
+"""The lmms-eval model class behind every model id (`*_qwen25omni`, `*_qwen3omni`).
 
 One class: the id fixes the method (`method_id`); `--model_args` carry the common options
 (pretrained, max_frames, fps, attn_implementation, ...) and the method's own (R, mode, ...).
@@ -28,11 +28,6 @@ from ..methods import build_method
 from ..tasklib import prompts
 
 FAILURE_MARKER = "[seats-eval failure]"
-COMMON_ARGS = {
-    "pretrained", "device", "device_map", "batch_size", "max_batch_size", "attn_implementation",
-    "dtype", "max_frames", "fps", "min_pixels", "max_pixels", "total_pixels", "system_prompt", "max_new_tokens",
-    "record_dir", "backbone_config", "feature_cache",
-}
 
 
 def _to_number(value: Any) -> Any:
@@ -109,7 +104,7 @@ class QwenOmniModel(lmms):
                  min_pixels: int | None = None, max_pixels: int | None = None,
                  total_pixels: float | None = None, system_prompt: str = "auto", max_new_tokens: int | None = None,
                  record_dir: str | None = None, backbone_config: str | None = None,
-                 max_batch_size: int | None = None, feature_cache: str | None = None,
+                 feature_cache: str | None = None,
                  **method_options: Any) -> None:
         super().__init__()
         if int(batch_size) != 1:

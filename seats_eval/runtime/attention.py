@@ -3,9 +3,9 @@
 We register wrapper attention functions (`seats_sdpa`, `seats_eager`) with transformers'
 AttentionInterface. They call the stock function unchanged and, only for modules flagged by
 the runtime, additionally compute the softmax row of the LAST query over all keys (one
-query row: never the full attention matrix), averaged over heads, in fp32. The wrappers
-also expose encoder-side statistics (attention received per key) for Stage I, again only
-for flagged modules. Unflagged calls cost one attribute lookup.
+query row: never the full attention matrix), averaged over heads, in fp32. Unflagged calls
+cost one attribute lookup. (Stage I encoder statistics are captured elsewhere:
+runtime/signals.py.)
 """
 
 from __future__ import annotations
@@ -30,24 +30,6 @@ def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | N
     q = q_last.float().reshape(b, h_kv, h // h_kv, d)  # group queries by their kv head
     logits = torch.einsum("bgqd,bgsd->bgqs", q, k.float()) * scale
     return logits.softmax(dim=-1).mean(dim=(1, 2))
-
-
-def received_attention(q: torch.Tensor, k: torch.Tensor, chunk: int, scaling: float) -> torch.Tensor:
-    """Attention each token RECEIVES (softmax over keys, summed over queries, head mean),
-    computed within consecutive chunks of `chunk` tokens. q, k: (H, N, d). Returns (N,)."""
-    h, n, d = q.shape
-    pad = (-n) % chunk
-    if pad:
-        q = torch.nn.functional.pad(q, (0, 0, 0, pad))
-        k = torch.nn.functional.pad(k, (0, 0, 0, pad))
-    nc = (n + pad) // chunk
-    qc = q.float().reshape(h, nc, chunk, d)
-    kc = k.float().reshape(h, nc, chunk, d)
-    logits = torch.einsum("hcqd,hckd->hcqk", qc, kc) * scaling
-    valid = torch.arange(n + pad, device=q.device).reshape(nc, chunk) < n
-    logits = logits.masked_fill(~valid[None, :, None, :], float("-inf"))
-    probs = logits.softmax(-1) * valid[None, :, :, None]
-    return probs.sum(dim=2).mean(dim=0).reshape(-1)[:n]
 
 
 def _make_wrapper(base: Callable) -> Callable:

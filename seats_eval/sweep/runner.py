@@ -28,8 +28,6 @@ from .launchers import lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
 from .store import _jsonl, _valid_result, job_summary, read_status, write_json_atomic
 
-STATES = ("pending", "running", "done", "failed", "skipped")
-
 
 class Interrupted(Exception):
     """SIGTERM/SIGINT reached the sweep while a job was running."""
