@@ -33,11 +33,3 @@ def build_method(method_id: str, backbone_cfg: dict[str, Any], options: dict[str
         raise ConfigError(f"unknown method {method_id!r}; allowed: {', '.join(METHOD_IDS)}")
     module_name, factory = _REGISTRY[method_id].split(":")
     return getattr(importlib.import_module(module_name), factory)(backbone_cfg, dict(options))
-
-
-def reject_unknown(method_id: str, options: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{method_id}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed)) or 'none'}"
-        )

@@ -1,8 +1,9 @@
-"""Shared option parsing and exact-budget helpers of the baseline methods.
+"""Shared budget parsing and exact-budget helpers of the methods.
 
-Every baseline takes the common options R, mode, R_v, R_a (as SEATS) plus its own; the
-per-modality token target is round(R_m * N_m) (at least 1 for a non-empty modality), split
-over frames or windows with `split_exact` so the total is exact.
+Every method but `full` and `remove_at` takes the common options R, mode, R_v, R_a
+(`parse_budget`, read through methods/options.py) plus its own; the per-modality token
+target is round(R_m * N_m) (at least 1 for a non-empty modality), split over frames or
+windows with `split_exact` so the total is exact.
 """
 
 from __future__ import annotations
@@ -12,50 +13,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..budgets import Budget, resolve_budget, round_count
-from ..errors import ConfigError, SeatsError
+from ..budgets import MODES, Budget, resolve_budget, round_count
+from ..errors import SeatsError
 from ..layout import AUDIO, VIDEO, TokenLayout
 from ..select import apportion
+from .options import Options
 
 BUDGET_OPTIONS = {"R", "mode", "R_v", "R_a"}
 
 
-def parse_budget(method_id: str, cfg: dict[str, Any], options: dict[str, Any], default_mode: str) -> Budget:
+def parse_budget(opts: Options, cfg: dict[str, Any], default_mode: str) -> Budget:
     """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode)."""
-    if "R" not in options:
-        raise ConfigError(f"{method_id}: R is required (overall token retention ratio in (0, 1])")
+    R = opts.number("R", lo=0.0, hi=1.0, lo_open=True)
+    ratio = {"lo": 0.0, "hi": 1.0, "lo_open": True}
     n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
-    return resolve_budget(float(options["R"]), str(options.get("mode", default_mode)), n_v, n_a,
-                          R_v=options.get("R_v"), R_a=options.get("R_a"), backbone=cfg)
-
-
-def opt_float(options: dict[str, Any], key: str, default: float, lo: float | None = None,
-              hi: float | None = None) -> float:
-    try:
-        v = float(options.get(key, default))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key} must be a number, got {options.get(key)!r}") from exc
-    if (lo is not None and v < lo) or (hi is not None and v > hi) or v != v:
-        raise ConfigError(f"{key} must be in [{lo}, {hi}], got {v}")
-    return v
-
-
-def opt_int(options: dict[str, Any], key: str, default: int, lo: int | None = None) -> int:
-    raw = options.get(key, default)
-    try:
-        v = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key} must be an integer, got {raw!r}") from exc
-    if v != float(raw) or (lo is not None and v < lo):
-        raise ConfigError(f"{key} must be an integer >= {lo}, got {raw!r}")
-    return v
-
-
-def opt_choice(options: dict[str, Any], key: str, default: str, allowed: tuple[str, ...]) -> str:
-    v = str(options.get(key, default))
-    if v not in allowed:
-        raise ConfigError(f"{key} {v!r}; allowed: {', '.join(allowed)}")
-    return v
+    mode = opts.choice("mode", default_mode, MODES, aliases={"both_selected": "both", "audio-intact": "audio_intact"})
+    return resolve_budget(R, mode, n_v, n_a, R_v=opts.number("R_v", None, **ratio),
+                          R_a=opts.number("R_a", None, **ratio), backbone=cfg)
 
 
 def target(ratio: float, n: int) -> int:

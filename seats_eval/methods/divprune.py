@@ -18,17 +18,9 @@ import torch
 from ..budgets import Budget
 from ..layout import AUDIO, TEXT
 from ..select import weighted_maxmin
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import (
-    BUDGET_OPTIONS,
-    audio_rest,
-    frame_matrix,
-    opt_int,
-    parse_budget,
-    split_exact,
-    target,
-)
+from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed", "group_batch"}
 
@@ -70,10 +62,10 @@ class DivPrune(Method):
 
 
 def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown(method_id, options, OPTIONS)
-    budget = parse_budget(method_id, cfg, options, "both" if both else "audio_intact")
-    return DivPrune(method_id, budget, both, seed=opt_int(options, "seed", 0),
-                    group_batch=opt_int(options, "group_batch", 64, lo=1))
+    opts = Options(method_id, options, OPTIONS)
+    budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
+    return DivPrune(method_id, budget, both, seed=opts.integer("seed", 0),
+                    group_batch=opts.integer("group_batch", 64, lo=1))
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:

@@ -26,9 +26,9 @@ from ..budgets import Budget
 from ..errors import ConfigError, SeatsError
 from ..layout import TEXT
 from ..select.merge import cosine_rows, group_topk
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, opt_int, parse_budget, split_exact, target
+from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed", "group"}
 
@@ -99,6 +99,6 @@ class DyCoke(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("dycoke", options, OPTIONS)
-    budget = parse_budget("dycoke", cfg, options, "audio_intact")
-    return DyCoke(budget, seed=opt_int(options, "seed", 0), group=opt_int(options, "group", 4, lo=1))
+    opts = Options("dycoke", options, OPTIONS)
+    return DyCoke(parse_budget(opts, cfg, "audio_intact"), seed=opts.integer("seed", 0),
+                  group=opts.integer("group", 4, lo=1))

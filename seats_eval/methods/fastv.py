@@ -27,9 +27,9 @@ from ..budgets import Budget
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import global_topk
-from . import reject_unknown
 from .base import SCORE_SOURCES, DropStep, Method
-from .common import BUDGET_OPTIONS, opt_choice, opt_int, parse_budget, random_keep, target
+from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"K", "score_source", "ratio", "seed"}
 RATIOS = ("layer_mean", "direct")
@@ -93,12 +93,11 @@ class FastV(Method):
 
 
 def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown(method_id, options, OPTIONS)
-    budget = parse_budget(method_id, cfg, options, "both" if both else "audio_intact")
-    return FastV(method_id, budget, int(cfg["num_layers"]), K=opt_int(options, "K", 2, lo=1),
-                 score_source=opt_choice(options, "score_source", "attention", SCORE_SOURCES),
-                 ratio=opt_choice(options, "ratio", "layer_mean", RATIOS), both=both,
-                 seed=opt_int(options, "seed", 0))
+    opts = Options(method_id, options, OPTIONS)
+    budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
+    return FastV(method_id, budget, int(cfg["num_layers"]), K=opts.integer("K", 2, lo=1),
+                 score_source=opts.choice("score_source", "attention", SCORE_SOURCES),
+                 ratio=opts.choice("ratio", "layer_mean", RATIOS), both=both, seed=opts.integer("seed", 0))
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:

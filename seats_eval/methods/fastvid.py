@@ -31,19 +31,9 @@ import torch
 from ..budgets import Budget
 from ..layout import TEXT
 from ..select.merge import cosine_matrix, cosine_rows, dpc_knn_scores, group_topk, merge_assigned
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import (
-    BUDGET_OPTIONS,
-    audio_rest,
-    frame_matrix,
-    opt_float,
-    opt_int,
-    parse_budget,
-    signal,
-    split_exact,
-    target,
-)
+from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"c", "tau", "d", "p", "alpha", "seed", "knn"}
 
@@ -155,9 +145,8 @@ class FastVID(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("fastvid", options, OPTIONS)
-    budget = parse_budget("fastvid", cfg, options, "audio_intact")
-    return FastVID(budget, c=opt_int(options, "c", 8, lo=1), tau=opt_float(options, "tau", 0.9, -1.0, 1.0),
-                   d=opt_float(options, "d", 0.4, 0.0, 1.0), p=opt_int(options, "p", 4, lo=1),
-                   alpha=opt_float(options, "alpha", 0.6, 0.0, 1.0), knn=opt_int(options, "knn", 4, lo=1),
-                   seed=opt_int(options, "seed", 0))
+    opts = Options("fastvid", options, OPTIONS)
+    return FastVID(parse_budget(opts, cfg, "audio_intact"), c=opts.integer("c", 8, lo=1),
+                   tau=opts.number("tau", 0.9, lo=-1.0, hi=1.0), d=opts.number("d", 0.4, lo=0.0, hi=1.0),
+                   p=opts.integer("p", 4, lo=1), alpha=opts.number("alpha", 0.6, lo=0.0, hi=1.0),
+                   knn=opts.integer("knn", 4, lo=1), seed=opts.integer("seed", 0))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import reject_unknown
 from .base import Method
+from .options import Options
 
 
 class FullTokens(Method):
@@ -13,5 +13,5 @@ class FullTokens(Method):
 
 
 def build(backbone_cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("full", options, set())
+    Options("full", options, ())
     return FullTokens()

@@ -43,18 +43,9 @@ from ..select.merge import (
     group_topk,
     merge_assigned,
 )
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import (
-    BUDGET_OPTIONS,
-    frame_matrix,
-    opt_float,
-    opt_int,
-    parse_budget,
-    signal,
-    split_exact,
-    target,
-)
+from .common import BUDGET_OPTIONS, frame_matrix, parse_budget, signal, split_exact, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"g", "context", "knn", "chunk"}
 MIN_RV = 0.25
@@ -204,7 +195,7 @@ class OmniZip(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("omnizip", options, OPTIONS)
-    budget = parse_budget("omnizip", cfg, options, "both")
-    return OmniZip(budget, g=opt_int(options, "g", 3, lo=0), context=opt_float(options, "context", 0.05, 0.0, 1.0),
-                   knn=opt_int(options, "knn", 5, lo=1), chunk=opt_int(options, "chunk", 1024, lo=1))
+    opts = Options("omnizip", options, OPTIONS)
+    return OmniZip(parse_budget(opts, cfg, "both"), g=opts.integer("g", 3, lo=0),
+                   context=opts.number("context", 0.05, lo=0.0, hi=1.0), knn=opts.integer("knn", 5, lo=1),
+                   chunk=opts.integer("chunk", 1024, lo=1))

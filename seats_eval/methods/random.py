@@ -12,9 +12,9 @@ import torch
 
 from ..budgets import Budget
 from ..layout import AUDIO, TEXT, VIDEO
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import BUDGET_OPTIONS, opt_int, parse_budget, random_keep, target
+from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed"}
 
@@ -39,5 +39,5 @@ class RandomSelect(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("random", options, OPTIONS)
-    return RandomSelect(parse_budget("random", cfg, options, "both"), seed=opt_int(options, "seed", 0))
+    opts = Options("random", options, OPTIONS)
+    return RandomSelect(parse_budget(opts, cfg, "both"), seed=opts.integer("seed", 0))

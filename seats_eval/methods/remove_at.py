@@ -20,15 +20,14 @@ which lines up with the SEATS boundaries (the late block [L_l, L] sees no non-te
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
-from . import reject_unknown
 from .base import DropStep, Method, PreLLMContext
+from .options import Options
 
 OPTIONS = {"layer", "modality"}
 MODALITIES = {"video": (VIDEO,), "audio": (AUDIO,), "both": (VIDEO, AUDIO)}
@@ -84,15 +83,9 @@ class RemoveAt(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("remove_at", options, OPTIONS)
-    if "layer" not in options:
+    opts = Options("remove_at", options, OPTIONS)
+    if "layer" not in opts:
         raise ConfigError("remove_at: layer is required (0-based layer after which the tokens are removed; "
                           "-1 = before the LLM)")
-    try:  # lmms-eval's arg parser may hand "-1" over as the float -1.0
-        value = float(options["layer"])
-    except (TypeError, ValueError):
-        value = math.nan
-    if not value.is_integer():
-        raise ConfigError(f"remove_at: layer must be an integer, got {options['layer']!r}")
-    layer = int(value)
-    return RemoveAt(layer, str(options.get("modality", "both")), int(cfg["num_layers"]))
+    L = int(cfg["num_layers"])
+    return RemoveAt(opts.integer("layer"), opts.choice("modality", "both", tuple(MODALITIES)), L)

@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget, ModalitySchedule, Schedule, build_schedule, layer_counts, resolve_budget
+from ..budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import (
@@ -54,11 +54,12 @@ from ..select import (
     weighted_maxmin,
     window_relevance,
 )
-from . import reject_unknown
 from .base import SCORE_SOURCES, DropStep, Method, PreLLMContext
+from .common import BUDGET_OPTIONS, parse_budget
+from .options import Options
 
-OPTIONS = {
-    "R", "mode", "R_v", "R_a", "lam", "tau", "boundaries", "score_source", "decay",
+OPTIONS = BUDGET_OPTIONS | {
+    "lam", "tau", "boundaries", "score_source", "decay",
     "late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "selection",
     "window_batch", "stage1", "stage2", "seed",
 }
@@ -67,28 +68,6 @@ STAGE1 = ("windivprune", "random", "visionzip", "omnizip")
 STAGE1_ALIASES = {"visionzip_om": "visionzip", "visionzip-om": "visionzip"}  # the selector is VisionZip-om
 # Stage I selectors that live in baseline modules (their `stage1_select`): stage1 name -> module.
 _BASELINE_STAGE1 = {"visionzip": "seats_eval.methods.visionzip", "omnizip": "seats_eval.methods.omnizip"}
-
-
-def _boundaries(value: Any) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        parts = [p for p in value.replace(",", "-").replace(" ", "-").split("-") if p]
-        try:
-            return tuple(int(p) for p in parts)
-        except ValueError as exc:
-            raise ConfigError(f"boundaries must look like 16-19-21-24, got {value!r}") from exc
-    return tuple(int(v) for v in value)
-
-
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "1", "yes"):
-        return True
-    if str(value).lower() in ("false", "0", "no"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def windivprune(
@@ -293,28 +272,14 @@ class Seats(Method):
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown("seats", options, OPTIONS)
-    n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
-    if "R" not in options:
-        raise ConfigError("seats: R is required (overall token retention ratio in (0, 1])")
-    budget = resolve_budget(float(options["R"]), str(options.get("mode", "both")), n_v, n_a,
-                            R_v=options.get("R_v"), R_a=options.get("R_a"), backbone=cfg)
-    kwargs: dict[str, Any] = {}
-    for key in ("lam", "tau"):
-        if key in options:
-            kwargs[key] = float(options[key])
-    for key in ("late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "stage2"):
-        if key in options:
-            kwargs[key] = _bool(key, options[key])
-    for key in ("score_source", "decay", "selection", "stage1"):
-        if key in options:
-            kwargs[key] = str(options[key])
-    if "stage1" in kwargs:
-        kwargs["stage1"] = STAGE1_ALIASES.get(kwargs["stage1"].lower(), kwargs["stage1"].lower())
-    for key in ("window_batch", "seed"):
-        if key in options:
-            try:
-                kwargs[key] = int(options[key])
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"{key} must be an integer, got {options[key]!r}") from exc
-    return Seats(budget, cfg, boundaries=_boundaries(options.get("boundaries")), **kwargs)
+    opts = Options("seats", options, OPTIONS)
+    budget = parse_budget(opts, cfg, "both")
+    switches = ("late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "stage2")
+    return Seats(
+        budget, cfg, boundaries=opts.integers("boundaries", count=4),
+        lam=opts.number("lam", None, lo=0.0, lo_open=True), tau=opts.number("tau", None, lo=0.0, lo_open=True),
+        score_source=opts.choice("score_source", "official", SCORE_SOURCES),
+        decay=opts.choice("decay", "exp", DECAYS), selection=opts.choice("selection", "window", SELECTIONS),
+        stage1=opts.choice("stage1", "windivprune", STAGE1, aliases=STAGE1_ALIASES),
+        window_batch=opts.integer("window_batch", 64, lo=1), seed=opts.integer("seed", 0),
+        **{k: opts.boolean(k, True) for k in switches})

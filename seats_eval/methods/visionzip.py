@@ -26,20 +26,9 @@ import torch
 from ..budgets import Budget
 from ..layout import AUDIO, TEXT, VIDEO
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned
-from . import reject_unknown
 from .base import Method, PreLLMContext
-from .common import (
-    BUDGET_OPTIONS,
-    audio_rest,
-    frame_matrix,
-    opt_choice,
-    opt_float,
-    opt_int,
-    parse_budget,
-    signal,
-    split_exact,
-    target,
-)
+from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
+from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"context", "merge", "seed", "group_batch"}
 
@@ -121,11 +110,11 @@ class VisionZip(Method):
 
 
 def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
-    reject_unknown(method_id, options, OPTIONS)
-    budget = parse_budget(method_id, cfg, options, "both" if both else "audio_intact")
-    return VisionZip(method_id, budget, both, context=opt_float(options, "context", 0.05, 0.0, 1.0),
-                     merge=opt_choice(options, "merge", "sum", ("sum", "mean")),
-                     seed=opt_int(options, "seed", 0), group_batch=opt_int(options, "group_batch", 64, lo=1))
+    opts = Options(method_id, options, OPTIONS)
+    budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
+    return VisionZip(method_id, budget, both, context=opts.number("context", 0.05, lo=0.0, hi=1.0),
+                     merge=opts.choice("merge", "sum", ("sum", "mean")), seed=opts.integer("seed", 0),
+                     group_batch=opts.integer("group_batch", 64, lo=1))
 
 
 def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:

@@ -30,19 +30,6 @@ from ..tasklib import prompts
 FAILURE_MARKER = "[seats-eval failure]"
 
 
-def _to_number(value: Any) -> Any:
-    if isinstance(value, str):
-        low = value.lower()
-        if low in ("true", "false"):
-            return low == "true"
-        for cast in (int, float):
-            try:
-                return cast(value)
-            except ValueError:
-                pass
-    return value
-
-
 def _default_attn() -> str:
     if torch.cuda.is_available():
         try:
@@ -114,7 +101,7 @@ class QwenOmniModel(lmms):
             backbone_config = tiny_backbone(self.pretrained)
         self.cfg = load_backbone_config(backbone_config or self.backbone)
         # Options are validated before any weights load: a typo fails in seconds.
-        self.method = build_method(self.method_id, self.cfg, {k: _to_number(v) for k, v in method_options.items()})
+        self.method = build_method(self.method_id, self.cfg, method_options)
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device_map is None and self.backbone.startswith("qwen3") and torch.cuda.device_count() > 1:
