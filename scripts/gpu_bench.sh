@@ -87,7 +87,7 @@ stage() {
 BENCH=("$PY" -m seats_eval.cli bench)
 COMMON=(--device "$DEVICE" --windows "$WINDOWS" --repeats "$REPEATS" --warmup "$WARMUP" --out "$OUT_DIR")
 stage tests "$LIMIT_TESTS" "" \
-  "$PY" -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider ${TEST_ARGS[@]+"${TEST_ARGS[@]}"}
+  "$PY" -m pytest -q -rfE --durations=8 -m gpu tests/test_gpu.py -p no:cacheprovider ${TEST_ARGS[@]+"${TEST_ARGS[@]}"}
 stage prefill_qwen25 "$LIMIT_PREFILL" "$OUT_DIR/bench_prefill_qwen25omni_$DEVICE.json" \
   "${BENCH[@]}" prefill --backbone qwen2.5-omni-7b --methods "$QWEN25_METHODS" --profile "${COMMON[@]}" \
   --tag "bench_prefill_qwen25omni_$DEVICE"

@@ -95,7 +95,7 @@ def assert_ids_match(ours: list[int], ref_ids: list[int], step_logits: list[torc
 
 def stock_step_logits(model, inputs, tokens: list[int]) -> list[torch.Tensor]:
     """Stock forward over the prompt + our ids (teacher forcing): logits before each id."""
-    ids = torch.cat([inputs["input_ids"], torch.tensor([tokens[:-1]], device=model.device)], dim=1)
+    ids = torch.cat([inputs["input_ids"], torch.tensor([tokens[:-1]], dtype=torch.long, device=model.device)], dim=1)
     feed = {**inputs, "input_ids": ids, "attention_mask": torch.ones_like(ids)}
     with torch.no_grad():
         logits = model(**feed, use_audio_in_video=True).logits[0].float()

@@ -1,6 +1,7 @@
 """scripts/gpu_bench.sh stays runnable: its CPU dry run (proxy sizes, seconds) passes every
 stage and writes what the GPU run would bring back, while importing neither lmms-eval nor av
-nor decord (absent on the GPU machine): a sitecustomize makes any such import fail and log."""
+nor decord (absent on the GPU machine): a sitecustomize makes any such import fail and log.
+torchvision and PIL, which the GPU machine may lack too, look absent to the dry run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCKED = ("lmms_eval", "av", "decord")
+BLOCKED = ("lmms_eval", "av", "decord")  # must never be imported: logged
+ABSENT = ("torchvision", "PIL")  # may be missing there: everything must work without them
 POISON = '''
 import importlib.abc, importlib.machinery, os, sys
 
@@ -25,8 +27,11 @@ class _Blocked(importlib.abc.Loader):
         pass
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):  # a spec (probes succeed), an import fails
-        if name.split(".")[0] in BLOCKED:
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in ABSENT:  # as if not installed
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the dry-run test)", name=name)
+        if top in BLOCKED:  # a spec (availability probes succeed), the import fails and is logged
             return importlib.machinery.ModuleSpec(name, _Blocked())
         return None
 
@@ -37,7 +42,7 @@ sys.meta_path.insert(0, _Finder())
 def _env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "poison"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(f"BLOCKED = {BLOCKED!r}\n" + POISON)
+    (site / "sitecustomize.py").write_text(f"BLOCKED = {BLOCKED!r}\nABSENT = {ABSENT!r}\n" + POISON)
     env = dict(os.environ)
     env.update(PYTHON=sys.executable, SEATS_BLOCKED_LOG=str(tmp_path / "blocked.log"),
                PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
@@ -50,6 +55,8 @@ def test_the_import_poison_works(tmp_path):
     res = subprocess.run([sys.executable, "-c", "import av"], env=env, capture_output=True, text=True)
     assert res.returncode != 0 and "blocked by the dry-run test" in res.stderr
     assert (tmp_path / "blocked.log").read_text().split() == ["av"]
+    res = subprocess.run([sys.executable, "-c", "import torchvision"], env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and "hidden by the dry-run test" in res.stderr
 
 
 def test_gpu_bench_dry_run(tmp_path):
