@@ -5,31 +5,34 @@ audio tokens between a short system prefix and a question suffix. Weights are ra
 (cost does not depend on their values). Every ratio is taken against full tokens measured
 in the same process, after warm-up, as the median over repeats (with min and max).
 TTFT here = pre-LLM selection + prefill up to the first token; encoders are excluded
-because synthetic embeddings skip them (stated in every output).
+because synthetic embeddings skip them (stated in every output). Full tokens are always
+timed in the same run (added when the method list lacks them): every ratio needs them.
+The benchmark thinkers (real geometry or a CPU proxy) are built by bench_models.py. A
+method that fails is recorded as a row with its error (the traceback goes to stderr) and the
+others still run, so one short GPU run yields every figure it can.
 """
 
 from __future__ import annotations
 
 import platform
 import statistics
+import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from .bench_models import build_bench_thinker
 from .budgets import load_backbone_config
 from .flops import prefill_flops_from_lengths
-from .layout import build_layout
+from .layout import VIDEO, build_layout
 from .methods import build_method
 from .methods.base import DropStep, EncoderSignals, PreLLMContext
 
 PREFIX_TOKENS, SUFFIX_TOKENS = 15, 40
 VIDEO_ID, AUDIO_ID = 151656, 151646
-
-# Narrow stand-in for CPU runs: the real layer count and token counts, head_dim 128.
-CPU_PROXY = {"hidden_size": 256, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 128,
-             "intermediate_size": 1352, "vocab_size": 152064}
 
 
 @dataclass
@@ -61,6 +64,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _guarded(name: str, R: float | None, measure) -> dict[str, Any]:
+    """measure() as a result row, or a row with the error when it raises (traceback to stderr)."""
+    try:
+        return {"method": name, "R": R, **measure()}
+    except Exception as exc:  # a benchmark row, not a result: recorded, shown, non-zero exit
+        traceback.print_exc(file=sys.stderr)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return {"method": name, "R": R, "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def parse_methods(spec: str) -> list[tuple[str, float | None]]:
     """'full,seats@0.35,fastv_om@0.35' -> [(id, R)]."""
     out = []
@@ -68,6 +82,14 @@ def parse_methods(spec: str) -> list[tuple[str, float | None]]:
         name, _, r = item.strip().partition("@")
         out.append((name, float(r) if r else None))
     return out
+
+
+def with_full(methods: list[tuple[str, float | None]]) -> tuple[list[tuple[str, float | None]], bool]:
+    """The method list with full tokens first when it lacks them (the reference of every
+    ratio, timed in the same run), and whether they were added."""
+    if any(name == "full" for name, _ in methods):
+        return methods, False
+    return [("full", None), *methods], True
 
 
 def method_options(name: str, R: float | None) -> dict[str, Any]:
@@ -79,13 +101,15 @@ def method_options(name: str, R: float | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- bench select
-def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hidden: int = 3584,
+def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hidden: int | None = None,
                  repeats: int = 20, warmup: int = 3, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
                  seed: int = 0) -> dict[str, Any]:
-    """Stage I (pre_llm) and Stage II (score + in_llm per drop step) selection time."""
+    """Stage I (pre_llm) and Stage II (score + in_llm per drop step) selection time, on
+    embeddings of the backbone's width (`hidden` overrides it)."""
     dev = torch.device(device)
     cfg = load_backbone_config(backbone)
     llm = cfg["llm"]
+    hidden = int(hidden or llm["hidden_size"])
     heads, kv, hd = int(llm["num_attention_heads"]), int(llm["num_key_value_heads"]), int(llm["head_dim"])
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     g = torch.Generator(device="cpu").manual_seed(seed)
@@ -97,8 +121,7 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     wk = torch.randn(hidden, kv * hd, generator=g).to(dev, dtype) / hidden**0.5
     from .runtime.attention import last_row_attention
 
-    rows = []
-    for name, R in methods:
+    def measure(name: str, R: float | None) -> dict[str, Any]:
         method = build_method(name, cfg, method_options(name, R))
         pre, inner = [], []
         for it in range(warmup + repeats):
@@ -128,62 +151,77 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
             if it >= warmup:
                 pre.append((t1 - t0) * 1e3)
                 inner.append(t_inner * 1e3)
-        rows.append({"method": name, "R": R, "pre_llm_ms": _stats(pre), "inner_llm_ms": _stats(inner)})
+        return {"pre_llm_ms": _stats(pre), "inner_llm_ms": _stats(inner)}
+
+    rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
     return {"bench": "select", "device": _device_name(dev), "windows": windows, "hidden": hidden,
             "tokens": S, "backbone": backbone, "repeats": repeats, "warmup": warmup, "results": rows}
 
 
 # -------------------------------------------------------------------------- bench prefill
-def build_bench_thinker(preset: str, cfg: dict[str, Any], device: torch.device, attn: str):
-    """A random-init thinker with the backbone's LLM geometry ('full') or the narrow
-    'cpu-proxy' geometry; encoders are tiny because synthetic embeddings bypass them."""
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+def synthetic_prepared(thinker: Any, cfg: dict[str, Any], windows: int, dev: torch.device):
+    """A PreparedSample of WorldSense size with random embeddings (and, for a DeepStack
+    backbone, one random feature row per video token and DeepStack layer, so the runtime's
+    DeepStack additions are timed too) plus random Stage I signals."""
+    from .runtime.qwen2_5_omni import PreparedSample
 
-    from .tiny import build_qwen25_thinker_config
+    syn = synthetic_sample(windows, cfg, dev)
+    S = syn.layout.length
+    D = thinker.config.text_config.hidden_size
+    embeds = (torch.randn(1, S, D, device=dev) * 0.02).to(thinker.dtype)
+    positions = torch.arange(S, device=dev).view(1, 1, S).expand(3, 1, S)
+    extra: dict[str, Any] = {}
+    n_deep = len(getattr(thinker.config.vision_config, "deepstack_visual_indexes", None) or [])
+    if n_deep:
+        n_video = syn.layout.count(VIDEO)
+        extra["deepstack"] = [(torch.randn(n_video, D, device=dev) * 0.02).to(thinker.dtype) for _ in range(n_deep)]
+    prep = PreparedSample(syn.input_ids, embeds, positions, torch.zeros(1, 1, dtype=torch.long, device=dev),
+                          syn.layout, extra)
+    sig = EncoderSignals(video_attn=torch.rand(S, device=dev), audio_attn=torch.rand(S, device=dev))
+    return prep, sig
 
-    geo = dict(cfg["llm"]) if preset == "full" else dict(CPU_PROXY)
-    config = build_qwen25_thinker_config(num_layers=int(cfg["num_layers"]), hidden=geo["hidden_size"])
-    tc = config.text_config
-    for key in ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size",
-                "vocab_size"):
-        setattr(tc, key, int(geo[key]))
-    half = geo["head_dim"] // 2
-    tc.rope_parameters["mrope_section"] = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    prev = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        with device:
-            model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(config, attn_implementation=attn)
-    finally:
-        torch.set_default_dtype(prev)
-    return model.eval()
+
+def _profile(adapter: Any, prep: Any, method: Any, sig: Any, dev: torch.device, rows: int = 12) -> list[dict]:
+    """Where one TTFT run's time goes: the top ops by self device time (CPU time on a CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from .runtime.generate import run_prepared
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        run_prepared(adapter, prep, method, sig, max_new_tokens=1)
+        _sync(dev)
+
+    def self_us(e) -> float:  # `self_cuda_time_total` before torch 2.4
+        if dev.type != "cuda":
+            return float(e.self_cpu_time_total)
+        return float(getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0))
+
+    events = sorted((e for e in prof.key_averages() if self_us(e) > 0), key=self_us, reverse=True)
+    total = sum(self_us(e) for e in events) or 1.0
+    return [{"op": e.key[:90], "ms": self_us(e) / 1e3, "share": self_us(e) / total, "calls": e.count}
+            for e in events[:rows]]
 
 
 def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-proxy", windows: int = 32,
                   repeats: int = 3, warmup: int = 1, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
-                  attn: str = "sdpa", seed: int = 0) -> dict[str, Any]:
+                  attn: str = "sdpa", seed: int = 0, profile: bool = False) -> dict[str, Any]:
+    """Prefill, TTFT, peak memory and selection time per method, full tokens included.
+    `profile`: also record the top ops of one run of full tokens and of the lowest-R SEATS."""
+    from .flops import geometry
     from .runtime.generate import make_adapter, run_prepared
-    from .runtime.qwen2_5_omni import PreparedSample
 
+    methods, full_added = with_full(methods)
     dev = torch.device(device)
     cfg = load_backbone_config(backbone)
     torch.manual_seed(seed)
-    thinker = build_bench_thinker(preset, cfg, dev, attn)
+    thinker, facts = build_bench_thinker(preset, cfg, dev, attn)
     adapter = make_adapter(thinker)
-    syn = synthetic_sample(windows, cfg, dev)
-    S = syn.layout.length
+    prep, sig = synthetic_prepared(thinker, cfg, windows, dev)
+    S = prep.layout.length
     tc = thinker.config.text_config
-    embeds = (torch.randn(1, S, tc.hidden_size, device=dev) * 0.02).to(thinker.dtype)
-    positions = torch.arange(S, device=dev).view(1, 1, S).expand(3, 1, S)
-    prep = PreparedSample(syn.input_ids, embeds, positions, torch.zeros(1, 1, dtype=torch.long, device=dev),
-                          syn.layout, {})
-    sig = EncoderSignals(video_attn=torch.rand(S, device=dev), audio_attn=torch.rand(S, device=dev))
-    from .flops import geometry
-
     geo = geometry(tc)
-    rows = []
-    for name, R in methods:
+    def measure(name: str, R: float | None) -> dict[str, Any]:
         method = build_method(name, cfg, method_options(name, R))
         runs: dict[str, list[float]] = {"pre_llm_ms": [], "inner_llm_ms": [], "prefill_ms": [], "ttft_ms": []}
         peak = None
@@ -210,22 +248,48 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
                 runs["prefill_ms"].append(t["prefill_s"] * 1e3)
                 runs["ttft_ms"].append(total_ms)
             lengths = [sum(c) for c in res.record.layer_counts]
-        rows.append({"method": name, "R": R, "tflops": prefill_flops_from_lengths(lengths, *geo) / 1e12,
-                     "peak_mem_gb": peak, **{k: _stats(v) for k, v in runs.items()}})
-    full = next((r for r in rows if r["method"] == "full"), None)
-    if full is not None:
-        for r in rows:
-            r["prefill_speedup"] = full["prefill_ms"]["median"] / r["prefill_ms"]["median"]
-            r["ttft_speedup"] = full["ttft_ms"]["median"] / r["ttft_ms"]["median"]
-            r["flops_reduction"] = full["tflops"] / r["tflops"]
-    return {"bench": "prefill", "preset": preset, "device": _device_name(dev), "windows": windows, "tokens": S,
-            "backbone": backbone, "attn_implementation": attn, "repeats": repeats, "warmup": warmup,
-            "geometry": {"hidden": geo[0], "kv_dim": geo[1], "intermediate": geo[2], "vocab": geo[3],
-                         "layers": len(adapter.layers)},
-            "note": "synthetic embeddings: encoders excluded from TTFT; random weights"
-                    + ("; Inner-LLM ms is host time of the drop steps, which do not sync the GPU "
-                       "(device time of the same selection: bench select)" if dev.type == "cuda" else ""),
-            "results": rows}
+        return {"tflops": prefill_flops_from_lengths(lengths, *geo) / 1e12, "peak_mem_gb": peak,
+                **{k: _stats(v) for k, v in runs.items()}}
+
+    rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
+    full = next(r for r in rows if r["method"] == "full")
+    for r in rows:
+        if "error" in r or "error" in full:
+            continue
+        r["prefill_speedup"] = full["prefill_ms"]["median"] / r["prefill_ms"]["median"]
+        r["ttft_speedup"] = full["ttft_ms"]["median"] / r["ttft_ms"]["median"]
+        r["flops_reduction"] = full["tflops"] / r["tflops"]
+    report: dict[str, Any] = {
+        "bench": "prefill", "preset": preset, "device": _device_name(dev), "windows": windows, "tokens": S,
+        "backbone": backbone, "attn_implementation": attn, "repeats": repeats, "warmup": warmup,
+        "geometry": {"hidden": geo[0], "kv_dim": geo[1], "intermediate": geo[2], "vocab": geo[3],
+                     "layers": len(adapter.layers), "experts": geo[4]},
+        "model": facts, "full_added": full_added,
+        "versions": {"torch": torch.__version__, "transformers": _version("transformers")},
+        "note": "synthetic embeddings: encoders excluded from TTFT; random weights"
+                + ("; full tokens added as the reference of the ratios" if full_added else "")
+                + ("; peak memory = thinker weights (LLM + encoders) + LLM prefill activations; Inner-LLM ms "
+                   "is host time of the drop steps, which do not sync the GPU (device time of the same "
+                   "selection: bench select)" if dev.type == "cuda" else ""),
+        "results": rows}
+    if profile:
+        seats = sorted((r for r in methods if r[0] == "seats" and r[1] is not None), key=lambda r: r[1])
+        report["profile"], report["profile_time"] = {}, "self CUDA time" if dev.type == "cuda" else "self CPU time"
+        for name, R in [("full", None), *seats[:1]]:
+            label = name if R is None else f"{name}@{R:g}"
+            row = _guarded(name, R, lambda name=name, R=R: {
+                "ops": _profile(adapter, prep, build_method(name, cfg, method_options(name, R)), sig, dev)})
+            report["profile"][label] = row.get("ops") or [{"op": row["error"], "ms": 0.0, "share": 0.0, "calls": 0}]
+    return report
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
 
 
 def _device_name(dev: torch.device) -> str:
@@ -234,32 +298,9 @@ def _device_name(dev: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """Table-4-like markdown of a bench report."""
-    def fmt(x, nd=1):
-        return "–" if x is None else f"{x:.{nd}f}"
-
-    if report["bench"] == "select":
-        lines = [f"Selection time on {report['device']}, {report['windows']} windows "
-                 f"({report['tokens']} tokens, hidden {report['hidden']}); median ms (min-max) over "
-                 f"{report['repeats']} runs", "", "| Method | R | Pre-LLM ms | Inner-LLM ms |", "|---|---|---|---|"]
-        for r in report["results"]:
-            p, i = r["pre_llm_ms"], r["inner_llm_ms"]
-            lines.append(f"| {r['method']} | {fmt(r['R'], 2)} | {fmt(p['median'], 2)} ({fmt(p['min'], 2)}-"
-                         f"{fmt(p['max'], 2)}) | {fmt(i['median'], 2)} ({fmt(i['min'], 2)}-{fmt(i['max'], 2)}) |")
-        return "\n".join(lines) + "\n"
-    lines = [f"Prefill on {report['device']} ({report['preset']}, {report['geometry']['layers']} layers, hidden "
-             f"{report['geometry']['hidden']}), {report['windows']} windows = {report['tokens']} tokens; "
-             f"median of {report['repeats']} runs after {report['warmup']} warm-up. {report['note']}.", "",
-             "| Method | R | TFLOPs | Peak GB | Pre-LLM ms | Inner-LLM ms | Prefill ms | TTFT ms |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in report["results"]:
-        lines.append(
-            f"| {r['method']} | {fmt(r['R'], 2)} | {r['tflops']:.3f} ({r.get('flops_reduction', 1):.1f}x) | "
-            f"{fmt(r['peak_mem_gb'], 2)} | {fmt(r['pre_llm_ms']['median'])} | {fmt(r['inner_llm_ms']['median'])} | "
-            f"{fmt(r['prefill_ms']['median'])} ({r.get('prefill_speedup', 1):.2f}x) | "
-            f"{fmt(r['ttft_ms']['median'])} ({r.get('ttft_speedup', 1):.2f}x) |")
-    return "\n".join(lines) + "\n"
+def failed(report: dict[str, Any]) -> list[str]:
+    """Methods whose measurement raised."""
+    return [r["method"] for r in report["results"] if "error" in r]
 
 
-__all__ = ["bench_prefill", "bench_select", "markdown", "parse_methods", "DropStep"]
+__all__ = ["bench_prefill", "bench_select", "failed", "parse_methods", "with_full", "DropStep"]

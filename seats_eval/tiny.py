@@ -173,30 +173,45 @@ def build_qwen25_thinker_config(num_layers: int = 8, hidden: int = 64):
     return config
 
 
-def make_tiny(out_dir: str | Path, backbone: str = "qwen2.5-omni", seed: int = 0,
-              num_layers: int = 8) -> Path:
-    """Write a tiny random thinker + offline processor to `out_dir` and return the path."""
-    import torch
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+QWEN25_NAMES, QWEN3_NAMES = ("qwen2.5-omni", "qwen2.5-omni-7b"), ("qwen3-omni", "qwen3-omni-30b-a3b")
 
-    if backbone in ("qwen3-omni", "qwen3-omni-30b-a3b"):
-        return make_tiny_qwen3(out_dir, seed=seed, num_layers=num_layers)
-    if backbone not in ("qwen2.5-omni", "qwen2.5-omni-7b"):
+
+def build_tiny_thinker(backbone: str = "qwen2.5-omni", seed: int = 0, num_layers: int = 8):
+    """The tiny random thinker of `make_tiny`, in memory (fp32, CPU, eval mode): needs only
+    transformers, no processor (so no torchvision), e.g. for tests on a bare GPU machine."""
+    import torch
+    from transformers import (
+        Qwen2_5OmniThinkerForConditionalGeneration,
+        Qwen3OmniMoeThinkerForConditionalGeneration,
+    )
+
+    if backbone in QWEN3_NAMES:
+        cls, config = Qwen3OmniMoeThinkerForConditionalGeneration, build_qwen3_thinker_config(num_layers=num_layers)
+    elif backbone in QWEN25_NAMES:
+        cls, config = Qwen2_5OmniThinkerForConditionalGeneration, build_qwen25_thinker_config(num_layers=num_layers)
+    else:
         from .errors import ConfigError
 
         raise ConfigError(f"make-tiny: unknown backbone {backbone!r}; allowed: qwen2.5-omni, qwen3-omni")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    config = build_qwen25_thinker_config(num_layers=num_layers)
-    model = Qwen2_5OmniThinkerForConditionalGeneration(config).eval()
+    model = cls(config).eval()
     with torch.no_grad():  # larger random weights make attention less uniform, so selection matters
         for name, p in model.named_parameters():
             if p.dim() >= 2 and "embed" not in name:
                 p.mul_(4.0)
+    return model
+
+
+def make_tiny(out_dir: str | Path, backbone: str = "qwen2.5-omni", seed: int = 0,
+              num_layers: int = 8) -> Path:
+    """Write a tiny random thinker + offline processor to `out_dir` and return the path."""
+    model = build_tiny_thinker(backbone, seed=seed, num_layers=num_layers)
+    qwen3 = backbone in QWEN3_NAMES
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
-    build_qwen25_processor().save_pretrained(out)
-    (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny", "seed": seed}))
+    (build_qwen3_processor() if qwen3 else build_qwen25_processor()).save_pretrained(out)
+    (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny-qwen3" if qwen3 else "tiny", "seed": seed}))
     return out
 
 
@@ -271,21 +286,3 @@ def build_qwen3_thinker_config(num_layers: int = 8, hidden: int = 64):
     config.vision_start_token_id = t["<|vision_start|>"]
     config.vision_end_token_id = t["<|vision_end|>"]
     return config
-
-
-def make_tiny_qwen3(out_dir: str | Path, seed: int = 0, num_layers: int = 8) -> Path:
-    import torch
-    from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = Qwen3OmniMoeThinkerForConditionalGeneration(build_qwen3_thinker_config(num_layers=num_layers)).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() >= 2 and "embed" not in name:
-                p.mul_(4.0)
-    model.save_pretrained(out, safe_serialization=True)
-    build_qwen3_processor().save_pretrained(out)
-    (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny-qwen3", "seed": seed}))
-    return out

@@ -49,7 +49,8 @@ def test_flops_cli_reports_reduction(capsys):
 
 
 def test_bench_prefill_and_select_produce_reports(tmp_path):
-    from seats_eval.profiling import bench_prefill, bench_select, markdown
+    from seats_eval.bench_report import markdown
+    from seats_eval.profiling import bench_prefill, bench_select
 
     sel = bench_select([("seats", 0.25)], windows=2, hidden=64, repeats=1, warmup=0)
     assert sel["results"][0]["inner_llm_ms"]["n"] == 1

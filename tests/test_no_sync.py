@@ -4,8 +4,11 @@ sync inside the decoder loop.
 A GPU is not needed to see a sync: every host read goes through an op that a dispatch mode
 can watch on CPU tensors too (`_local_scalar_dense` behind `bool()` / `int()` / `.item()`,
 `nonzero` and boolean-mask indexing whose output size depends on the data, `bincount`,
-`unique`, `masked_select`). The runtime's per-layer hook runs under such a mode with the
-value checks off, as they are on an accelerator (seats_eval/select/checks.py).
+`unique`, `masked_select`), and so does a tensor made from host data (`torch.tensor`,
+`as_tensor` of a Python number: `lift_fresh`), which on an accelerator is a blocking
+host-to-device copy. The runtime's per-layer hook runs under such a mode with the value
+checks off, as they are on an accelerator (seats_eval/select/checks.py). On CUDA the same
+drop steps run under `torch.cuda.set_sync_debug_mode("error")` (tests/test_gpu.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from seats_eval.select import checks
 
 aten = torch.ops.aten
 SYNC_OPS = {aten._local_scalar_dense, aten.nonzero, aten.bincount, aten.masked_select, aten._unique2,
-            aten.unique_consecutive, aten.unique_dim, aten.repeat_interleave}
+            aten.unique_consecutive, aten.unique_dim, aten.repeat_interleave,
+            aten.lift_fresh}  # host data -> tensor: a blocking host-to-device copy on an accelerator
 MASK_INDEXED = {aten.index, aten.index_put, aten.index_put_, aten._index_put_impl_}
 
 

@@ -1,9 +1,10 @@
-"""`seats-eval bench {select,prefill}`: the efficiency figures of Table 4, measured."""
+"""`seats-eval bench {select,prefill,media}`: the efficiency figures of Table 4, and media decoding, measured."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 help = "measure selection overhead (select), prefill / TTFT / memory (prefill) or media decoding (media)"
@@ -14,23 +15,39 @@ DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_o
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["select", "prefill", "media"])
     p.add_argument("--methods", default=None,
-                   help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select)")
+                   help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select); "
+                        "prefill always times full tokens too (added when missing: the ratios' reference)")
     p.add_argument("--windows", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=3584, help="select: embedding width")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="select: embedding width (default: the backbone's llm.hidden_size)")
     p.add_argument("--preset", choices=["full", "cpu-proxy"], default=None,
-                   help="prefill: real LLM geometry (GPU) or a narrow CPU stand-in (default by device)")
+                   help="prefill: the real thinker (LLM geometry incl. MoE, real-size encoders; GPU) or a "
+                        "narrow CPU stand-in with the real depth and MoE structure (default by device)")
     p.add_argument("--device", default=None)
     p.add_argument("--attn", default="sdpa")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--backbone", default="qwen2.5-omni-7b")
+    p.add_argument("--profile", action="store_true",
+                   help="prefill: also record where one run's time goes (torch.profiler, full and lowest-R SEATS)")
     p.add_argument("--out", default="results/efficiency", help="directory for the JSON and markdown")
-    p.add_argument("--tag", default=None, help="file name stem (default: bench_<what>_<device>)")
+    p.add_argument("--tag", default=None,
+                   help="file name stem (default: bench_<what>[_<backbone>]_<cuda|cpu>; no backbone part "
+                        "for qwen2.5-omni-7b)")
     p.add_argument("--artifacts", default="artifacts", help="media: where the generated long clips are cached")
     p.add_argument("--clips", default="20min_360p,60min_720p", help="media: comma list of clip names")
     p.add_argument("--max-frames", default="128,768", help="media: comma list of max_frames")
     p.add_argument("--old-cap-gb", type=float, default=21.0,
                    help="media: address-space cap (GB) of the old full-decode baseline's process")
+
+
+def default_stem(what: str, backbone: str, device: str) -> str:
+    """bench_prefill_cpu, bench_select_cuda, bench_prefill_qwen3omni_cuda, ..."""
+    from ..budgets import load_backbone_config
+
+    name = str(load_backbone_config(backbone)["backbone"])
+    short = {"qwen2.5-omni-7b": "", "qwen3-omni-30b-a3b": "_qwen3omni"}.get(name, "_" + name.replace("-", "").replace(".", ""))
+    return f"bench_{what}{short}_{'cuda' if device.startswith('cuda') else 'cpu'}"
 
 
 def _available(spec: str) -> str:
@@ -42,8 +59,9 @@ def _available(spec: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ..bench_report import markdown
     from ..methods import METHOD_IDS
-    from ..profiling import bench_prefill, bench_select, markdown, parse_methods
+    from ..profiling import bench_prefill, bench_select, failed, parse_methods
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.what == "media":
@@ -52,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
         report = bench_media(MediaBenchConfig(Path(args.artifacts), tuple(args.clips.split(",")),
                                               tuple(int(x) for x in args.max_frames.split(",")), args.old_cap_gb))
-        return _write(args, report, media_markdown(report), "cpu")
+        return _write(args, report, media_markdown(report), args.tag or "bench_media_cpu")
     if args.what == "select":
         spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
         if spec == "all":
@@ -60,22 +78,27 @@ def run(args: argparse.Namespace) -> int:
             spec = ",".join(f"{m}@0.35" for m in METHOD_IDS if m not in ("full", "remove_at", "dycoke"))
             spec += ",dycoke@0.35"
         report = bench_select(parse_methods(spec), windows=args.windows, hidden=args.hidden,
-                              repeats=args.repeats or 20, warmup=args.warmup or 3, device=device,
-                              backbone=args.backbone)
+                              repeats=args.repeats or 20, warmup=args.warmup if args.warmup is not None else 3,
+                              device=device, backbone=args.backbone)
     else:
         preset = args.preset or ("full" if device.startswith("cuda") else "cpu-proxy")
         spec = args.methods or _available(DEFAULT_PREFILL)
         report = bench_prefill(parse_methods(spec), preset=preset, windows=args.windows,
                                repeats=args.repeats or (10 if device.startswith("cuda") else 3),
-                               warmup=args.warmup or (3 if device.startswith("cuda") else 1), device=device,
-                               backbone=args.backbone, attn=args.attn)
-    return _write(args, report, markdown(report), "gpu" if device.startswith("cuda") else "cpu")
+                               warmup=args.warmup if args.warmup is not None else (3 if device.startswith("cuda") else 1),
+                               device=device, backbone=args.backbone, attn=args.attn, profile=args.profile)
+        if report["full_added"]:
+            print("full tokens were not in --methods: added, timed in the same run as the reference of the ratios")
+    _write(args, report, markdown(report), args.tag or default_stem(args.what, args.backbone, device))
+    if failed(report):
+        print(f"failed: {', '.join(failed(report))} (errors in the report; tracebacks above)", file=sys.stderr)
+        return 1
+    return 0
 
 
-def _write(args: argparse.Namespace, report: dict, text: str, device_tag: str) -> int:
+def _write(args: argparse.Namespace, report: dict, text: str, stem: str) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = args.tag or f"bench_{args.what}_{device_tag}"
     (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
     (out / f"{stem}.md").write_text(text)
     print(text)

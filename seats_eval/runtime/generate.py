@@ -19,6 +19,7 @@ from ..errors import SeatsError
 from ..layout import TEXT
 from ..methods.base import Method, PreLLMContext, PruneRecord
 from .attention import use_wrapped_attention
+from .devices import execution_device
 from .features import EncoderFeatures
 from .prune import PruningRuntime
 from .qwen2_5_omni import PreparedSample, Qwen25OmniAdapter
@@ -154,7 +155,7 @@ def run_prepared(
         logits = adapter.lm_head(hidden[:, -1]).float()[0]
         text_logits = None
         if return_text_logits:
-            text_pos = torch.nonzero(runtime.layout.text_mask).flatten()
+            text_pos = torch.nonzero(runtime.layout.text_mask).flatten().to(hidden.device)
             text_logits = adapter.lm_head(hidden[0, text_pos]).float()
         _sync(logits)
         record.timings["prefill_s"] = time.perf_counter() - t2
@@ -166,14 +167,16 @@ def run_prepared(
         unpruned_len = prep.input_ids.shape[1]
         delta = prep.rope_deltas.reshape(-1)[0]
         tokens: list[int] = []
+        embed = lm.get_input_embeddings()
+        embed_dev = execution_device(embed, embeds.device)  # under a device map: the first device
         next_tok = logits.argmax()
         for step in range(max_new_tokens):
             tok = int(next_tok)
             tokens.append(tok)
             if tok in eos or step == max_new_tokens - 1:
                 break
-            emb = lm.get_input_embeddings()(next_tok.view(1, 1))
-            pos = (unpruned_len + step + delta).view(1, 1, 1).expand(3, 1, 1)
+            emb = embed(next_tok.view(1, 1).to(embed_dev))
+            pos = (unpruned_len + step + delta).view(1, 1, 1).expand(3, 1, 1).to(emb.device)
             o = lm(
                 inputs_embeds=emb,
                 position_ids=pos,

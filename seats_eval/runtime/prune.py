@@ -5,6 +5,11 @@ At a drop step after layer l the pre-hook of layer l+1 (i) obtains last-text-tok
 KV caches of layers 0..l to the same kept set (DESIGN 5b), so decoding sees only survivors.
 Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
 survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
+
+Model parallel (`device_map`): a pre-hook sees the hidden states still on the previous
+layer's device, cos/sin and masks on the text model's, and each cache layer lives on its
+own layer's device. So every index is moved to the device of the tensor it indexes, and
+scores to the layout's device; on one device these moves are no-ops (no copy, no sync).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..layout import VIDEO, TokenLayout
 from ..methods.base import DropStep, Method, PruneRecord
 from ..select import checks
 from .attention import last_row_attention
+from .devices import execution_device
 
 
 class PruningRuntime:
@@ -123,9 +129,11 @@ class PruningRuntime:
         over all positions (no nonzero: no device sync)."""
         if feats.shape[0] == 0:  # no video rows to add (shape is host metadata: no sync)
             return hidden
-        is_video = (self.layout.modality == VIDEO)[None, :, None]
+        dev = hidden.device
+        is_video = (self.layout.modality == VIDEO).to(dev)[None, :, None]
         rows = self._video_rank[self.layout.position].clamp_min(0)
-        return torch.where(is_video, hidden + feats[rows].to(hidden.dtype)[None], hidden)
+        add = feats[rows.to(feats.device)].to(dev, hidden.dtype)
+        return torch.where(is_video, hidden + add[None], hidden)
 
     def _slice_shared(self, kwargs: dict) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
@@ -136,13 +144,14 @@ class PruningRuntime:
             pe = kwargs.get("position_embeddings")
             if pe is not None:
                 d = self.adapter.rope_seq_dim
-                out["position_embeddings"] = tuple(t.index_select(d, idx) for t in pe)
+                out["position_embeddings"] = tuple(t.index_select(d, idx.to(t.device)) for t in pe)
             mask = kwargs.get("attention_mask")
             if isinstance(mask, torch.Tensor):
-                out["attention_mask"] = mask.index_select(-2, idx).index_select(-1, idx)
+                at = idx.to(mask.device)
+                out["attention_mask"] = mask.index_select(-2, at).index_select(-1, at)
             pos = kwargs.get("position_ids")
             if isinstance(pos, torch.Tensor):
-                out["position_ids"] = pos.index_select(-1, idx)
+                out["position_ids"] = pos.index_select(-1, idx.to(pos.device))
             self._sliced, self._sliced_key = out, key
         return self._sliced
 
@@ -150,18 +159,21 @@ class PruningRuntime:
         src = step.score_source
         if src is None:
             return None
+        home = self.layout.modality.device  # selection runs where the layout lives
         if src == "attention":
-            return self._captured.pop(step.after_layer)
+            return self._captured.pop(step.after_layer).to(home)
         layer_idx = step.after_layer if src == "official" else step.after_layer + 1
         layer = self.adapter.layers[layer_idx]
         attn = layer.self_attn
-        q, k = self.adapter.project_qk(attn, layer.input_layernorm(hidden))
+        x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
+        q, k = self.adapter.project_qk(attn, layer.input_layernorm(x))
         cos, sin = kwargs["position_embeddings"]
         if self.idx is not None:  # the positions of the tokens entering this drop
             cos, sin = self._slice_shared(kwargs)["position_embeddings"]
+        cos, sin = cos.to(k.device), sin.to(k.device)
         q, _ = self.adapter.apply_rotary(q, q, cos[:, -1:], sin[:, -1:])
         _, k = self.adapter.apply_rotary(k, k, cos, sin)
-        return last_row_attention(q, k, attn.scaling)[0]
+        return last_row_attention(q, k, attn.scaling)[0].to(home)
 
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
         t0 = time.perf_counter()
@@ -181,13 +193,20 @@ class PruningRuntime:
             local = torch.nonzero(keep).flatten()
         else:  # kept indices in order without reading the mask: a stable sort puts them first
             local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
-        hidden = hidden.index_select(1, local)
+        moved = {local.device: local}  # one copy of the indices per device they are used on
+
+        def on(dev: torch.device) -> torch.Tensor:
+            if dev not in moved:
+                moved[dev] = local.to(dev)
+            return moved[dev]
+
+        hidden = hidden.index_select(1, on(hidden.device))
         cache = kwargs.get("past_key_values")
-        if cache is not None:
+        if cache is not None:  # each cache layer lives on its own layer's device
             for j in range(step.after_layer + 1):
                 lay = cache.layers[j]
-                lay.keys = lay.keys.index_select(-2, local)
-                lay.values = lay.values.index_select(-2, local)
+                lay.keys = lay.keys.index_select(-2, on(lay.keys.device))
+                lay.values = lay.values.index_select(-2, on(lay.values.device))
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local).with_counts(expected)  # None: read once

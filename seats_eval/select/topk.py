@@ -59,5 +59,8 @@ def topk_per_window(scores: Tensor, window: Tensor, budget: Tensor, member: Tens
 def global_topk(scores: Tensor, member: Tensor, k: int | Tensor) -> Tensor:
     """Keep mask (S,) of the k member tokens with the highest score (ties: lower index)."""
     win = torch.zeros(scores.numel(), dtype=torch.long, device=scores.device)
-    budget = torch.as_tensor([int(k)], dtype=torch.long, device=scores.device)
+    if isinstance(k, Tensor):
+        budget = k.to(device=scores.device, dtype=torch.long).reshape(1)
+    else:  # a fill, not a copy of host data: no host-to-device transfer (sync) in the decoder loop
+        budget = torch.full((1,), int(k), dtype=torch.long, device=scores.device)
     return topk_per_window(scores, win, budget, member)
