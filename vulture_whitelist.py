@@ -32,9 +32,11 @@ _.doc_to_text
 _.fixture_doc_to_visual
 _.process_results
 _.aggregate_results
-# pytest fixtures used for their side effect only
+# pytest: module marks, fixtures used for their side effect only
+_.pytestmark
 _.checks_off
 _.clean_env
+_.sync_errors
 # attributes read by PyAV, tokenizers and transformers configs
 _.thread_type
 _.pix_fmt
