@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from seats_eval.models.inputs import DEFAULT_SYSTEM_PROMPT
+from seats_eval.tasklib.prompts import QWEN_OMNI_SYSTEM_PROMPT
 from seats_eval.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS, _train_tokenizer
 
 QUESTION = "What moves in the video? A. a square B. a circle C. a line D. nothing"
@@ -76,7 +76,7 @@ def _encode(config, text: str) -> list[int]:
 
 
 def omni_inputs(config, *, grid_thw: tuple[int, int, int] = (4, 24, 24), mel_frames: int | None = 403,
-                question: str = QUESTION, system_prompt: str = DEFAULT_SYSTEM_PROMPT, seed: int = 0,
+                question: str = QUESTION, system_prompt: str = QWEN_OMNI_SYSTEM_PROMPT, seed: int = 0,
                 device: torch.device | str = "cpu", encode=None) -> dict[str, torch.Tensor]:
     """What `build_inputs` gives for a clip with this grid (4 x 24 x 24: 8 frames of 2 s
     windows, 288 video tokens per window) and `mel_frames` log-mel frames (None: no audio
