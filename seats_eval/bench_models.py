@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .config import BackboneConfig, LLMGeometry
 from .tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS
 
 PRESETS = ("full", "cpu-proxy")
@@ -31,37 +32,40 @@ _TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_heads": 2}
 _TINY_AUDIO = {"encoder_layers": 1, "d_model": 32, "encoder_ffn_dim": 64, "encoder_attention_heads": 2}
 
 
-def is_moe(cfg: dict[str, Any]) -> bool:
-    return bool(cfg["llm"].get("num_experts"))
+def is_moe(cfg: BackboneConfig) -> bool:
+    return bool(cfg.llm and cfg.llm.moe)
 
 
-def _mrope(head_dim: int, cfg_llm: dict[str, Any]) -> list[int]:
+def _mrope(head_dim: int, llm: LLMGeometry) -> list[int]:
     """The YAML's M-RoPE sections when they fit head_dim, else a proportional split."""
     half = head_dim // 2
-    sec = list(cfg_llm.get("mrope_section") or [])
+    sec = list(llm.extra.get("mrope_section") or [])
     if sum(sec) == half:
         return sec
     t = half // 4
     return [t, (half - t) // 2, half - t - (half - t) // 2]
 
 
-def _text_dims(preset: str, cfg: dict[str, Any]) -> dict[str, Any]:
+def _text_dims(preset: str, cfg: BackboneConfig) -> dict[str, Any]:
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r}; allowed: {', '.join(PRESETS)}")
-    llm = cfg["llm"]
-    geo = dict(llm) if preset == "full" else dict(CPU_PROXY_MOE if is_moe(cfg) else CPU_PROXY)
+    llm = cfg.llm
+    if llm is None:
+        raise ValueError(f"backbone config {cfg.name} has no llm geometry")
+    geo = vars(llm) if preset == "full" else dict(CPU_PROXY_MOE if is_moe(cfg) else CPU_PROXY)
     dims = {k: int(geo[k]) for k in ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",
                                       "vocab_size")}
-    dims["num_hidden_layers"] = int(cfg["num_layers"])
-    rope = {"rope_type": "default", "rope_theta": float(llm.get("rope_theta", 1e6)),
+    dims["num_hidden_layers"] = cfg.num_layers
+    extra = llm.extra
+    rope = {"rope_type": "default", "rope_theta": float(extra.get("rope_theta", 1e6)),
             "mrope_section": _mrope(dims["head_dim"], llm)}
     if is_moe(cfg):
-        rope["interleaved"] = bool(llm.get("mrope_interleaved", True))
+        rope["interleaved"] = bool(extra.get("mrope_interleaved", True))
         dims.update(moe_intermediate_size=int(geo["intermediate_size"]), intermediate_size=int(geo["intermediate_size"]),
-                    num_experts=int(llm["num_experts"]), num_experts_per_tok=int(llm["num_experts_per_tok"]),
-                    decoder_sparse_step=int(llm.get("decoder_sparse_step", 1)),
-                    mlp_only_layers=list(llm.get("mlp_only_layers") or []),
-                    norm_topk_prob=bool(llm.get("norm_topk_prob", True)))
+                    num_experts=llm.num_experts, num_experts_per_tok=llm.num_experts_per_tok,
+                    decoder_sparse_step=int(extra.get("decoder_sparse_step", 1)),
+                    mlp_only_layers=list(extra.get("mlp_only_layers") or []),
+                    norm_topk_prob=bool(extra.get("norm_topk_prob", True)))
     else:
         dims["intermediate_size"] = int(geo["intermediate_size"])
     dims["rope_parameters"] = rope
@@ -69,8 +73,8 @@ def _text_dims(preset: str, cfg: dict[str, Any]) -> dict[str, Any]:
     return dims
 
 
-def _encoders(preset: str, cfg: dict[str, Any], hidden: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    vision, audio = dict(cfg.get("vision") or {}), dict(cfg.get("audio") or {})
+def _encoders(preset: str, cfg: BackboneConfig, hidden: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    vision, audio = dict(cfg.vision), dict(cfg.audio)
     if preset != "full":  # narrow encoders with the real structural indexes (DeepStack layers)
         vision.update(_TINY_VISION)
         audio.update(_TINY_AUDIO)
@@ -83,7 +87,7 @@ def _encoders(preset: str, cfg: dict[str, Any], hidden: int) -> tuple[dict[str, 
     return vision, audio
 
 
-def bench_thinker_config(preset: str, cfg: dict[str, Any]):
+def bench_thinker_config(preset: str, cfg: BackboneConfig):
     """The transformers thinker config of the benchmark model (see the module docstring)."""
     text = _text_dims(preset, cfg)
     vision, audio = _encoders(preset, cfg, text["hidden_size"])
@@ -111,7 +115,7 @@ def bench_thinker_config(preset: str, cfg: dict[str, Any]):
     return config
 
 
-def build_bench_thinker(preset: str, cfg: dict[str, Any], device: torch.device, attn: str = "sdpa",
+def build_bench_thinker(preset: str, cfg: BackboneConfig, device: torch.device, attn: str = "sdpa",
                         experts: str | None = None) -> tuple[Any, dict[str, Any]]:
     """(thinker in eval mode, build facts) on `device`: bf16 on CUDA, fp32 on CPU, created
     on the device (no host copy) with transformers' own random init. `experts`: the MoE

@@ -18,12 +18,11 @@ previous drop as the official code does (reference notes, sec. 3).
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from seats_eval.config import BackboneConfig, normalise_name
 from seats_eval.errors import ConfigError
 
 MODALITIES: tuple[str, str] = ("video", "audio")
@@ -35,92 +34,12 @@ MIN_AUDIO_INTACT_RV = 0.05
 # Relative tolerance used to recognise a preset R (0.35 typed as 0.35000000000000003).
 _R_MATCH_TOL = 1e-9
 
-# ---------------------------------------------------------------------------------------
-# Backbone configs (model_configs/*.yaml)
-# ---------------------------------------------------------------------------------------
 
-_REQUIRED_KEYS = (
-    "num_layers",
-    "video_tokens_per_window",
-    "audio_tokens_per_window",
-    "boundaries",
-    "lam",
-    "tau",
-)
-
-
-def _config_dirs() -> list[Path]:
-    """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the repo's."""
-    dirs: list[Path] = []
-    env = os.environ.get("SEATS_MODEL_CONFIGS")
-    if env:
-        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
-    dirs.append(Path(__file__).resolve().parent.parent / "model_configs")
-    return dirs
-
-
-def _normalise_name(name: str) -> str:
-    """'Qwen2.5-Omni-7B' -> 'qwen2_5_omni_7b' (the YAML file stem)."""
-    return name.strip().lower().replace(".", "_").replace("-", "_").replace("/", "_")
-
-
-def available_backbones() -> list[str]:
-    """File stems of every backbone YAML found on the search path (for error messages)."""
-    names: set[str] = set()
-    for d in _config_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.yaml"))
-    return sorted(names)
-
-
-def load_backbone_config(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a backbone's geometry (layers, tokens per window, boundaries, lam, tau).
-
-    Accepts a backbone name ("qwen2.5-omni-7b", "qwen3-omni-30b-a3b", "tiny"; case, '.', '-'
-    insensitive; a hub id such as "Qwen/Qwen2.5-Omni-7B" works too) or a path to a YAML file. Names are looked up in $SEATS_MODEL_CONFIGS
-    (os.pathsep-separated directories) and then in the repo's model_configs/. Only
-    `yaml.safe_load` is used.
-    """
-    import yaml  # local: keep `import seats_eval.budgets` free of optional deps
-
-    raw = os.fspath(name_or_path)
-    path = Path(raw)
-    if path.suffix in (".yaml", ".yml") and not path.is_file():
-        raise ConfigError(f"backbone config {raw!r}: no such file")
-    if path.suffix not in (".yaml", ".yml"):
-        # also accept hub ids: "Qwen/Qwen3-Omni-30B-A3B-Instruct" -> qwen3_omni_30b_a3b
-        last = _normalise_name(raw.rstrip("/").rsplit("/", 1)[-1])
-        stems = dict.fromkeys([_normalise_name(raw), last, last.removesuffix("_instruct")])
-        found = [d / f"{st}.yaml" for d in _config_dirs() for st in stems]
-        found = [c for c in found if c.is_file()]
-        if found:
-            path = found[0]
-        else:
-            raise ConfigError(
-                f"unknown backbone {raw!r}: expected a YAML path or one of "
-                f"{', '.join(available_backbones()) or '(no model_configs found)'}"
-            )
-    with open(path, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh)
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: expected a YAML mapping, got {type(cfg).__name__}")
-    missing = [k for k in _REQUIRED_KEYS if k not in cfg]
-    if missing:
-        raise ConfigError(f"{path}: missing keys {missing}; required: {list(_REQUIRED_KEYS)}")
-    cfg.setdefault("backbone", path.stem)
-    cfg["boundaries"] = tuple(int(b) for b in cfg["boundaries"])
-    cfg["_path"] = str(path)
-    return cfg
-
-
-def _backbone_key(backbone: str | Mapping[str, Any] | None) -> str | None:
-    """Normalised backbone name of a name or config mapping (None stays None)."""
+def _backbone_key(backbone: str | BackboneConfig | None) -> str | None:
+    """Normalised backbone name of a name or config (None stays None)."""
     if backbone is None:
         return None
-    if isinstance(backbone, Mapping):
-        name = backbone.get("backbone")
-        return None if name is None else _normalise_name(str(name))
-    return _normalise_name(str(backbone))
+    return normalise_name(backbone.name if isinstance(backbone, BackboneConfig) else str(backbone))
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,7 +102,7 @@ def _solve_rv(R: float, R_a: float, n_v: int, n_a: int) -> float:
 
 
 def both_selected_rule(
-    R: float, n_v: int, n_a: int, backbone: str | Mapping[str, Any] | None = None
+    R: float, n_v: int, n_a: int, backbone: str | BackboneConfig | None = None
 ) -> tuple[float, float]:
     """The documented rule behind the both-selected presets: R_a = R**gamma, R_v solved.
 
@@ -192,10 +111,8 @@ def both_selected_rule(
     """
     R = _check_ratio("R", R)
     _check_geometry(n_v, n_a)
-    gamma = 1.0
-    if isinstance(backbone, Mapping) and "both_gamma" in backbone:
-        gamma = float(backbone["both_gamma"])
-    else:
+    gamma = backbone.both_gamma if isinstance(backbone, BackboneConfig) else None
+    if gamma is None:
         gamma = BOTH_SELECTED_GAMMA.get(_backbone_key(backbone) or "", 1.0)
     R_a = min(1.0, R**gamma)
     R_v = _solve_rv(R, R_a, n_v, n_a)
@@ -212,7 +129,7 @@ def split_budget(
     mode: str,
     n_v: int,
     n_a: int,
-    backbone: str | Mapping[str, Any] | None = None,
+    backbone: str | BackboneConfig | None = None,
 ) -> tuple[float, float]:
     """Per-modality TRRs (R_v, R_a) for overall TRR R (paper Appendix B.2, Table 7).
 
@@ -267,7 +184,7 @@ def resolve_budget(
     n_a: int,
     R_v: float | None = None,
     R_a: float | None = None,
-    backbone: str | Mapping[str, Any] | None = None,
+    backbone: str | BackboneConfig | None = None,
 ) -> Budget:
     """Budget from R and mode, with optional explicit overrides (model_args R_v / R_a).
 
@@ -312,7 +229,7 @@ def _decay_weights(decay: str) -> tuple[float, float, float]:
     raise ConfigError(f"unknown decay {decay!r}: allowed {', '.join(DECAYS)}")
 
 
-def _check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
+def check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
     b = tuple(int(x) for x in boundaries)
     if len(b) != 4:
         raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
@@ -340,7 +257,7 @@ def trr_constant_C(L_s: int, L_m1: int, L_m2: int, L_l: int, decay: str = "exp")
     step weights w = (1, e, e^2)); decay="equal" uses w = (1, 1, 1) in the same form.
     Negative for every valid boundary set (the main text's "+42.759" drops the sign).
     """
-    b = _check_boundaries((L_s, L_m1, L_m2, L_l))
+    b = check_boundaries((L_s, L_m1, L_m2, L_l))
     w = _decay_weights(decay)
     _, n1, n2, n3 = _block_sizes(b)
     return -(n1 * w[0] + n2 * (w[0] + w[1]) + n3 * (w[0] + w[1] + w[2]))
@@ -350,7 +267,7 @@ def solve_delta(
     R: float, lam: float, L: int, boundaries: Sequence[int], decay: str = "exp"
 ) -> float:
     """delta = (L - L_l*lam + lam) * R / C: the step that makes the mean TRR over L layers R."""
-    b = _check_boundaries(boundaries, L)
+    b = check_boundaries(boundaries, L)
     return (L - b[3] * lam + lam) * R / trr_constant_C(*b, decay=decay)
 
 
@@ -443,7 +360,7 @@ def _modality_schedule(
 
 def build_schedule(
     budget: Budget,
-    backbone_cfg: Mapping[str, Any],
+    backbone_cfg: BackboneConfig,
     lam: float | None = None,
     decay: str = "exp",
     boundaries: Sequence[int] | None = None,
@@ -456,13 +373,13 @@ def build_schedule(
     """
     if decay not in DECAYS:
         raise ConfigError(f"unknown decay {decay!r}: allowed {', '.join(DECAYS)}")
-    L = int(backbone_cfg["num_layers"])
-    b = _check_boundaries(boundaries if boundaries is not None else backbone_cfg["boundaries"], L)
-    lam_f = float(lam if lam is not None else backbone_cfg["lam"])
+    L = backbone_cfg.num_layers
+    b = check_boundaries(boundaries if boundaries is not None else backbone_cfg.boundaries, L)
+    lam_f = float(lam if lam is not None else backbone_cfg.lam)
     if not lam_f > 0:
         raise ConfigError(f"lam must be > 0, got {lam_f}")
     C = trr_constant_C(*b, decay=decay)
-    name = str(backbone_cfg.get("backbone", "custom"))
+    name = backbone_cfg.name
     if budget.R_v == 1.0 and budget.R_a == 1.0:
         full = ModalitySchedule(
             R=1.0, r_s=1.0, delta=0.0, steps=(0.0, 0.0, 0.0), levels=(1.0,) * 4, trr=(1.0,) * L

@@ -31,7 +31,7 @@ The rule (defaults in brackets; `calibrate_curve`):
    Qwen3-Omni-30B M = 12 -> (4, 4, 4) = (27, 32, 36, 40) (and tiny.yaml: (2, 4, 5, 7)).
    split "recovery": L_m1 / L_m2 = the first middle layers where the recovery
    h(x) = (a(x) - a(L_s)) / (a(L_l) - a(L_s)) reaches 1/3 / 2/3.
-6. Validity (budgets._check_boundaries): 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L. A middle
+6. Validity (budgets.check_boundaries): 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L. A middle
    block shorter than 3 layers is widened (L_l moved later, then L_s earlier), each
    adjustment noted; the recovery split is clamped into the valid range.
 """
@@ -42,11 +42,12 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .budgets import Budget, _check_boundaries, build_schedule, load_backbone_config
+from .budgets import Budget, build_schedule, check_boundaries
+from .config import load_backbone_config
 from .errors import ConfigError
 
 SPLITS = ("equal", "recovery")
@@ -173,7 +174,7 @@ def calibrate_curve(
         L_m1 = min(max(L_m1, L_s + 2), L_l - 2)
         L_m2 = next((x for x in range(L_m1 + 1, L_l) if h[x] >= 2 / 3), L_m1 + 1)
         L_m2 = min(max(L_m2, L_m1 + 1), L_l - 1)
-    b = _check_boundaries((L_s, L_m1, L_m2, L_l), L)
+    b = check_boundaries((L_s, L_m1, L_m2, L_l), L)
     params = {"collapse": collapse, "tolerance": tolerance, "min_drop": min_drop, "split": split}
     return Calibration(boundaries=(b[0], b[1], b[2], b[3]), num_layers=L, acc_full=float(acc_full),
                        floor=floor, relative=rel, progress=g, params=params, notes=notes)
@@ -211,7 +212,7 @@ def _raw_config(name_or_path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     import yaml
 
     cfg = load_backbone_config(name_or_path)
-    with open(cfg["_path"], encoding="utf-8") as fh:
+    with open(cfg.path, encoding="utf-8") as fh:
         return yaml.safe_load(fh), cfg
 
 
@@ -225,8 +226,8 @@ def write_config(cal: Calibration, base: str, out: str | os.PathLike[str], *, so
     import yaml
 
     raw, cfg = _raw_config(base)
-    if int(cfg["num_layers"]) != cal.num_layers:
-        raise ConfigError(f"base config {base} has {cfg['num_layers']} layers but the probe has {cal.num_layers}")
+    if cfg.num_layers != cal.num_layers:
+        raise ConfigError(f"base config {base} has {cfg.num_layers} layers but the probe has {cal.num_layers}")
     raw = dict(raw)
     old = list(raw.get("boundaries", []))
     raw["boundaries"] = list(cal.boundaries)
@@ -236,7 +237,7 @@ def write_config(cal: Calibration, base: str, out: str | os.PathLike[str], *, so
         raw["backbone"] = name
     L, L_l = cal.num_layers, cal.boundaries[3]
     try:  # a small budget, so only the geometry and lam are tested, not lam * R <= 1
-        build_schedule(Budget(0.1, 0.1, 0.1, "both"), {**cfg, "boundaries": cal.boundaries, "lam": raw["lam"]})
+        build_schedule(Budget(0.1, 0.1, 0.1, "both"), replace(cfg, boundaries=cal.boundaries, lam=float(raw["lam"])))
     except ConfigError as exc:
         raise ConfigError(f"calibrated boundaries {cal.boundaries} do not give a SEATS schedule with "
                           f"lam={raw['lam']} (needs lam >= L / (L_l - 1) = {L / (L_l - 1):.4f}); "

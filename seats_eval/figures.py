@@ -60,11 +60,12 @@ def fig_tradeoff(table: Table, path: Path) -> Path:
 
 def fig_schedule(sweep: Sweep, path: Path, R: float = 0.3) -> Path:
     """Fig. 4: the SEATS per-layer TRR for the sweep's backbone config."""
-    from .budgets import build_schedule, load_backbone_config, resolve_budget
+    from .budgets import build_schedule, resolve_budget
     from .commands.schedule import plot_schedule
+    from .config import load_backbone_config
 
     cfg = load_backbone_config(sweep.backbone_config or "qwen2.5-omni-7b")
-    budget = resolve_budget(R, "both", int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"]),
+    budget = resolve_budget(R, "both", cfg.video_tokens_per_window, cfg.audio_tokens_per_window,
                             backbone=cfg)
     plot_schedule(build_schedule(budget, cfg), str(path))
     return path

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .config import BackboneConfig
+from .errors import ConfigError
+
 
 def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0) -> int:
     return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * ffn + S * D * router
@@ -41,23 +44,22 @@ def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]]) -> in
     return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config))
 
 
-def geometry_from_cfg(cfg: dict[str, Any]) -> tuple[int, int, int, int, int]:
-    """(D, D_kv, active MLP width, V, router experts) from a model_configs YAML's `llm`."""
-    llm = cfg["llm"]
-    head_dim = int(llm.get("head_dim") or int(llm["hidden_size"]) // int(llm["num_attention_heads"]))
-    experts = int(llm.get("num_experts", 0) or 0)
-    ffn = int(llm["intermediate_size"]) * (int(llm["num_experts_per_tok"]) if experts else 1)
-    return (int(llm["hidden_size"]), int(llm["num_key_value_heads"]) * head_dim, ffn,
-            int(llm["vocab_size"]), experts)
+def geometry_from_cfg(cfg: BackboneConfig) -> tuple[int, int, int, int, int]:
+    """(D, D_kv, active MLP width, V, router experts) from a backbone config's `llm`."""
+    llm = cfg.llm
+    if llm is None:
+        raise ConfigError(f"backbone config {cfg.name} ({cfg.path}) has no llm geometry")
+    ffn = llm.intermediate_size * (llm.num_experts_per_tok if llm.moe else 1)
+    return llm.hidden_size, llm.num_key_value_heads * llm.head_dim, ffn, llm.vocab_size, llm.num_experts
 
 
-def planned_lengths(cfg: dict[str, Any], method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
+def planned_lengths(cfg: BackboneConfig, method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
     """Sequence length of every layer for a method, from its schedule (no model run).
 
     Full tokens: every layer sees everything. SEATS: `budgets.layer_counts` of its schedule.
     Methods without an analytic plan raise; their FLOPs come from recorded counts.
     """
-    L = int(cfg["num_layers"])
+    L = cfg.num_layers
     if getattr(method, "name", "full") == "full":
         return [n_text + n_video + n_audio] * L
     schedule = getattr(method, "schedule", None)

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .bench_models import build_bench_thinker
-from .budgets import load_backbone_config
+from .config import load_backbone_config
 from .flops import prefill_flops_from_lengths
 from .layout import VIDEO, build_layout
 from .methods import build_method
@@ -43,7 +43,7 @@ class Synthetic:
 
 
 def synthetic_sample(windows: int, cfg: dict[str, Any], device: torch.device) -> Synthetic:
-    n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
+    n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     per_grid = n_v // 2
     side = int(round((per_grid * 4) ** 0.5))
     block = [VIDEO_ID] * n_v + [AUDIO_ID] * n_a
@@ -108,9 +108,9 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     embeddings of the backbone's width (`hidden` overrides it)."""
     dev = torch.device(device)
     cfg = load_backbone_config(backbone)
-    llm = cfg["llm"]
-    hidden = int(hidden or llm["hidden_size"])
-    heads, kv, hd = int(llm["num_attention_heads"]), int(llm["num_key_value_heads"]), int(llm["head_dim"])
+    llm = cfg.llm
+    hidden = int(hidden or llm.hidden_size)
+    heads, kv, hd = llm.num_attention_heads, llm.num_key_value_heads, llm.head_dim
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     g = torch.Generator(device="cpu").manual_seed(seed)
     syn = synthetic_sample(windows, cfg, dev)
@@ -135,7 +135,7 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
             layout = syn.layout if keep is None else syn.layout.subset(torch.nonzero(keep).flatten())
             h = embeds if keep is None else embeds[keep]
             t_inner = 0.0
-            for step in method.drop_steps(int(cfg["num_layers"])):
+            for step in method.drop_steps(cfg.num_layers):
                 _sync(dev)
                 t2 = time.perf_counter()
                 scores = None

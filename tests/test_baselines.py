@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from seats_eval.budgets import Budget, load_backbone_config
+from seats_eval.budgets import Budget
+from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError, SeatsError
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
 from seats_eval.methods import METHOD_IDS, build_method
@@ -201,7 +202,7 @@ def test_fastv_counts_order_and_text(thinker, make_inputs, method_id, opts):
     assert rec.llm_input_counts == rec.input_counts
     assert rec.step_layers == [method.K - 1]
     assert rec.layer_counts[: method.K] == [(n_t, n_v, n_a)] * method.K
-    assert rec.layer_counts[method.K:] == [(n_t, k_v, k_a)] * (TINY["num_layers"] - method.K)
+    assert rec.layer_counts[method.K:] == [(n_t, k_v, k_a)] * (TINY.num_layers - method.K)
     kept = rec.kept_positions[-1]
     assert bool((kept[1:] > kept[:-1]).all())
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seats_eval.bench_models import CPU_PROXY_MOE, bench_thinker_config, build_bench_thinker
-from seats_eval.budgets import load_backbone_config
+from seats_eval.config import load_backbone_config
 from seats_eval.profiling import bench_prefill, bench_select, synthetic_prepared, with_full
 
 QWEN3 = load_backbone_config("qwen3-omni-30b-a3b")
@@ -31,7 +31,7 @@ def test_qwen3_bench_thinker_is_the_real_moe_at_proxy_width(qwen3_proxy):
     assert type(model).__name__ == "Qwen3OmniMoeThinkerForConditionalGeneration"
     assert tc.hidden_size == CPU_PROXY_MOE["hidden_size"] == 256  # proxy width ...
     layers = model.model.language_model.layers
-    assert len(layers) == 48 == QWEN3["num_layers"]  # ... real depth and structure
+    assert len(layers) == 48 == QWEN3.num_layers  # ... real depth and structure
     assert (tc.num_experts, tc.num_experts_per_tok, tc.decoder_sparse_step, tc.mlp_only_layers) == (128, 8, 1, [])
     for layer in layers:
         assert isinstance(layer.mlp, Qwen3OmniMoeThinkerTextSparseMoeBlock)
@@ -54,11 +54,11 @@ def test_model_configs_agree_with_transformers_qwen3_defaults():
         Qwen3OmniMoeVisionEncoderConfig,
     )
 
-    text, vision, llm = Qwen3OmniMoeTextConfig(), Qwen3OmniMoeVisionEncoderConfig(), QWEN3["llm"]
-    assert (llm["num_experts"], llm["num_experts_per_tok"], llm["intermediate_size"], llm["hidden_size"]) == (
+    text, vision, llm = Qwen3OmniMoeTextConfig(), Qwen3OmniMoeVisionEncoderConfig(), QWEN3.llm
+    assert (llm.num_experts, llm.num_experts_per_tok, llm.intermediate_size, llm.hidden_size) == (
         text.num_experts, text.num_experts_per_tok, text.moe_intermediate_size, text.hidden_size)
-    assert list(QWEN3["vision"]["deepstack_visual_indexes"]) == list(vision.deepstack_visual_indexes)
-    assert (QWEN3["vision"]["depth"], QWEN3["vision"]["hidden_size"]) == (vision.depth, vision.hidden_size)
+    assert list(QWEN3.vision["deepstack_visual_indexes"]) == list(vision.deepstack_visual_indexes)
+    assert (QWEN3.vision["depth"], QWEN3.vision["hidden_size"]) == (vision.depth, vision.hidden_size)
 
 
 @pytest.mark.parametrize("cfg, llm_b, total_b", [(QWEN25, 7.62, 8.93), (QWEN3, 30.53, 31.72)])
@@ -69,14 +69,14 @@ def test_full_preset_has_the_real_size(cfg, llm_b, total_b):
         Qwen3OmniMoeThinkerForConditionalGeneration,
     )
 
-    cls = Qwen3OmniMoeThinkerForConditionalGeneration if "num_experts" in cfg["llm"] else \
+    cls = Qwen3OmniMoeThinkerForConditionalGeneration if cfg.llm.moe else \
         Qwen2_5OmniThinkerForConditionalGeneration
     with torch.device("meta"):
         model = cls._from_config(bench_thinker_config("full", cfg), dtype=torch.bfloat16)
     llm = sum(p.numel() for p in model.model.language_model.parameters()) + model.lm_head.weight.numel()
     assert llm / 1e9 == pytest.approx(llm_b, abs=0.01)
     assert sum(p.numel() for p in model.parameters()) / 1e9 == pytest.approx(total_b, abs=0.01)
-    assert model.config.text_config.hidden_size == cfg["llm"]["hidden_size"]
+    assert model.config.text_config.hidden_size == cfg.llm.hidden_size
 
 
 def test_qwen3_synthetic_sample_carries_deepstack_features(qwen3_proxy):

@@ -16,7 +16,6 @@ from seats_eval.budgets import (
     both_selected_rule,
     build_schedule,
     layer_counts,
-    load_backbone_config,
     resolve_budget,
     round_count,
     solve_delta,
@@ -24,6 +23,7 @@ from seats_eval.budgets import (
     stage_targets,
     trr_constant_C,
 )
+from seats_eval.config import BackboneConfig, load_backbone_config
 from seats_eval.errors import ConfigError
 
 QWEN25 = "qwen2.5-omni-7b"
@@ -59,22 +59,22 @@ def q3() -> dict:
     return load_backbone_config(QWEN3)
 
 
-def _geom(cfg: dict) -> tuple[int, int]:
-    return int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
+def _geom(cfg: BackboneConfig) -> tuple[int, int]:
+    return cfg.video_tokens_per_window, cfg.audio_tokens_per_window
 
 
 # --- configs ---------------------------------------------------------------------------
 
 
-def test_backbone_configs_load(q25: dict, q3: dict) -> None:
-    assert q25["num_layers"] == 28 and q25["boundaries"] == (16, 19, 21, 24)
-    assert _geom(q25) == (288, 50) and q25["lam"] == 1.4 and q25["tau"] == 0.1
-    assert q3["num_layers"] == 48 and q3["boundaries"] == (27, 32, 36, 40)
+def test_backbone_configs_load(q25: dict, q3: BackboneConfig) -> None:
+    assert q25.num_layers == 28 and q25.boundaries == (16, 19, 21, 24)
+    assert _geom(q25) == (288, 50) and q25.lam == 1.4 and q25.tau == 0.1
+    assert q3.num_layers == 48 and q3.boundaries == (27, 32, 36, 40)
     assert _geom(q3) == (288, 26)
     tiny = load_backbone_config("tiny")
-    assert tiny["num_layers"] == 8 and tiny["boundaries"] == (2, 4, 5, 7)
-    assert load_backbone_config("Qwen2.5-Omni-7B")["num_layers"] == 28
-    assert load_backbone_config("Qwen/Qwen3-Omni-30B-A3B-Instruct")["num_layers"] == 48
+    assert tiny.num_layers == 8 and tiny.boundaries == (2, 4, 5, 7)
+    assert load_backbone_config("Qwen2.5-Omni-7B").num_layers == 28
+    assert load_backbone_config("Qwen/Qwen3-Omni-30B-A3B-Instruct").num_layers == 48
 
 
 def test_backbone_config_by_path_and_env(tmp_path, monkeypatch) -> None:
@@ -83,9 +83,9 @@ def test_backbone_config_by_path_and_env(tmp_path, monkeypatch) -> None:
         "audio_tokens_per_window: 5\nboundaries: [2, 4, 5, 7]\nlam: 1.5\ntau: 0.2\n"
     )
     (tmp_path / "mine.yaml").write_text(text)
-    assert load_backbone_config(tmp_path / "mine.yaml")["num_layers"] == 8
+    assert load_backbone_config(tmp_path / "mine.yaml").num_layers == 8
     monkeypatch.setenv("SEATS_MODEL_CONFIGS", str(tmp_path))
-    assert load_backbone_config("mine")["boundaries"] == (2, 4, 5, 7)
+    assert load_backbone_config("mine").boundaries == (2, 4, 5, 7)
     with pytest.raises(ConfigError, match="no such file"):
         load_backbone_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="qwen2_5_omni_7b"):
@@ -106,7 +106,7 @@ def test_constant_C_and_delta_qwen25() -> None:
     assert round(solve_delta(0.3, 1.4, 28, (16, 19, 21, 24)), 5) == 0.02947
 
 
-def test_schedule_qwen25_r03(q25: dict) -> None:
+def test_schedule_qwen25_r03(q25: BackboneConfig) -> None:
     s = build_schedule(Budget(0.3, 0.3, 0.3, "both"), q25)
     v = s.video
     assert v.r_s == pytest.approx(0.42)
@@ -123,8 +123,8 @@ def test_schedule_qwen25_r03(q25: dict) -> None:
     assert ratios == pytest.approx([0.9298, 0.7949, 0.2986], abs=1e-4)
 
 
-def test_schedule_qwen3(q3: dict) -> None:
-    assert trr_constant_C(*q3["boundaries"]) == pytest.approx(-63.3025, abs=1e-4)
+def test_schedule_qwen3(q3: BackboneConfig) -> None:
+    assert trr_constant_C(*q3.boundaries) == pytest.approx(-63.3025, abs=1e-4)
     s = build_schedule(resolve_budget(0.35, "both", *_geom(q3), backbone=q3), q3)
     assert s.video.delta == pytest.approx(0.0334, abs=1e-4)
     assert s.drop_after == (26, 30, 34) and s.late_after == 38
@@ -141,12 +141,12 @@ def test_mean_trr_equals_R(backbone: str, R: float, decay: str) -> None:
     ][R]
     s = build_schedule(budget, cfg, decay=decay)
     for ms, R_m in ((s.video, budget.R_v), (s.audio, budget.R_a)):
-        assert len(ms.trr) == cfg["num_layers"]
+        assert len(ms.trr) == cfg.num_layers
         assert sum(ms.trr) / len(ms.trr) == pytest.approx(R_m, rel=1e-12, abs=1e-15)
         assert all(a >= b for a, b in pairwise(ms.trr))
 
 
-def test_equal_decay_steps(q25: dict) -> None:
+def test_equal_decay_steps(q25: BackboneConfig) -> None:
     s = build_schedule(Budget(0.3, 0.3, 0.3, "both"), q25, decay="equal")
     lv = s.video.levels
     steps = [lv[i] - lv[i + 1] for i in range(3)]
@@ -166,7 +166,7 @@ def test_tiny_schedule() -> None:
     assert s.video.trr[-1] == 0.0
 
 
-def test_schedule_errors(q25: dict) -> None:
+def test_schedule_errors(q25: BackboneConfig) -> None:
     b = Budget(0.3, 0.3, 0.3, "both")
     with pytest.raises(ConfigError, match="L_s \\+ 1 < L_m1"):
         build_schedule(b, q25, boundaries=(16, 17, 21, 24))
@@ -184,7 +184,7 @@ def test_schedule_errors(q25: dict) -> None:
         build_schedule(b, q25, decay="linear")
 
 
-def test_identity_schedule(q25: dict) -> None:
+def test_identity_schedule(q25: BackboneConfig) -> None:
     s = build_schedule(resolve_budget(1.0, "both", 288, 50), q25)
     assert s.is_identity and s.drop_after == () and s.late_after is None
     counts = layer_counts(s, 100, 7)
@@ -196,7 +196,7 @@ def test_identity_schedule(q25: dict) -> None:
 
 
 @pytest.mark.parametrize("row", TABLE7, ids=lambda r: f"{r['model']}-{r['mode']}-{r['R']}")
-def test_table7_rows(row: dict) -> None:
+def test_table7_rows(row: BackboneConfig) -> None:
     cfg = load_backbone_config(row["model"])
     n_v, n_a = _geom(cfg)
     R = int(row["R"]) / 100
@@ -279,7 +279,7 @@ def test_round_count_half_even() -> None:
     assert round_count(20.9999999999) == 21
 
 
-def test_layer_counts_qwen25(q25: dict) -> None:
+def test_layer_counts_qwen25(q25: BackboneConfig) -> None:
     b = resolve_budget(0.35, "both", 288, 50, backbone=q25)
     s = build_schedule(b, q25)
     n_v, n_a = 32 * 288, 32 * 50
@@ -297,7 +297,7 @@ def test_layer_counts_qwen25(q25: dict) -> None:
     assert targets == [(i, c["video"][i + 1], c["audio"][i + 1]) for i in (15, 17, 19)]
 
 
-def test_layer_counts_floor_and_empty(q25: dict) -> None:
+def test_layer_counts_floor_and_empty(q25: BackboneConfig) -> None:
     s = build_schedule(Budget(0.1, 0.06, 0.35, "both"), q25)
     c = layer_counts(s, 3, 0)  # tiny clip: r*N rounds to 0 but a non-empty modality keeps 1
     assert c["video"][:23] == [1] * 23 and c["video"][23:] == [0] * 5

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seats_eval.budgets import load_backbone_config
+from seats_eval.config import load_backbone_config
 from seats_eval.flops import geometry_from_cfg, planned_lengths, prefill_flops, prefill_flops_from_lengths
 from seats_eval.methods import build_method
 from seats_eval.runtime.generate import generate

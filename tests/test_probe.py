@@ -8,15 +8,17 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from seats_eval.budgets import build_schedule, layer_counts, load_backbone_config, resolve_budget
+from seats_eval.budgets import build_schedule, layer_counts, resolve_budget
 from seats_eval.calibrate import calibrate_curve, isotonic, write_config
 from seats_eval.cli import main as cli_main
 from seats_eval.commands import probe as probe_cmd
+from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
 from seats_eval.runtime.generate import generate
@@ -48,7 +50,7 @@ def test_remove_at_counts_and_oracle(thinker, make_inputs, modality, layer):
 
 
 def test_remove_at_options():
-    L = TINY["num_layers"]
+    L = TINY.num_layers
     m = build_method("remove_at", TINY, {"layer": L - 2})
     assert m.modality == "both" and m.describe()["first_layer_without"] == L
     assert [s.after_layer for s in m.drop_steps(L)] == [L - 2]
@@ -223,9 +225,8 @@ def test_calibrate_cli_writes_a_config_that_loads(tmp_path):
     assert cli_main(["calibrate", "--probe", str(probe), "--out", str(out)]) == 0
     cfg = load_backbone_config(out)
     base = load_backbone_config("qwen2.5-omni-7b")
-    assert cfg["boundaries"] == (16, 19, 21, 24)
-    assert {k: v for k, v in cfg.items() if k not in ("_path", "calibration")} == \
-        {k: v for k, v in base.items() if k != "_path"}
+    assert cfg.boundaries == (16, 19, 21, 24)
+    assert replace(cfg, path="") == replace(base, path="")  # only the boundaries could change: they did not
     budget = resolve_budget(0.3, "both", 288, 50, backbone=cfg)
     s = build_schedule(budget, cfg)
     assert (s.drop_after, s.late_after) == ((15, 17, 19), 22)
@@ -240,13 +241,13 @@ def test_calibrated_tiny_config_runs_seats(thinker, make_inputs, tmp_path):
     assert cal.boundaries == (1, 3, 5, 7)
     path = write_config(cal, "tiny", tmp_path / "tiny_calibrated.yaml", source="synthetic")
     cfg = load_backbone_config(path)
-    assert cfg["boundaries"] == (1, 3, 5, 7) and cfg["lam"] == TINY["lam"] and cfg["tau"] == TINY["tau"]
+    assert cfg.boundaries == (1, 3, 5, 7) and cfg.lam == TINY.lam and cfg.tau == TINY.tau
     # flat from x = 6 would need lam >= 8 / 5 = 1.6 (Appendix A's delta >= 0): refused, or pass lam
     early = calibrate_curve(range(1, 9), fig2_curve(8, 1, 6), 8, 46.2)
     assert early.boundaries == (1, 3, 4, 6)
     with pytest.raises(ConfigError, match="lam >= L / \\(L_l - 1\\) = 1.6"):
         write_config(early, "tiny", tmp_path / "early.yaml")
-    assert load_backbone_config(write_config(early, "tiny", tmp_path / "early.yaml", lam=1.6))["lam"] == 1.6
+    assert load_backbone_config(write_config(early, "tiny", tmp_path / "early.yaml", lam=1.6)).lam == 1.6
     inputs = make_inputs("av_moving.mp4")
     method = build_method("seats", cfg, {"R": 0.25})
     res = generate(thinker, inputs, method, max_new_tokens=3, eos_token_ids=EOS)

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from seats_eval.budgets import layer_counts, load_backbone_config
+from seats_eval.budgets import layer_counts
+from seats_eval.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.methods.base import Method

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def default_stem(what: str, backbone: str, device: str) -> str:
     """bench_prefill_cpu, bench_select_cuda, bench_prefill_qwen3omni_cuda, ..."""
-    from ..budgets import load_backbone_config
+    from ..config import load_backbone_config
 
     name = str(load_backbone_config(backbone)["backbone"])
     short = {"qwen2.5-omni-7b": "", "qwen3-omni-30b-a3b": "_qwen3omni"}.get(name, "_" + name.replace("-", "").replace(".", ""))

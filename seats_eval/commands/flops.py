@@ -20,14 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..budgets import load_backbone_config
+    from ..config import load_backbone_config
     from ..errors import ConfigError
     from ..flops import geometry_from_cfg, planned_lengths, prefill_flops_from_lengths
     from ..methods import build_method
 
     try:
         cfg = load_backbone_config(args.backbone)
-        n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
+        n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
         windows = args.windows if args.windows is not None else args.tokens // (n_v + n_a)
         n_text = args.tokens - windows * (n_v + n_a)
         if n_text < 1:

@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..budgets import load_backbone_config
+from ..config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
 
 help = "layer-removal probe (Fig. 2): accuracy when all video/audio tokens are removed after layer l"
@@ -95,10 +95,10 @@ def parse_modalities(spec: str) -> list[str]:
     return list(dict.fromkeys(mods))
 
 
-def model_suffix(cfg: dict[str, Any], override: str | None = None) -> str:
-    from ..models.registry import BACKBONE_SUFFIXES
+def model_suffix(cfg: BackboneConfig, override: str | None = None) -> str:
+    from ..models.registry import BACKBONE_SUFFIXES, family_suffix
 
-    suffix = override or ("qwen3omni" if "qwen3" in str(cfg.get("backbone", "")).lower() else "qwen25omni")
+    suffix = override or family_suffix(cfg.family)
     if suffix not in BACKBONE_SUFFIXES:
         raise ConfigError(f"no lmms-eval model ids for suffix {suffix!r}; registered: {', '.join(BACKBONE_SUFFIXES)}")
     return suffix
@@ -253,7 +253,7 @@ def plot_probe(probe: dict[str, Any], path: Path) -> None:
 
 
 def _settings(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
-    pretrained = args.pretrained or str(cfg.get("pretrained", ""))
+    pretrained = args.pretrained or cfg.pretrained
     if not pretrained:
         raise ConfigError("--pretrained is required: the backbone config names no checkpoint")
     if not Path(pretrained).is_absolute() and (REPO / pretrained).exists() and not Path(pretrained).exists():
@@ -266,7 +266,7 @@ def _settings(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
     tasks = [t for t in (x.strip() for x in args.tasks.split(",")) if t]
     if not tasks:
         raise ConfigError("--tasks: give at least one task")
-    return {"backbone": backbone, "num_layers": int(cfg["num_layers"]), "pretrained": pretrained,
+    return {"backbone": backbone, "num_layers": cfg.num_layers, "pretrained": pretrained,
             "tasks": tasks, "limit": args.limit, "model_args": args.model_args.strip().strip(","),
             "model_suffix": model_suffix(cfg, args.model_suffix)}
 

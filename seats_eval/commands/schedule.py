@@ -12,15 +12,8 @@ import json
 import sys
 from typing import Any
 
-from seats_eval.budgets import (
-    DECAYS,
-    MODES,
-    Schedule,
-    build_schedule,
-    layer_counts,
-    load_backbone_config,
-    resolve_budget,
-)
+from seats_eval.budgets import DECAYS, MODES, Schedule, build_schedule, layer_counts, resolve_budget
+from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError
 
 help = "print the SEATS per-layer TRR schedule (Table 2, Fig. 4) and token counts"
@@ -135,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_backbone_config(args.backbone)
         if args.windows < 0:
             raise ConfigError(f"--windows must be >= 0, got {args.windows}")
-        n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
+        n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
         budget = resolve_budget(args.R, args.mode, n_v, n_a, args.R_v, args.R_a, backbone=cfg)
         schedule = build_schedule(budget, cfg, lam=args.lam, decay=args.decay)
     except ConfigError as exc:

@@ -26,7 +26,7 @@ def parse_budget(opts: Options, cfg: dict[str, Any], default_mode: str) -> Budge
     """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode)."""
     R = opts.number("R", lo=0.0, hi=1.0, lo_open=True)
     ratio = {"lo": 0.0, "hi": 1.0, "lo_open": True}
-    n_v, n_a = int(cfg["video_tokens_per_window"]), int(cfg["audio_tokens_per_window"])
+    n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     mode = opts.choice("mode", default_mode, MODES, aliases={"both_selected": "both", "audio-intact": "audio_intact"})
     return resolve_budget(R, mode, n_v, n_a, R_v=opts.number("R_v", None, **ratio),
                           R_a=opts.number("R_a", None, **ratio), backbone=cfg)

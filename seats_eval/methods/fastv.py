@@ -95,7 +95,7 @@ class FastV(Method):
 def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
-    return FastV(method_id, budget, int(cfg["num_layers"]), K=opts.integer("K", 2, lo=1),
+    return FastV(method_id, budget, cfg.num_layers, K=opts.integer("K", 2, lo=1),
                  score_source=opts.choice("score_source", "attention", SCORE_SOURCES),
                  ratio=opts.choice("ratio", "layer_mean", RATIOS), both=both, seed=opts.integer("seed", 0))
 

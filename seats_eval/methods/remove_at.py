@@ -87,5 +87,5 @@ def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
     if "layer" not in opts:
         raise ConfigError("remove_at: layer is required (0-based layer after which the tokens are removed; "
                           "-1 = before the LLM)")
-    L = int(cfg["num_layers"])
+    L = cfg.num_layers
     return RemoveAt(opts.integer("layer"), opts.choice("modality", "both", tuple(MODALITIES)), L)

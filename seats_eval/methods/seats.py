@@ -189,7 +189,7 @@ class Seats(Method):
         else:
             self.schedule = stage1_only_schedule(budget, cfg, decay=decay, boundaries=boundaries,
                                                  late_removal=late_removal)
-        self.tau = float(tau if tau is not None else cfg.get("tau", 0.1))
+        self.tau = float(tau if tau is not None else cfg.tau)
         if not self.tau > 0:
             raise ConfigError(f"tau must be > 0, got {self.tau}")
         self.score_source = score_source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import BackboneConfig
 from ..media.decode import Media, PixelBudget
 from ..tasklib.prompts import QWEN_OMNI_SYSTEM_PROMPT
 
@@ -47,7 +48,7 @@ def build_inputs(
     return processor(text=[prompt], videos=[media.frames], return_tensors="pt", **kwargs)
 
 
-def pixel_budget(processor: Any, cfg: dict[str, Any], **overrides: float | None) -> PixelBudget:
+def pixel_budget(processor: Any, cfg: BackboneConfig, **overrides: float | None) -> PixelBudget:
     """The per-frame pixel rule of a backbone: `min_pixels` / `max_pixels` / `total_pixels`
     from its config unless overridden; the pixel factor (patch x merge: 28 for Qwen2.5-Omni,
     32 for Qwen3-Omni) from the processor."""
@@ -55,7 +56,7 @@ def pixel_budget(processor: Any, cfg: dict[str, Any], **overrides: float | None)
     limits = {}
     for key in ("min_pixels", "max_pixels", "total_pixels"):
         value = overrides.get(key)
-        value = cfg.get(key) if value is None else value
+        value = getattr(cfg, key) if value is None else value
         limits[key] = None if value is None else (float(value) if key == "total_pixels" else int(value))
     return PixelBudget(**limits, factor=int(vp.patch_size) * int(getattr(vp, "merge_size", 2)))
 

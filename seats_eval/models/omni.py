@@ -22,7 +22,7 @@ from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
 
-from ..budgets import load_backbone_config
+from ..config import load_backbone_config
 from ..errors import ConfigError, SeatsError
 from ..methods import build_method
 from ..tasklib import prompts
@@ -96,7 +96,7 @@ class QwenOmniModel(lmms):
         super().__init__()
         if int(batch_size) != 1:
             raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
-        self.pretrained = pretrained or load_backbone_config(self.backbone)["pretrained"]
+        self.pretrained = pretrained or load_backbone_config(self.backbone).pretrained
         if backbone_config is None:
             backbone_config = tiny_backbone(self.pretrained)
         self.cfg = load_backbone_config(backbone_config or self.backbone)
@@ -119,7 +119,7 @@ class QwenOmniModel(lmms):
         from transformers import AutoProcessor
 
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
-        self.fps = float(fps or self.cfg.get("fps", 2))
+        self.fps = float(fps or self.cfg.fps)
         self.max_frames = max_frames
         from .inputs import audio_seconds_used, pixel_budget
 
@@ -185,9 +185,7 @@ class QwenOmniModel(lmms):
     def max_frames_for(self, task: str) -> int:
         if self.max_frames is not None:
             return int(self.max_frames)
-        table = self.cfg.get("max_frames", {})
-        bench = task.replace("seats_fixture_", "seats_")
-        return int(table.get(task, table.get(bench, table.get("default", 768))))
+        return self.cfg.max_frames_for(task)
 
     def system_prompt_for(self, task: str) -> str | None:
         if self.system_prompt != "auto":

@@ -9,6 +9,12 @@ from __future__ import annotations
 from ..methods import METHOD_IDS
 
 BACKBONE_SUFFIXES = {"qwen25omni": "qwen2.5-omni-7b", "qwen3omni": "qwen3-omni-30b-a3b"}
+_FAMILY_SUFFIX = {"qwen2.5-omni": "qwen25omni", "qwen3-omni": "qwen3omni"}
+
+
+def family_suffix(family: str) -> str:
+    """The model-id suffix of a backbone family (config.FAMILIES): qwen2.5-omni -> qwen25omni."""
+    return _FAMILY_SUFFIX[family]
 
 
 def model_ids() -> list[str]:

@@ -96,11 +96,12 @@ def _budget_meta(method: str, R: float | None, mode: str | None, args: dict[str,
     meta = {"R": _pct(R), "R_v": _pct(args.get("R_v")), "R_a": _pct(args.get("R_a"))}
     if backbone_config:
         try:
-            from ..budgets import load_backbone_config, resolve_budget
+            from ..budgets import resolve_budget
+            from ..config import load_backbone_config
 
             cfg = load_backbone_config(backbone_config)
-            b = resolve_budget(float(R), mode or "both", int(cfg["video_tokens_per_window"]),
-                               int(cfg["audio_tokens_per_window"]), args.get("R_v"), args.get("R_a"),
+            b = resolve_budget(float(R), mode or "both", cfg.video_tokens_per_window,
+                               cfg.audio_tokens_per_window, args.get("R_v"), args.get("R_a"),
                                backbone=cfg)
             meta.update(R_v=_pct(b.R_v), R_a=_pct(b.R_a))
         except (ConfigError, KeyError, ValueError):

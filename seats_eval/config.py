@@ -1,0 +1,234 @@
+"""Backbone configs: `model_configs/<name>.yaml` loaded once into a typed, validated object.
+
+One `BackboneConfig` per backbone is the single source of what the code assumes about it:
+the window geometry (tokens per 2-s window and modality) that budgets, tables and the
+runtime's TokenLayout all read, the SEATS hyper-parameters (boundaries, lam, tau), the media
+settings (fps, max_frames per task, pixel limits) and the LLM geometry for FLOPs and the
+benchmark thinkers. It is checked once when loaded (internal consistency) and once against
+the checkpoint when a model loads (`check_thinker`), so a YAML that disagrees with the model
+fails at load, not as wrong counts later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+FAMILIES = ("qwen2.5-omni", "qwen3-omni")
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """How the processor interleaves one video with its audio track: per `seconds`-long
+    window, the window's video grids, then `audio_tokens` audio tokens."""
+
+    seconds: float
+    audio_tokens: int  # audio tokens per window (after the encoder's pooling)
+    video_tokens: int  # video tokens per window at the pixel cap (2 grids x 144 merged)
+
+    @property
+    def audio_tokens_per_second(self) -> float:
+        return self.audio_tokens / self.seconds
+
+
+@dataclass(frozen=True)
+class LLMGeometry:
+    """The thinker LLM's widths (text_config of the released checkpoint)."""
+
+    hidden_size: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int  # dense MLP width; per expert for an MoE
+    vocab_size: int
+    num_experts: int = 0  # 0: dense
+    num_experts_per_tok: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # rope and MoE details for the bench thinker
+
+    @property
+    def moe(self) -> bool:
+        return self.num_experts > 0
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str  # e.g. "qwen2.5-omni-7b", "tiny"
+    family: str  # which adapter runs it: one of FAMILIES
+    pretrained: str
+    num_layers: int
+    window: WindowGeometry
+    boundaries: tuple[int, int, int, int]  # (L_s, L_m1, L_m2, L_l), 1-based (Table 2)
+    lam: float
+    tau: float
+    fps: float
+    max_frames: Mapping[str, int]
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    total_pixels: int | None = None
+    llm: LLMGeometry | None = None
+    vision: Mapping[str, Any] = field(default_factory=dict)  # encoder configs of the bench thinker
+    audio: Mapping[str, Any] = field(default_factory=dict)
+    both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R
+    path: str = ""
+
+    # the names budgets and methods use (Sec. 5.1: n_v, n_a per 2-s window)
+    @property
+    def video_tokens_per_window(self) -> int:
+        return self.window.video_tokens
+
+    @property
+    def audio_tokens_per_window(self) -> int:
+        return self.window.audio_tokens
+
+    def max_frames_for(self, task: str) -> int:
+        """Frame cap of a task (its fixture twin shares the benchmark's), else the default."""
+        table = self.max_frames
+        bench = task.replace("seats_fixture_", "seats_")
+        return int(table.get(task, table.get(bench, table.get("default", 768))))
+
+    def check_thinker(self, window: WindowGeometry, num_layers: int) -> None:
+        """Refuse a checkpoint whose depth or interleaving differs from this config."""
+        if num_layers != self.num_layers:
+            raise ConfigError(f"backbone config {self.name} ({self.path}) is for {self.num_layers} layers but the "
+                              f"checkpoint has {num_layers}; pass backbone_config matching the checkpoint")
+        if (window.seconds, window.audio_tokens) != (self.window.seconds, self.window.audio_tokens):
+            raise ConfigError(f"backbone config {self.name} ({self.path}) says {self.window.audio_tokens} audio tokens "
+                              f"per {self.window.seconds:g}-s window, the checkpoint interleaves "
+                              f"{window.audio_tokens} per {window.seconds:g} s")
+
+
+# ----------------------------------------------------------------------------- loading
+_REQUIRED = ("num_layers", "video_tokens_per_window", "audio_tokens_per_window", "boundaries", "lam", "tau")
+_KNOWN = set(_REQUIRED) | {
+    "backbone", "family", "pretrained", "audio_tokens_per_second", "window_seconds", "fps", "max_frames",
+    "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma",
+    "calibration",  # provenance written by `seats-eval calibrate`; not read
+}
+_LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size",
+               "vocab_size")
+
+
+def config_dirs() -> list[Path]:
+    """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the repo's."""
+    dirs: list[Path] = []
+    env = os.environ.get("SEATS_MODEL_CONFIGS")
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    dirs.append(Path(__file__).resolve().parent.parent / "model_configs")
+    return dirs
+
+
+def normalise_name(name: str) -> str:
+    """'Qwen2.5-Omni-7B' -> 'qwen2_5_omni_7b' (the YAML file stem)."""
+    return name.strip().lower().replace(".", "_").replace("-", "_").replace("/", "_")
+
+
+def available_backbones() -> list[str]:
+    """File stems of every backbone YAML found on the search path (for error messages)."""
+    names: set[str] = set()
+    for d in config_dirs():
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def _find(raw: str) -> Path:
+    path = Path(raw)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"backbone config {raw!r}: no such file")
+        return path
+    # also hub ids: "Qwen/Qwen3-Omni-30B-A3B-Instruct" -> qwen3_omni_30b_a3b
+    last = normalise_name(raw.rstrip("/").rsplit("/", 1)[-1])
+    stems = dict.fromkeys([normalise_name(raw), last, last.removesuffix("_instruct")])
+    for d in config_dirs():
+        for st in stems:
+            if (d / f"{st}.yaml").is_file():
+                return d / f"{st}.yaml"
+    raise ConfigError(f"unknown backbone {raw!r}: expected a YAML path or one of "
+                      f"{', '.join(available_backbones()) or '(no model_configs found)'}")
+
+
+def _number(path: Path, raw: Mapping[str, Any], key: str, kind: type = float, default: Any = None) -> Any:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise ConfigError(f"{path}: {key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    return kind(value)
+
+
+def _llm(path: Path, raw: Any) -> LLMGeometry | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or any(k not in raw for k in _LLM_FIELDS):
+        raise ConfigError(f"{path}: llm must be a mapping with {', '.join(_LLM_FIELDS)}")
+    dims = {k: _number(path, raw, k, int) for k in _LLM_FIELDS}
+    experts = {k: _number(path, raw, k, int, 0) for k in ("num_experts", "num_experts_per_tok")}
+    extra = {k: v for k, v in raw.items() if k not in dims and k not in experts}
+    return LLMGeometry(**dims, **experts, extra=extra)
+
+
+def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
+    """Validate a YAML mapping; every inconsistency is a ConfigError naming the file."""
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ConfigError(f"{path}: missing keys {missing}; required: {list(_REQUIRED)}")
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; allowed: {sorted(_KNOWN)}")
+    family = str(raw.get("family", "qwen2.5-omni"))
+    if family not in FAMILIES:
+        raise ConfigError(f"{path}: family {family!r}; allowed: {', '.join(FAMILIES)}")
+    seconds = _number(path, raw, "window_seconds", float, 2.0)
+    n_a = _number(path, raw, "audio_tokens_per_window", int)
+    per_second = _number(path, raw, "audio_tokens_per_second", float)
+    if per_second is not None and per_second * seconds != n_a:
+        raise ConfigError(f"{path}: audio_tokens_per_window {n_a} != audio_tokens_per_second {per_second:g} x "
+                          f"window_seconds {seconds:g}")
+    boundaries = raw["boundaries"]
+    if not isinstance(boundaries, (list, tuple)) or len(boundaries) != 4:
+        raise ConfigError(f"{path}: boundaries must be 4 layers (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
+    frames = raw.get("max_frames", {}) or {}
+    if not isinstance(frames, Mapping):
+        raise ConfigError(f"{path}: max_frames must map task names to frame counts")
+    cfg = BackboneConfig(
+        name=str(raw.get("backbone", path.stem)), family=family, pretrained=str(raw.get("pretrained", "")),
+        num_layers=_number(path, raw, "num_layers", int),
+        window=WindowGeometry(seconds, n_a, _number(path, raw, "video_tokens_per_window", int)),
+        boundaries=tuple(int(b) for b in boundaries),  # type: ignore[arg-type]
+        lam=_number(path, raw, "lam"), tau=_number(path, raw, "tau"), fps=_number(path, raw, "fps", float, 2.0),
+        max_frames={str(k): int(v) for k, v in frames.items()},
+        min_pixels=_number(path, raw, "min_pixels", int), max_pixels=_number(path, raw, "max_pixels", int),
+        total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
+        vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
+        both_gamma=_number(path, raw, "both_gamma"), path=str(path),
+    )
+    from .budgets import check_boundaries  # budgets imports this module: import here
+
+    check_boundaries(cfg.boundaries, cfg.num_layers)
+    if cfg.lam <= 0 or cfg.tau <= 0:
+        raise ConfigError(f"{path}: lam and tau must be > 0, got lam={cfg.lam}, tau={cfg.tau}")
+    return cfg
+
+
+def load_backbone_config(name_or_path: str | os.PathLike[str] | BackboneConfig) -> BackboneConfig:
+    """A backbone's config by name ("qwen2.5-omni-7b", "qwen3-omni-30b-a3b", "tiny"; case,
+    '.', '-' insensitive; a hub id such as "Qwen/Qwen2.5-Omni-7B" works too) or YAML path.
+    Names are looked up in $SEATS_MODEL_CONFIGS (os.pathsep-separated) and then in the
+    repo's model_configs/. Only `yaml.safe_load` is used. A config passes through unchanged."""
+    if isinstance(name_or_path, BackboneConfig):
+        return name_or_path
+    import yaml  # local: keep `import seats_eval.config` free of optional deps
+
+    path = _find(os.fspath(name_or_path))
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a YAML mapping, got {type(raw).__name__}")
+    return parse_backbone_config(raw, path)
