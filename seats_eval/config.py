@@ -25,15 +25,10 @@ FAMILIES = ("qwen2.5-omni", "qwen3-omni")
 @dataclass(frozen=True)
 class WindowGeometry:
     """How the processor interleaves one video with its audio track: per `seconds`-long
-    window, the window's video grids, then `audio_tokens` audio tokens."""
+    window, the window's video grids, then `audio_tokens` audio tokens (TokenLayout)."""
 
     seconds: float
     audio_tokens: int  # audio tokens per window (after the encoder's pooling)
-    video_tokens: int  # video tokens per window at the pixel cap (2 grids x 144 merged)
-
-    @property
-    def audio_tokens_per_second(self) -> float:
-        return self.audio_tokens / self.seconds
 
 
 @dataclass(frozen=True)
@@ -62,6 +57,7 @@ class BackboneConfig:
     pretrained: str
     num_layers: int
     window: WindowGeometry
+    video_tokens_per_window: int  # n_v at the pixel cap (2 grids x 144 merged tokens): budgets' unit
     boundaries: tuple[int, int, int, int]  # (L_s, L_m1, L_m2, L_l), 1-based (Table 2)
     lam: float
     tau: float
@@ -74,15 +70,12 @@ class BackboneConfig:
     vision: Mapping[str, Any] = field(default_factory=dict)  # encoder configs of the bench thinker
     audio: Mapping[str, Any] = field(default_factory=dict)
     both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R
+    device_map: str | None = None  # e.g. "auto": spread the thinker over the visible GPUs
     path: str = ""
-
-    # the names budgets and methods use (Sec. 5.1: n_v, n_a per 2-s window)
-    @property
-    def video_tokens_per_window(self) -> int:
-        return self.window.video_tokens
 
     @property
     def audio_tokens_per_window(self) -> int:
+        """n_a (Sec. 5.1)."""
         return self.window.audio_tokens
 
     def max_frames_for(self, task: str) -> int:
@@ -91,22 +84,18 @@ class BackboneConfig:
         bench = task.replace("seats_fixture_", "seats_")
         return int(table.get(task, table.get(bench, table.get("default", 768))))
 
-    def check_thinker(self, window: WindowGeometry, num_layers: int) -> None:
-        """Refuse a checkpoint whose depth or interleaving differs from this config."""
+    def check_depth(self, num_layers: int) -> None:
+        """Refuse a checkpoint of another depth (its interleaving is checked by the adapter)."""
         if num_layers != self.num_layers:
             raise ConfigError(f"backbone config {self.name} ({self.path}) is for {self.num_layers} layers but the "
                               f"checkpoint has {num_layers}; pass backbone_config matching the checkpoint")
-        if (window.seconds, window.audio_tokens) != (self.window.seconds, self.window.audio_tokens):
-            raise ConfigError(f"backbone config {self.name} ({self.path}) says {self.window.audio_tokens} audio tokens "
-                              f"per {self.window.seconds:g}-s window, the checkpoint interleaves "
-                              f"{window.audio_tokens} per {window.seconds:g} s")
 
 
 # ----------------------------------------------------------------------------- loading
 _REQUIRED = ("num_layers", "video_tokens_per_window", "audio_tokens_per_window", "boundaries", "lam", "tau")
 _KNOWN = set(_REQUIRED) | {
     "backbone", "family", "pretrained", "audio_tokens_per_second", "window_seconds", "fps", "max_frames",
-    "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma",
+    "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma", "device_map",
     "calibration",  # provenance written by `seats-eval calibrate`; not read
 }
 _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size",
@@ -200,14 +189,15 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     cfg = BackboneConfig(
         name=str(raw.get("backbone", path.stem)), family=family, pretrained=str(raw.get("pretrained", "")),
         num_layers=_number(path, raw, "num_layers", int),
-        window=WindowGeometry(seconds, n_a, _number(path, raw, "video_tokens_per_window", int)),
+        window=WindowGeometry(seconds, n_a), video_tokens_per_window=_number(path, raw, "video_tokens_per_window", int),
         boundaries=tuple(int(b) for b in boundaries),  # type: ignore[arg-type]
         lam=_number(path, raw, "lam"), tau=_number(path, raw, "tau"), fps=_number(path, raw, "fps", float, 2.0),
         max_frames={str(k): int(v) for k, v in frames.items()},
         min_pixels=_number(path, raw, "min_pixels", int), max_pixels=_number(path, raw, "max_pixels", int),
         total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
-        both_gamma=_number(path, raw, "both_gamma"), path=str(path),
+        both_gamma=_number(path, raw, "both_gamma"),
+        device_map=None if raw.get("device_map") is None else str(raw["device_map"]), path=str(path),
     )
     from .budgets import check_boundaries  # budgets imports this module: import here
 

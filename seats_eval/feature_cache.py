@@ -35,7 +35,7 @@ from loguru import logger
 from .errors import SeatsError
 from .runtime.features import EncoderFeatures
 
-CACHE_VERSION = 2  # 2: frames sized by the reference pixel rule (media/decode.py), tensor hashes
+CACHE_VERSION = 3  # 2: frames sized by the reference pixel rule, tensor hashes; 3: audio pooling stored
 MEDIA_KEYS = ("video_grid_thw", "video_second_per_grid", "feature_attention_mask")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
@@ -162,7 +162,7 @@ class CacheEntry:
                 "media_info": json.dumps(self.media_info, default=str), "features": {
                     "audio": c(f.audio), "video": c(f.video), "deepstack": c(f.deepstack),
                     "vision_recv": c(f.vision_recv), "audio_recv": c(f.audio_recv),
-                    "signals_captured": f.signals_captured}}
+                    "signals_captured": f.signals_captured, "audio_frames_per_token": f.audio_frames_per_token}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CacheEntry:

@@ -53,19 +53,11 @@ def geometry_from_cfg(cfg: BackboneConfig) -> tuple[int, int, int, int, int]:
     return llm.hidden_size, llm.num_key_value_heads * llm.head_dim, ffn, llm.vocab_size, llm.num_experts
 
 
-def planned_lengths(cfg: BackboneConfig, method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
-    """Sequence length of every layer for a method, from its schedule (no model run).
-
-    Full tokens: every layer sees everything. SEATS: `budgets.layer_counts` of its schedule.
-    Methods without an analytic plan raise; their FLOPs come from recorded counts.
-    """
-    L = cfg.num_layers
-    if getattr(method, "name", "full") == "full":
-        return [n_text + n_video + n_audio] * L
-    schedule = getattr(method, "schedule", None)
-    if schedule is None:
+def planned_lengths(method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
+    """Sequence length of every layer for a method, from its plan (no model run): full tokens
+    and SEATS know it in advance (Method.plan); other methods raise, their FLOPs come from
+    the recorded per-layer counts."""
+    plan = method.plan((n_text, n_video, n_audio))
+    if plan.layers is None:
         raise ValueError(f"{method.name}: no analytic token plan; use the per-sample records instead")
-    from .budgets import layer_counts
-
-    c = layer_counts(schedule, n_video, n_audio)
-    return [n_text + v + a for v, a in zip(c["video"], c["audio"], strict=True)]
+    return [sum(c) for c in plan.layers]

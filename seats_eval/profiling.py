@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from .bench_models import build_bench_thinker
-from .config import load_backbone_config
+from .config import BackboneConfig, load_backbone_config
 from .flops import prefill_flops_from_lengths
 from .layout import VIDEO, build_layout
 from .methods import build_method
@@ -42,7 +42,7 @@ class Synthetic:
     layout: Any
 
 
-def synthetic_sample(windows: int, cfg: dict[str, Any], device: torch.device) -> Synthetic:
+def synthetic_sample(windows: int, cfg: BackboneConfig, device: torch.device) -> Synthetic:
     n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     per_grid = n_v // 2
     side = int(round((per_grid * 4) ** 0.5))
@@ -127,9 +127,8 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
         for it in range(warmup + repeats):
             _sync(dev)
             t0 = time.perf_counter()
-            keep = method.pre_llm(PreLLMContext(embeds, syn.layout, sig, "synthetic"))
-            if isinstance(keep, tuple):
-                keep = keep[0]
+            plan = method.plan(syn.layout.counts())
+            keep = method.pre_llm(PreLLMContext(embeds, syn.layout, sig, "synthetic"), plan).keep
             _sync(dev)
             t1 = time.perf_counter()
             layout = syn.layout if keep is None else syn.layout.subset(torch.nonzero(keep).flatten())
@@ -143,7 +142,7 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
                     q = (h[-1:] @ wq).view(1, heads, 1, hd)
                     k = (h @ wk).view(1, -1, kv, hd).transpose(1, 2)
                     scores = last_row_attention(q, k)[0]
-                m = method.in_llm(step, scores, layout)
+                m = method.in_llm(step, scores, layout, plan)
                 idx = torch.nonzero(m).flatten()
                 layout, h = layout.subset(idx), h.index_select(0, idx)
                 _sync(dev)
@@ -159,11 +158,11 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
 
 
 # -------------------------------------------------------------------------- bench prefill
-def synthetic_prepared(thinker: Any, cfg: dict[str, Any], windows: int, dev: torch.device):
+def synthetic_prepared(thinker: Any, cfg: BackboneConfig, windows: int, dev: torch.device):
     """A PreparedSample of WorldSense size with random embeddings (and, for a DeepStack
     backbone, one random feature row per video token and DeepStack layer, so the runtime's
     DeepStack additions are timed too) plus random Stage I signals."""
-    from .runtime.qwen2_5_omni import PreparedSample
+    from .adapters.base import PreparedSample
 
     syn = synthetic_sample(windows, cfg, dev)
     S = syn.layout.length
@@ -208,8 +207,9 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
                   attn: str = "sdpa", seed: int = 0, profile: bool = False) -> dict[str, Any]:
     """Prefill, TTFT, peak memory and selection time per method, full tokens included.
     `profile`: also record the top ops of one run of full tokens and of the lowest-R SEATS."""
+    from .adapters import make_adapter
     from .flops import geometry
-    from .runtime.generate import make_adapter, run_prepared
+    from .runtime.generate import run_prepared
 
     methods, full_added = with_full(methods)
     dev = torch.device(device)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from seats_eval.adapters import make_adapter
 from seats_eval.methods.base import PruneRecord
-from seats_eval.runtime.generate import make_adapter
 
 
 def _alive_per_layer(record: PruneRecord, num_layers: int, length: int, device) -> list[torch.Tensor]:

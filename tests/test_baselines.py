@@ -11,18 +11,19 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from seats_eval.adapters import make_adapter
 from seats_eval.budgets import Budget
 from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError, SeatsError
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
 from seats_eval.methods import METHOD_IDS, build_method
-from seats_eval.methods.base import EncoderSignals, Method, PreLLMContext
+from seats_eval.methods.base import EncoderSignals, Method, PreLLMContext, PreLLMResult
 from seats_eval.methods.common import target
 from seats_eval.methods.dycoke import reference_frames
 from seats_eval.methods.fastv import layer_ratio
 from seats_eval.methods.fastvid import dyseg, stprune_counts
-from seats_eval.runtime.generate import generate, make_adapter
-from seats_eval.runtime.signals import EncoderSignalCapture
+from seats_eval.runtime.generate import generate
+from seats_eval.runtime.signals import encode_with_signals
 from seats_eval.select.merge import dpc_knn_scores, evenly_spaced, merge_assigned
 
 from .conftest import EOS
@@ -59,8 +60,13 @@ def ctx_of(layout, embeds, video_attn=None, audio_attn=None) -> PreLLMContext:
     return PreLLMContext(embeds, layout, EncoderSignals(video_attn=video_attn, audio_attn=audio_attn), "hand")
 
 
-def split(out):
-    return out if isinstance(out, tuple) else (out, None)
+def select(method: Method, ctx: PreLLMContext) -> PreLLMResult:
+    """What a method's pre_llm decides for one context, with its plan for that sample."""
+    return method.pre_llm(ctx, method.plan(ctx.layout.counts()))
+
+
+def split(out: PreLLMResult):
+    return out.keep, out.embeds
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +77,11 @@ def prepared(thinker, make_inputs):
 
     def get(clip: str):
         if clip not in cache:
-            cap = EncoderSignalCapture(adapter)
             inputs = make_inputs(clip)
-            with cap.installed(inputs), torch.no_grad():
-                prep = adapter.prepare(inputs)
-            cache[clip] = (prep, cap.signals(prep.layout))
+            with torch.no_grad():
+                features = encode_with_signals(adapter, inputs)
+                prep = adapter.prepare(inputs, features=features)
+            cache[clip] = (prep, features.signals(prep.layout))
         return cache[clip]
 
     return get
@@ -171,7 +177,7 @@ def test_pre_llm_budgets_are_exact(prepared, clip, method_id, opts):
     prep, signals = prepared(clip)
     lay, embeds = prep.layout, prep.inputs_embeds[0]
     method = build(method_id, **opts)
-    keep, repl = split(method.pre_llm(PreLLMContext(embeds, lay, signals, clip)))
+    keep, repl = split(select(method, PreLLMContext(embeds, lay, signals, clip)))
     assert keep.dtype == torch.bool and keep.shape == (lay.length,)
     n_v, n_a = lay.count(VIDEO), lay.count(AUDIO)
     k_v, k_a = expected_counts(method, n_v, n_a)
@@ -184,7 +190,7 @@ def test_pre_llm_budgets_are_exact(prepared, clip, method_id, opts):
         assert not bool((changed & ~keep).any()) and not bool(changed[lay.modality == TEXT].any())
     else:
         assert repl is None
-    again, _ = split(build(method_id, **opts).pre_llm(PreLLMContext(embeds, lay, signals, clip)))
+    again, _ = split(select(build(method_id, **opts), PreLLMContext(embeds, lay, signals, clip)))
     assert torch.equal(keep, again)  # deterministic (seeded)
 
 
@@ -224,12 +230,12 @@ def test_divprune_picks_the_max_min_set_per_frame():
     e[lay.modality == VIDEO] = _angles([0, 10, 90, 180, 0, 45, 50, 100])
     e[lay.modality == AUDIO] = _angles([0, 90])
     m = build("divprune", R=0.5, mode="both", R_v=0.5, R_a=1.0)
-    keep = m.pre_llm(ctx_of(lay, e))
+    keep = select(m, ctx_of(lay, e)).keep
     vid = torch.nonzero(lay.modality == VIDEO).flatten()
     assert keep[vid].tolist() == [True, False, False, True, True, False, False, True]
     assert bool(keep[lay.modality == AUDIO].all())
     om = build("divprune_om", R=0.5, R_v=0.5, R_a=0.5)
-    keep = om.pre_llm(ctx_of(lay, e))
+    keep = select(om, ctx_of(lay, e)).keep
     assert int(keep[lay.modality == AUDIO].sum()) == 1
 
 
@@ -240,10 +246,10 @@ def test_fastv_keeps_the_top_k_attended():
     assert step.after_layer == 1 and step.score_source == "attention"
     vid, aud = torch.nonzero(lay.modality == VIDEO).flatten(), torch.nonzero(lay.modality == AUDIO).flatten()
     fv = build("fastv", R=0.35, R_v=0.5, ratio="direct")  # audio intact
-    keep = fv.in_llm(step, scores, lay)
+    keep = fv.in_llm(step, scores, lay, fv.plan(lay.counts()))
     assert keep[vid].tolist() == [True] * 4 + [False] * 4 and bool(keep[aud].all())
     om = build("fastv_om", R=0.5, R_v=0.5, R_a=0.5, ratio="direct")
-    keep = om.in_llm(step, scores, lay)
+    keep = om.in_llm(step, scores, lay, om.plan(lay.counts()))
     assert keep[vid].tolist() == [True] * 4 + [False] * 4 and keep[aud].tolist() == [True] * 2 + [False] * 2
     assert bool(keep[lay.modality == TEXT].all())
 
@@ -273,7 +279,7 @@ def test_visionzip_dominant_and_contextual_split():
     e = torch.randn(lay.length, 6, generator=g)
     attn = torch.rand(lay.length, generator=g)
     m = build("visionzip", R=0.5, R_v=0.5)  # 20 of 40: round(0.05 * 40) = 2 contextual, 18 dominant
-    keep, out = m.pre_llm(ctx_of(lay, e, video_attn=attn))
+    keep, out = split(select(m, ctx_of(lay, e, video_attn=attn)))
     vid = torch.nonzero(lay.modality == VIDEO).flatten()
     dominant = vid[torch.topk(attn[vid], 18).indices]
     rest = vid[~torch.isin(vid, dominant)]  # 22 in index order -> anchors: rest[0], rest[11]
@@ -301,7 +307,7 @@ def test_dycoke_keeps_first_frames_and_drops_temporal_copies():
     for f, ref in ((1, 0), (2, 0), (3, 2), (5, 4), (6, 4), (7, 6)):  # each frame: 1 token a copy of its ref
         e[(fr == f) & (lay.spatial == f % 4)] = e[(fr == ref) & (lay.spatial == f % 4)]
     m = build("dycoke", R=0.5, R_v=0.5)  # 16 of 32: frames 0 and 4 whole + 8 over the other 6
-    keep = m.pre_llm(ctx_of(lay, e))
+    keep = select(m, ctx_of(lay, e)).keep
     kept_per_frame = [int((keep & (fr == f)).sum()) for f in range(8)]
     assert kept_per_frame[0] == 4 and kept_per_frame[4] == 4 and sum(kept_per_frame) == 16
     for f in (1, 2, 3, 5, 6, 7):
@@ -309,7 +315,7 @@ def test_dycoke_keeps_first_frames_and_drops_temporal_copies():
     assert bool(keep[lay.modality == AUDIO].all())
     short = hand_layout(grids=2, per_grid=4, audio_per_window=3)
     with pytest.raises(SeatsError, match="shorter than one"):  # 2 grids at R_v=0.25: frame 0 alone > 2 of 8
-        build("dycoke", R=0.35, R_v=0.25).pre_llm(ctx_of(short, torch.randn(short.length, 8)))
+        select(build("dycoke", R=0.35, R_v=0.25), ctx_of(short, torch.randn(short.length, 8)))
 
 
 def test_omnizip_gives_more_video_to_windows_with_salient_audio():
@@ -320,7 +326,7 @@ def test_omnizip_gives_more_video_to_windows_with_salient_audio():
     aud = lay.modality == AUDIO
     attn[aud & (lay.window == 1)] += 1.0  # window 1's audio is the salient one
     m = build("omnizip", R=0.4, R_v=0.4, R_a=0.4)
-    keep, out = m.pre_llm(ctx_of(lay, e, audio_attn=attn))
+    keep, out = split(select(m, ctx_of(lay, e, audio_attn=attn)))
     n_a = int(aud.sum())
     assert int((keep & aud).sum()) == target(0.4, n_a)  # dominant + anchors == R_a
     assert int((keep & (lay.modality == VIDEO)).sum()) == target(0.4, int((lay.modality == VIDEO).sum()))
@@ -332,7 +338,7 @@ def test_omnizip_gives_more_video_to_windows_with_salient_audio():
     assert bool(changed.any()) and not bool((changed & ~(keep & aud)).any())  # only audio anchors rewritten
     # without audio every window is unguided: a uniform split
     silent = hand_layout(grids=6, per_grid=20, audio_per_window=0)
-    keep2, _ = m.pre_llm(ctx_of(silent, torch.randn(silent.length, 8, generator=g)))
+    keep2, _ = split(select(m, ctx_of(silent, torch.randn(silent.length, 8, generator=g))))
     assert [int((keep2 & (silent.window == w)).sum()) for w in range(3)] == [16, 16, 16]
 
 
@@ -371,9 +377,9 @@ def test_merge_helpers():
 def test_random_is_seeded():
     lay = hand_layout(grids=4, per_grid=20, audio_per_window=10)
     e = torch.zeros(lay.length, 2)
-    a = build("random", R=0.3).pre_llm(ctx_of(lay, e))
-    b = build("random", R=0.3).pre_llm(ctx_of(lay, e))
-    c = build("random", R=0.3, seed=1).pre_llm(ctx_of(lay, e))
+    a = select(build("random", R=0.3), ctx_of(lay, e)).keep
+    b = select(build("random", R=0.3), ctx_of(lay, e)).keep
+    c = select(build("random", R=0.3, seed=1), ctx_of(lay, e)).keep
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert int(a[lay.modality == VIDEO].sum()) == target(0.3, 80)
 
@@ -381,7 +387,7 @@ def test_random_is_seeded():
 def test_missing_encoder_signal_is_a_clear_error():
     lay = hand_layout(grids=2, per_grid=4, audio_per_window=2)
     with pytest.raises(SeatsError, match="video_attn"):
-        build("visionzip", R=0.35).pre_llm(ctx_of(lay, torch.randn(lay.length, 4)))
+        select(build("visionzip", R=0.35), ctx_of(lay, torch.randn(lay.length, 4)))
 
 
 # --- the mask oracle ------------------------------------------------------------------------
@@ -394,8 +400,8 @@ class _WithReplacement(Method):
         self.inner, self.name = inner, inner.name
         self.needs_encoder_signals = inner.needs_encoder_signals
 
-    def pre_llm(self, ctx):
-        return self.inner.pre_llm(ctx), ctx.embeds.clone()
+    def pre_llm(self, ctx, plan):
+        return PreLLMResult(self.inner.pre_llm(ctx, plan).keep, ctx.embeds.clone())
 
 
 @pytest.mark.parametrize("method_id, opts, clip", [

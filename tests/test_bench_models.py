@@ -106,7 +106,7 @@ def test_a_failing_method_is_a_row_not_a_lost_report(monkeypatch):
     from seats_eval.methods.seats import Seats
     from seats_eval.profiling import failed
 
-    def broken(self, ctx):
+    def broken(self, ctx, plan):
         raise RuntimeError("planted")
 
     monkeypatch.setattr(Seats, "pre_llm", broken)

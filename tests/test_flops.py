@@ -34,7 +34,7 @@ def test_seats_flops_are_the_sum_over_recorded_layer_counts(thinker, make_inputs
     lengths = [sum(c) for c in rec.layer_counts]
     assert prefill_flops(thinker.config.text_config, rec.layer_counts) == prefill_flops_from_lengths(
         lengths, *geometry_from_cfg(cfg))
-    assert lengths == planned_lengths(cfg, method, *rec.input_counts)  # the analytic plan is what ran
+    assert lengths == planned_lengths(method, *rec.input_counts)  # the analytic plan is what ran
     assert lengths[-1] == rec.input_counts[0]  # late layers see text only
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seats_eval.adapters import make_adapter
 from seats_eval.errors import LayoutError
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
-from seats_eval.runtime.generate import make_adapter
 
 
 @pytest.mark.parametrize("clip, windows, has_audio", [

@@ -96,7 +96,7 @@ def test_the_detector_sees_syncs(thinker, make_inputs, watched):
     prev = checks.set_mode("0")
     try:
         fastv = build_method("fastv_om", load_backbone_config("tiny"), {"R": 0.35, "K": 1})
-        fastv.kept_counts = lambda step, counts: None  # as a method without the declaration
+        fastv.kept_counts = lambda step, counts, plan: None  # as a method without the declaration
         generate(thinker, make_inputs("av_long.mp4"), fastv, max_new_tokens=1)
     finally:
         checks.set_mode(prev)
@@ -118,12 +118,12 @@ def test_other_in_llm_methods_never_read_the_device(method_id, opts, thinker, ma
 _declared = Seats.kept_counts  # the real declaration, kept before any monkeypatch
 
 
-def _nothing_dropped(self, step, counts):
+def _nothing_dropped(self, step, counts, plan):
     return counts
 
 
-def _video_for_audio(self, step, counts):  # the right total, the wrong split
-    t, v, a = _declared(self, step, counts)
+def _video_for_audio(self, step, counts, plan):  # the right total, the wrong split
+    t, v, a = _declared(self, step, counts, plan)
     return t, v + 1, a - 1
 
 

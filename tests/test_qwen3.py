@@ -8,13 +8,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from seats_eval.adapters import make_adapter
 from seats_eval.budgets import layer_counts
 from seats_eval.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.methods.base import Method
 from seats_eval.models.omni import FAILURE_MARKER
-from seats_eval.runtime.generate import generate, make_adapter
+from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 from .oracle import oracle_generate

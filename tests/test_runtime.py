@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seats_eval.layout import TEXT
-from seats_eval.methods.base import DropStep, Method
+from seats_eval.methods.base import DropStep, Method, PreLLMResult
 from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
@@ -23,16 +23,16 @@ class ScriptedMethod(Method):
     def __init__(self, pre_keep: float = 0.7, keep: float = 0.6) -> None:
         self.pre_keep, self.keep = pre_keep, keep
 
-    def pre_llm(self, ctx):
+    def pre_llm(self, ctx, plan):
         g = torch.Generator().manual_seed(0)
         r = torch.rand(ctx.layout.length, generator=g).to(ctx.layout.modality.device)
-        return (r < self.pre_keep) | ctx.layout.text_mask
+        return PreLLMResult((r < self.pre_keep) | ctx.layout.text_mask)
 
     def drop_steps(self, num_layers):
         return [DropStep(1, "official"), DropStep(2, "next_layer"), DropStep(3, "attention"),
                 DropStep(5, None, "late")]
 
-    def in_llm(self, step, scores, layout):
+    def in_llm(self, step, scores, layout, plan):
         text = layout.modality == TEXT
         if step.name == "late":
             return text

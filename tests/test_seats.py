@@ -75,7 +75,7 @@ def test_exact_counts_order_and_text(thinker, make_inputs, clip, R):
 def test_stage1_keeps_every_window_and_uses_encoder_signals(thinker, make_inputs):
     inputs = make_inputs("av_long.mp4")  # 5 windows, the last one partial
     res = generate(thinker, inputs, seats(R=0.1), max_new_tokens=1, eos_token_ids=EOS)
-    from seats_eval.runtime.generate import make_adapter
+    from seats_eval.adapters import make_adapter
 
     layout = make_adapter(thinker).prepare(inputs).layout
     kept = res.record.kept_positions[0]

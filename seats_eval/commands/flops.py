@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         if args.R is not None:
             options["R"] = args.R
         method = build_method(args.method, cfg, options)
-        lengths = planned_lengths(cfg, method, n_text, windows * n_v, windows * n_a)
+        lengths = planned_lengths(method, n_text, windows * n_v, windows * n_a)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}")
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ..config import BackboneConfig
 from ..errors import ConfigError
 from .base import Method
 
@@ -27,7 +28,7 @@ _REGISTRY: dict[str, str] = {
 METHOD_IDS: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def build_method(method_id: str, backbone_cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build_method(method_id: str, backbone_cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     """Build a method from lmms-eval `--model_args` options; unknown options fail here."""
     if method_id not in _REGISTRY:
         raise ConfigError(f"unknown method {method_id!r}; allowed: {', '.join(METHOD_IDS)}")

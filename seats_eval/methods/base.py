@@ -1,15 +1,22 @@
-"""The Method seam: what a token-selection method may decide, and nothing model-specific.
+"""The Method contract: what a token-selection method may decide, and nothing model-specific.
 
 A method sees tensors and a TokenLayout, returns keep-masks, and never touches a
-transformers module: the runtime owns hooks, positions, masks and the KV cache.
-- `pre_llm`: a keep-mask over the LLM input (Stage I / pre-LLM baselines), or None; merge
-  methods return `(keep_mask, replacement_embeds)` with merged vectors in kept slots.
-- `drop_steps`: the 0-based decoder layers AFTER which tokens are dropped; each step says
-  whether it needs last-text-token scores and from where.
-- `in_llm`: the keep-mask over the current tokens at one drop step.
-- `kept_counts` (optional): how many tokens of each modality that mask keeps, known on the
-  host; with it the runtime drops without reading the mask (no sync in the decoder loop),
-  and `layout.count` inside `in_llm` is free. Verified against the mask on CPU.
+transformers module: the runtime owns hooks, positions, masks and the KV cache. For one
+sample the runtime calls, in this order:
+
+1. `plan(counts)` -> Plan: everything the method decides from the LLM input's
+   (text, video, audio) counts before anything is dropped (SEATS: the tokens every layer
+   keeps). The runtime holds the plan for that sample and passes it back below; methods
+   keep no per-sample state of their own. `flops.planned_lengths` reads the same plan.
+2. `pre_llm(ctx, plan)` -> PreLLMResult: a keep-mask over the LLM input (Stage I,
+   pre-LLM baselines; None keeps all) and, for merge methods, replacement embeddings whose
+   kept slots hold the merged vectors.
+3. `drop_steps(num_layers)`: the 0-based decoder layers AFTER which tokens drop; each step
+   says whether it needs last-text-token scores and from where.
+4. at each step, `kept_counts(step, counts, plan)` (optional: how many tokens of each
+   modality the mask will keep, known on the host, so the runtime drops without reading the
+   mask: no sync in the decoder loop; verified against the mask on CPU), then
+   `in_llm(step, scores, layout, plan)`: the keep-mask over the current tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import torch
 from ..layout import TokenLayout
 
 SCORE_SOURCES = ("official", "next_layer", "attention")
+Counts = tuple[int, int, int]  # (text, video, audio)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,34 @@ class EncoderSignals:
     audio_attn: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One sample's decisions made before the LLM runs (see the module docstring).
+
+    `layers`: the (text, video, audio) tokens each decoder layer processes, when the method
+    knows them in advance (full tokens, SEATS); None otherwise (counts then come from the run).
+    """
+
+    input_counts: Counts
+    layers: tuple[Counts, ...] | None = None
+
+    def layer(self, i: int) -> Counts:
+        """Tokens decoder layer `i` (0-based) processes; only for planned methods."""
+        if self.layers is None:
+            raise ValueError("this method has no per-layer plan")
+        return self.layers[i]
+
+
+@dataclass
+class PreLLMResult:
+    """What `pre_llm` decided: `keep` (S,) bool (None keeps every token) and, for merge
+    methods, `embeds` (S, D): the LLM-input embeddings to use (merged vectors in the kept
+    anchors' slots; None: unchanged)."""
+
+    keep: torch.Tensor | None = None
+    embeds: torch.Tensor | None = None
+
+
 @dataclass
 class PreLLMContext:
     embeds: torch.Tensor  # (S, D) LLM-input embeddings (post-merger / post-projector)
@@ -65,19 +101,21 @@ class Method:
     name = "full"
     needs_encoder_signals = False
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
-        return None
+    def plan(self, counts: Counts) -> Plan:
+        return Plan(tuple(int(c) for c in counts))  # type: ignore[arg-type]
+
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
+        return PreLLMResult()
 
     def drop_steps(self, num_layers: int) -> list[DropStep]:
         return []
 
-    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
+    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout, plan: Plan) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} declares no in-LLM drop steps")
 
-    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         """(text, video, audio) that `in_llm`'s mask for `step` will keep, given the counts
-        entering it; None when unknown. Known counts let the runtime drop tokens without
-        reading the mask on the host (no device sync inside the decoder loop)."""
+        entering it; None when unknown (the runtime then reads the mask: one sync)."""
         return None
 
     def describe(self) -> dict[str, Any]:

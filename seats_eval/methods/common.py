@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..budgets import MODES, Budget, resolve_budget, round_count
+from ..config import BackboneConfig
 from ..errors import SeatsError
 from ..layout import AUDIO, VIDEO, TokenLayout
 from ..select import apportion
@@ -22,7 +23,7 @@ from .options import Options
 BUDGET_OPTIONS = {"R", "mode", "R_v", "R_a"}
 
 
-def parse_budget(opts: Options, cfg: dict[str, Any], default_mode: str) -> Budget:
+def parse_budget(opts: Options, cfg: BackboneConfig, default_mode: str) -> Budget:
     """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode)."""
     R = opts.number("R", lo=0.0, hi=1.0, lo_open=True)
     ratio = {"lo": 0.0, "hi": 1.0, "lo_open": True}

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..layout import AUDIO, TEXT
 from ..select import weighted_maxmin
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
 from .options import Options
 
@@ -48,7 +49,7 @@ class DivPrune(Method):
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode,
                 "video_groups": "frame", "audio_groups": "window" if self.both else "intact/random"}
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = lay.modality == TEXT
         fm, fv = frame_matrix(lay)
@@ -58,19 +59,19 @@ class DivPrune(Method):
             keep |= maxmin_groups(ctx.embeds, am, av, target(self.budget.R_a, int(av.sum())), self.batch)
         else:
             keep |= audio_rest(lay, self.budget, self.seed)
-        return keep
+        return PreLLMResult(keep)
 
 
-def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
     return DivPrune(method_id, budget, both, seed=opts.integer("seed", 0),
                     group_batch=opts.integer("group_batch", 64, lo=1))
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("divprune", False, cfg, options)
 
 
-def build_om(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build_om(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("divprune_om", True, cfg, options)

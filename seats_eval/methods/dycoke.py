@@ -23,10 +23,11 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..errors import ConfigError, SeatsError
 from ..layout import TEXT
 from ..select.merge import cosine_rows, group_topk
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
 from .options import Options
 
@@ -66,13 +67,13 @@ class DyCoke(Method):
         b = self.budget
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "group": self.group}
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = (lay.modality == TEXT) | audio_rest(lay, self.budget, self.seed)
         fm, fv = frame_matrix(lay)
         F_ = fm.shape[0]
         if F_ == 0:
-            return keep
+            return PreLLMResult(keep)
         sizes = fv.sum(1)
         total = target(self.budget.R_v, int(sizes.sum()))
         ref = reference_frames(F_, self.group, fm.device)
@@ -95,10 +96,10 @@ class DyCoke(Method):
         kept = group_topk(-sim, k, fv)
         kept |= fv & first[:, None]
         keep[fm[kept]] = True
-        return keep
+        return PreLLMResult(keep)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("dycoke", options, OPTIONS)
     return DyCoke(parse_budget(opts, cfg, "audio_intact"), seed=opts.integer("seed", 0),
                   group=opts.integer("group", 4, lo=1))

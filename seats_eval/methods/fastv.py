@@ -24,10 +24,11 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import global_topk
-from .base import SCORE_SOURCES, DropStep, Method
+from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan
 from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
 from .options import Options
 
@@ -76,11 +77,11 @@ class FastV(Method):
             return []
         return [DropStep(self.K - 1, self.score_source, "fastv")]
 
-    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         # top-k and the uniform draw keep exactly their targets; r >= 1 keeps all (target = n)
         return (counts[TEXT], *self.targets(counts[VIDEO], counts[AUDIO]))
 
-    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
+    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout, plan: Plan) -> torch.Tensor:
         assert scores is not None
         k_v, k_a = self.targets(layout.count(VIDEO), layout.count(AUDIO))
         v, a = layout.modality == VIDEO, layout.modality == AUDIO
@@ -92,7 +93,7 @@ class FastV(Method):
         return keep | random_keep(layout, AUDIO, k_a, self.seed)
 
 
-def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
     return FastV(method_id, budget, cfg.num_layers, K=opts.integer("K", 2, lo=1),
@@ -100,9 +101,9 @@ def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, A
                  ratio=opts.choice("ratio", "layer_mean", RATIOS), both=both, seed=opts.integer("seed", 0))
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("fastv", False, cfg, options)
 
 
-def build_om(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build_om(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("fastv_om", True, cfg, options)

@@ -29,9 +29,10 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..layout import TEXT
 from ..select.merge import cosine_matrix, cosine_rows, dpc_knn_scores, group_topk, merge_assigned
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
 from .options import Options
 
@@ -100,13 +101,13 @@ class FastVID(Method):
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "c": self.c,
                 "tau": self.tau, "d": self.d, "p": self.p, "alpha": self.alpha, "knn": self.knn}
 
-    def pre_llm(self, ctx: PreLLMContext) -> tuple[torch.Tensor, torch.Tensor]:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay, e = ctx.layout, ctx.embeds
         out = e.clone()
         keep = (lay.modality == TEXT) | audio_rest(lay, self.budget, self.seed)
         fm, fv = frame_matrix(lay)
         if fm.numel() == 0:
-            return keep, out
+            return PreLLMResult(keep, out)
         idx = fm.clamp_min(0)
         sizes = fv.sum(1)
         feats = e[idx].float()
@@ -141,10 +142,10 @@ class FastVID(Method):
             assign[0, len(tgt):] = sim.argmax(dim=1)
             merged = merge_assigned(f, assign, "fastvid", self.alpha)
             out[tgt] = merged[0, :len(tgt)].to(out.dtype)
-        return keep, out
+        return PreLLMResult(keep, out)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("fastvid", options, OPTIONS)
     return FastVID(parse_budget(opts, cfg, "audio_intact"), c=opts.integer("c", 8, lo=1),
                    tau=opts.number("tau", 0.9, lo=-1.0, hi=1.0), d=opts.number("d", 0.4, lo=0.0, hi=1.0),

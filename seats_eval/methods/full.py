@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Method
+from ..config import BackboneConfig
+from .base import Counts, Method, Plan
 from .options import Options
 
 
 class FullTokens(Method):
     name = "full"
 
+    def __init__(self, num_layers: int) -> None:
+        self.num_layers = int(num_layers)
 
-def build(backbone_cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+    def plan(self, counts: Counts) -> Plan:
+        counts = tuple(int(c) for c in counts)  # type: ignore[assignment]
+        return Plan(counts, (counts,) * self.num_layers)
+
+
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     Options("full", options, ())
-    return FullTokens()
+    return FullTokens(cfg.num_layers)

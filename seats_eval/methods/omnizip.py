@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..budgets import Budget, round_count
+from ..config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select.merge import (
@@ -43,7 +44,7 @@ from ..select.merge import (
     group_topk,
     merge_assigned,
 )
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, frame_matrix, parse_budget, signal, split_exact, target
 from .options import Options
 
@@ -185,16 +186,16 @@ class OmniZip(Method):
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "g": self.g,
                 "context": self.context, "knn": self.knn}
 
-    def pre_llm(self, ctx: PreLLMContext) -> tuple[torch.Tensor, torch.Tensor]:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         out = ctx.embeds.clone()
         k_v = target(self.budget.R_v, lay.count(VIDEO))
         k_a = target(self.budget.R_a, lay.count(AUDIO))
         media = stage1_select(ctx, k_v, k_a, out, g=self.g, context=self.context, knn=self.knn, chunk=self.chunk)
-        return (lay.modality == TEXT) | media, out
+        return PreLLMResult((lay.modality == TEXT) | media, out)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("omnizip", options, OPTIONS)
     return OmniZip(parse_budget(opts, cfg, "both"), g=opts.integer("g", 3, lo=0),
                    context=opts.number("context", 0.05, lo=0.0, hi=1.0), knn=opts.integer("knn", 5, lo=1),

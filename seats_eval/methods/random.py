@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..layout import AUDIO, TEXT, VIDEO
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
 from .options import Options
 
@@ -30,14 +29,14 @@ class RandomSelect(Method):
         b = self.budget
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "seed": self.seed}
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = lay.modality == TEXT
         for mod, ratio in ((VIDEO, self.budget.R_v), (AUDIO, self.budget.R_a)):
             keep |= random_keep(lay, mod, target(ratio, lay.count(mod)), self.seed)
-        return keep
+        return PreLLMResult(keep)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("random", options, OPTIONS)
     return RandomSelect(parse_budget(opts, cfg, "both"), seed=opts.integer("seed", 0))

@@ -24,9 +24,10 @@ from typing import Any
 
 import torch
 
+from ..config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
-from .base import DropStep, Method, PreLLMContext
+from .base import Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult
 from .options import Options
 
 OPTIONS = {"layer", "modality"}
@@ -66,8 +67,8 @@ class RemoveAt(Method):
             keep &= layout.modality != mod
         return keep | (layout.modality == TEXT)
 
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | None:
-        return self._keep(ctx.layout) if self.layer == -1 else None
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
+        return PreLLMResult(self._keep(ctx.layout) if self.layer == -1 else None)
 
     def drop_steps(self, num_layers: int) -> list[DropStep]:
         if num_layers != self.num_layers:
@@ -75,14 +76,14 @@ class RemoveAt(Method):
                               f"{num_layers}; pass backbone_config matching the checkpoint")
         return [] if self.layer == -1 else [DropStep(self.layer, None, f"remove_{self.modality}")]
 
-    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         return tuple(0 if m in self._removed else c for m, c in enumerate(counts))  # type: ignore[return-value]
 
-    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
+    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout, plan: Plan) -> torch.Tensor:
         return self._keep(layout)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("remove_at", options, OPTIONS)
     if "layer" not in opts:
         raise ConfigError("remove_at: layer is required (0-based layer after which the tokens are removed; "

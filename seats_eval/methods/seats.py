@@ -44,6 +44,7 @@ from typing import Any
 import torch
 
 from ..budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
+from ..config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import (
@@ -54,7 +55,7 @@ from ..select import (
     weighted_maxmin,
     window_relevance,
 )
-from .base import SCORE_SOURCES, DropStep, Method, PreLLMContext
+from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, parse_budget
 from .options import Options
 
@@ -114,7 +115,7 @@ def window_random(
     return topk_per_window(scores, layout.window, k, member)
 
 
-def stage1_only_schedule(budget: Budget, cfg: dict[str, Any], *, decay: str = "exp",
+def stage1_only_schedule(budget: Budget, cfg: BackboneConfig, *, decay: str = "exp",
                          boundaries: tuple[int, ...] | None = None, late_removal: bool = True) -> Schedule:
     """The "w/o Stage II" schedule: no middle-block drops, Stage I alone spends the budget.
 
@@ -169,7 +170,7 @@ def _baseline_stage1(name: str) -> Any:
 class Seats(Method):
     name = "seats"
 
-    def __init__(self, budget: Budget, cfg: dict[str, Any], *, lam: float | None = None, tau: float | None = None,
+    def __init__(self, budget: Budget, cfg: BackboneConfig, *, lam: float | None = None, tau: float | None = None,
                  boundaries: tuple[int, ...] | None = None, score_source: str = "official",
                  decay: str = "exp", late_removal: bool = True, attn_weighted: bool = True,
                  inter_window: bool = True, intra_window: bool = True, coupled: bool = True,
@@ -204,7 +205,6 @@ class Seats(Method):
         self._stage1_fn = _baseline_stage1(stage1) if stage1 in _BASELINE_STAGE1 else None
         uses_signals = {"windivprune": attn_weighted, "random": False}.get(stage1, True)
         self.needs_encoder_signals = uses_signals and not self.schedule.is_identity
-        self._counts: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         s = self.schedule
@@ -214,25 +214,30 @@ class Seats(Method):
                 "attn_weighted": self.attn_weighted, "selection": self.selection, **self.alloc,
                 "stage1": self.stage1, "stage2": self.stage2, **({"seed": self.seed} if self.stage1 == "random" else {})}
 
+    def plan(self, counts: Counts) -> Plan:
+        """The tokens every layer keeps, from the schedule (budgets.layer_counts)."""
+        text, n_v, n_a = (int(c) for c in counts)
+        c = layer_counts(self.schedule, n_v, n_a)
+        return Plan((text, n_v, n_a), tuple((text, v, a) for v, a in zip(c["video"], c["audio"], strict=True)))
+
     # Stage I ------------------------------------------------------------------------------
-    def pre_llm(self, ctx: PreLLMContext) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
-        self._counts = layer_counts(self.schedule, lay.count(VIDEO), lay.count(AUDIO))
         if self.schedule.is_identity:
-            return None
+            return PreLLMResult()
+        _, k_video, k_audio = plan.layer(0)  # Stage I keeps what the first layer processes
         keep = lay.modality == TEXT
         if self._stage1_fn is not None:  # a baseline's selector (stage1=visionzip|omnizip) with merging
             out = ctx.embeds.clone()
-            media = self._stage1_fn(ctx, self._counts["stage1"]["video"], self._counts["stage1"]["audio"], out)
-            return keep | media, out
+            return PreLLMResult(keep | self._stage1_fn(ctx, k_video, k_audio, out), out)
         gen = torch.Generator().manual_seed(self.seed) if self.stage1 == "random" else None
-        for mod, name, sig in ((VIDEO, "video", "video_attn"), (AUDIO, "audio", "audio_attn")):
+        for mod, k, sig in ((VIDEO, k_video, "video_attn"), (AUDIO, k_audio, "audio_attn")):
             if gen is not None:
-                keep |= window_random(lay, mod, self._counts["stage1"][name], gen)
+                keep |= window_random(lay, mod, k, gen)
                 continue
             w = getattr(ctx.signals, sig, None) if (self.attn_weighted and ctx.signals) else None
-            keep |= windivprune(ctx.embeds, lay, mod, self._counts["stage1"][name], w, self.window_batch)
-        return keep
+            keep |= windivprune(ctx.embeds, lay, mod, k, w, self.window_batch)
+        return PreLLMResult(keep)
 
     # Stage II / III ------------------------------------------------------------------------
     def drop_steps(self, num_layers: int) -> list[DropStep]:
@@ -245,21 +250,19 @@ class Seats(Method):
             steps.append(DropStep(s.late_after, None, "late"))
         return steps
 
-    def kept_counts(self, step: DropStep, counts: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         text, n_v, n_a = counts
         if step.name == "late":
             return text, 0, 0
-        assert self._counts is not None
-        after = step.after_layer + 1  # every selector below keeps exactly min(k, available)
-        return text, min(self._counts["video"][after], n_v), min(self._counts["audio"][after], n_a)
+        _, k_v, k_a = plan.layer(step.after_layer + 1)  # every selector below keeps min(k, available)
+        return text, min(k_v, n_v), min(k_a, n_a)
 
-    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout) -> torch.Tensor:
+    def in_llm(self, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout, plan: Plan) -> torch.Tensor:
         text = layout.modality == TEXT
         if step.name == "late":
             return text
-        assert self._counts is not None and scores is not None
-        k_v = self._counts["video"][step.after_layer + 1]
-        k_a = self._counts["audio"][step.after_layer + 1]
+        assert scores is not None
+        _, k_v, k_a = plan.layer(step.after_layer + 1)
         v, a = layout.modality == VIDEO, layout.modality == AUDIO
         if self.selection == "global" or layout.num_windows <= 1:
             return text | global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
@@ -271,7 +274,7 @@ class Seats(Method):
         return text | topk_per_window(scores, layout.window, B_v, v) | topk_per_window(scores, layout.window, B_a, a)
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("seats", options, OPTIONS)
     budget = parse_budget(opts, cfg, "both")
     switches = ("late_removal", "attn_weighted", "inter_window", "intra_window", "coupled", "stage2")

@@ -24,9 +24,10 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
+from ..config import BackboneConfig
 from ..layout import AUDIO, TEXT, VIDEO
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned
-from .base import Method, PreLLMContext
+from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
 from .options import Options
 
@@ -97,7 +98,7 @@ class VisionZip(Method):
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode,
                 "context": self.context, "merge": self.merge}
 
-    def pre_llm(self, ctx: PreLLMContext) -> tuple[torch.Tensor, torch.Tensor]:
+    def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         out = ctx.embeds.clone()
         k_v = target(self.budget.R_v, lay.count(VIDEO))
@@ -106,10 +107,10 @@ class VisionZip(Method):
                                                       batch=self.batch)
         if not self.both:
             keep |= audio_rest(lay, self.budget, self.seed)
-        return keep, out
+        return PreLLMResult(keep, out)
 
 
-def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
     return VisionZip(method_id, budget, both, context=opts.number("context", 0.05, lo=0.0, hi=1.0),
@@ -117,9 +118,9 @@ def _build(method_id: str, both: bool, cfg: dict[str, Any], options: dict[str, A
                      group_batch=opts.integer("group_batch", 64, lo=1))
 
 
-def build(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("visionzip", False, cfg, options)
 
 
-def build_om(cfg: dict[str, Any], options: dict[str, Any]) -> Method:
+def build_om(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return _build("visionzip_om", True, cfg, options)

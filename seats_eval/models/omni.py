@@ -22,6 +22,7 @@ from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
 
+from ..adapters import load_thinker, make_adapter
 from ..config import load_backbone_config
 from ..errors import ConfigError, SeatsError
 from ..methods import build_method
@@ -39,34 +40,6 @@ def _default_attn() -> str:
         except ImportError:
             pass
     return "sdpa"
-
-
-def load_thinker(pretrained: str, dtype: Any, device_map: Any, attn: str):
-    """A thinker from a full Qwen-Omni checkpoint (talker not loaded) or a thinker-only dir.
-
-    Qwen2.5-Omni and Qwen3-Omni-MoE are told apart by the checkpoint's model_type.
-    """
-    import transformers
-    from transformers import AutoConfig
-
-    model_type = AutoConfig.from_pretrained(pretrained).model_type
-    classes = {
-        "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", True),
-        "qwen2_5_omni_thinker": ("Qwen2_5OmniThinkerForConditionalGeneration", False),
-        "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", True),
-        "qwen3_omni_moe_thinker": ("Qwen3OmniMoeThinkerForConditionalGeneration", False),
-    }
-    if model_type not in classes:
-        raise ConfigError(f"{pretrained}: model_type {model_type!r} is not a Qwen-Omni checkpoint; "
-                          f"supported: {', '.join(classes)}")
-    name, full = classes[model_type]
-    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn}
-    if device_map is not None:
-        kwargs["device_map"] = device_map
-    if full:
-        kwargs["enable_audio_output"] = False
-        return getattr(transformers, name).from_pretrained(pretrained, **kwargs).thinker.eval()
-    return getattr(transformers, name).from_pretrained(pretrained, **kwargs).eval()
 
 
 def tiny_backbone(pretrained: str) -> str | None:
@@ -104,8 +77,8 @@ class QwenOmniModel(lmms):
         self.method = build_method(self.method_id, self.cfg, method_options)
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device_map is None and self.backbone.startswith("qwen3") and torch.cuda.device_count() > 1:
-            device_map = "auto"  # the 30B MoE thinker spans GPUs
+        if device_map is None and self.cfg.device_map and torch.cuda.device_count() > 1:
+            device_map = self.cfg.device_map  # e.g. the 30B MoE thinker spans GPUs
         self._device = torch.device(device)
         if dtype == "auto":
             dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
@@ -116,6 +89,8 @@ class QwenOmniModel(lmms):
             self.thinker.to(self._device)
         else:  # inputs go where the embeddings live
             self._device = self.thinker.get_input_embeddings().weight.device
+        self.adapter = make_adapter(self.thinker, self.cfg.window)  # refuses another interleaving
+        self.cfg.check_depth(self.adapter.num_layers)
         from transformers import AutoProcessor
 
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
@@ -218,7 +193,7 @@ class QwenOmniModel(lmms):
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
                            eos_token_ids=self.eos_ids, sample=sample, features=features,
-                           capture_signals=self.feature_cache is not None)
+                           capture_signals=self.feature_cache is not None, window=self.cfg.window)
             if fill is not None:
                 fill(res.extras["features"])
             answer = self.processor.tokenizer.decode(
@@ -260,7 +235,7 @@ class QwenOmniModel(lmms):
             prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
             entry = cache.load(key)
             if entry is not None:
-                inputs = entry.inputs_for(prompt_ids, self._video_token_id(), self._device, sample)
+                inputs = entry.inputs_for(prompt_ids, self.adapter.video_token_id, self._device, sample)
                 return inputs, entry.features.to(self._device), entry.media_info, None
         media = load_media(path, fps=self.fps, max_frames=max_frames, pixels=self.pixels,
                            audio_max_seconds=self.audio_max_seconds)
@@ -281,10 +256,6 @@ class QwenOmniModel(lmms):
             cache.store(key, entry, cache.key_payload(path, settings))
 
         return inputs, None, media_info, fill
-
-    def _video_token_id(self) -> int:
-        cfg = self.thinker.config
-        return int(getattr(cfg, "video_token_index", None) or cfg.video_token_id)
 
     def _write(self, name: str, row: dict[str, Any]) -> None:
         if self.record_dir is None:

@@ -1,16 +1,17 @@
 """Last-text-token attention scores, captured inside the stock attention call.
 
-We register wrapper attention functions (`seats_sdpa`, `seats_eager`) with transformers'
-AttentionInterface. They call the stock function unchanged and, only for modules flagged by
-the runtime, additionally compute the softmax row of the LAST query over all keys (one
-query row: never the full attention matrix), averaged over heads, in fp32. Unflagged calls
-cost one attribute lookup. (Stage I encoder statistics are captured elsewhere:
+We register wrapper attention functions (`seats_sdpa`, `seats_eager_<backbone module>`, ...)
+with transformers' AttentionInterface. They call the stock function unchanged and, only for modules flagged by
+the runtime (`set_probe`), additionally compute the softmax row of the LAST query over all
+keys (one query row: never the full attention matrix), averaged over heads, in fp32.
+Unflagged calls cost one dictionary lookup. (Stage I encoder statistics are captured elsewhere:
 runtime/signals.py.)
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 
 import torch
@@ -32,9 +33,20 @@ def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | N
     return logits.softmax(dim=-1).mean(dim=(1, 2))
 
 
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # attention module -> probe(module, q, k, scaling)
+
+
+def set_probe(module: torch.nn.Module, probe: Callable | None) -> None:
+    """Ask the wrapper to call `probe` on `module`'s query and keys (None: stop)."""
+    if probe is None:
+        _PROBES.pop(module, None)
+    else:
+        _PROBES[module] = probe
+
+
 def _make_wrapper(base: Callable) -> Callable:
     def wrapper(module, query, key, value, attention_mask, **kwargs):
-        probe = getattr(module, "_seats_probe", None)
+        probe = _PROBES.get(module)
         if probe is not None:
             probe(module, query, key, kwargs.get("scaling"))
         return base(module, query, key, value, attention_mask, **kwargs)
@@ -42,8 +54,9 @@ def _make_wrapper(base: Callable) -> Callable:
     return wrapper
 
 
-def use_wrapped_attention(config) -> str:
-    """Point `config` (a text config) at the wrapper of its current attention function.
+def use_wrapped_attention(config, eager: Callable) -> str:
+    """Point `config` (a text config) at the wrapper of its current attention function
+    (`eager`: the backbone's own eager attention, which transformers does not register).
 
     Registers `seats_<impl>` on first use; returns the new implementation name. Idempotent.
     """
@@ -52,23 +65,22 @@ def use_wrapped_attention(config) -> str:
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
     impl = str(config._attn_implementation)
-    if impl.startswith(PREFIX):
+    if impl in _WRAPPED:
         return impl
-    name = PREFIX + impl
+    # each backbone's eager function gets its own name: one process may hold two backbones
+    name = PREFIX + impl + (f"_{eager.__module__.rsplit('.', 1)[-1]}" if impl == "eager" else "")
     if name not in ALL_ATTENTION_FUNCTIONS:
-        base = _eager_forward() if impl == "eager" else ALL_ATTENTION_FUNCTIONS[impl]
+        base = eager if impl == "eager" else ALL_ATTENTION_FUNCTIONS[impl]
         AttentionInterface.register(name, _make_wrapper(base))
         AttentionMaskInterface.register(name, ALL_MASK_ATTENTION_FUNCTIONS[impl])
+    _WRAPPED[name] = impl
     config._attn_implementation = name
     return name
 
 
+_WRAPPED: dict[str, str] = {}  # registered wrapper name -> the implementation it wraps
+
+
 def base_implementation(config) -> str:
     impl = str(config._attn_implementation)
-    return impl[len(PREFIX):] if impl.startswith(PREFIX) else impl
-
-
-def _eager_forward() -> Callable:
-    from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni as m
-
-    return m.eager_attention_forward
+    return _WRAPPED.get(impl, impl)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from ..errors import SeatsError
 from ..layout import AUDIO, VIDEO, TokenLayout
 from ..methods.base import EncoderSignals
 
@@ -24,10 +25,11 @@ class EncoderFeatures:
     vision_recv: torch.Tensor | None = None  # Stage I: received attention per merged token, raster order
     audio_recv: torch.Tensor | None = None  # Stage I: received attention per encoder frame
     signals_captured: bool = False  # True when the encoders ran with the Stage I hooks
+    audio_frames_per_token: int = 1  # encoder frames pooled into one audio token (adapter's)
 
     def to(self, device: torch.device | str) -> EncoderFeatures:
         """A copy on `device` (dtypes kept)."""
-        out = EncoderFeatures(signals_captured=self.signals_captured)
+        out = EncoderFeatures(signals_captured=self.signals_captured, audio_frames_per_token=self.audio_frames_per_token)
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, torch.Tensor):
@@ -46,11 +48,11 @@ class EncoderFeatures:
             v[modality.to(v.device) == VIDEO] = self.vision_recv.float()
             out.video_attn = v
         if self.audio_recv is not None and layout.count(AUDIO):
-            n_tok = layout.count(AUDIO)
+            n_tok, p = layout.count(AUDIO), self.audio_frames_per_token
             recv = self.audio_recv.float()
-            a = recv[:n_tok]  # Qwen3-Omni: one encoder frame per token
-            if recv.numel() >= 2 * n_tok:  # Qwen2.5-Omni: 2x average pooler
-                a = recv[: 2 * n_tok].reshape(n_tok, 2).mean(dim=1)
+            if recv.numel() < p * n_tok:
+                raise SeatsError(f"{recv.numel()} audio-encoder frames cannot pool to {n_tok} tokens of {p} frames")
+            a = recv[: p * n_tok].reshape(n_tok, p).mean(dim=1)  # a trailing odd frame is dropped, as by the pooler
             v = torch.zeros(S, device=a.device)
             v[modality.to(v.device) == AUDIO] = a
             out.audio_attn = v

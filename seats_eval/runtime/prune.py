@@ -17,26 +17,31 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import SeatsError
 from ..layout import VIDEO, TokenLayout
-from ..methods.base import DropStep, Method, PruneRecord
+from ..methods.base import DropStep, Method, Plan, PruneRecord
 from ..select import checks
-from .attention import last_row_attention
+from .attention import last_row_attention, set_probe
 from .devices import execution_device
+
+if TYPE_CHECKING:
+    from ..adapters.base import OmniAdapter
 
 
 class PruningRuntime:
-    """Owns the in-LLM state of one prefill: current kept indices, layout and record."""
+    """Owns the in-LLM state of one sample: its phase (prefill, then decode), the KV cache,
+    the current kept indices and layout, the method's plan and the record."""
 
-    def __init__(self, adapter: Any, method: Method, layout: TokenLayout, record: PruneRecord,
+    def __init__(self, adapter: OmniAdapter, method: Method, plan: Plan, layout: TokenLayout, record: PruneRecord,
                  sample: str = "", deepstack: list[torch.Tensor] | None = None,
                  full_modality: torch.Tensor | None = None) -> None:
         self.adapter = adapter
         self.method = method
+        self.plan = plan
         self.layout = layout  # layout of the current (kept) tokens
         self.record = record
         self.sample = sample
@@ -48,7 +53,8 @@ class PruningRuntime:
                 raise SeatsError(f"{method.name}: two drop steps after layer {s.after_layer}")
             self.steps[s.after_layer] = s
         self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
-        self.phase = "idle"
+        self.phase = "idle"  # set by prefill / decode_step only
+        self.cache: Any = None
         self._sliced_key: tuple[int, int] | None = None
         self._sliced: dict[str, Any] = {}
         self._captured: dict[int, torch.Tensor] = {}
@@ -62,25 +68,59 @@ class PruningRuntime:
     # -- installation -------------------------------------------------------------------
     @contextlib.contextmanager
     def installed(self) -> Iterator[PruningRuntime]:
+        """Hooks on the stock decoder layers (and score probes on the attention modules that
+        need them) for the lifetime of one sample."""
         for i, layer in enumerate(self.adapter.layers):
             self._handles.append(
                 layer.register_forward_pre_hook(self._make_hook(i), with_kwargs=True)
             )
-        for step in self.steps.values():
-            if step.score_source == "attention":
-                self.adapter.layers[step.after_layer].self_attn._seats_probe = self._make_probe(
-                    step.after_layer
-                )
+        probed = [s.after_layer for s in self.steps.values() if s.score_source == "attention"]
+        for layer_idx in probed:
+            set_probe(self.adapter.layers[layer_idx].self_attn, self._make_probe(layer_idx))
         try:
             yield self
         finally:
             for h in self._handles:
                 h.remove()
             self._handles.clear()
-            for layer in self.adapter.layers:
-                if hasattr(layer.self_attn, "_seats_probe"):
-                    del layer.self_attn._seats_probe
+            for layer_idx in probed:
+                set_probe(self.adapter.layers[layer_idx].self_attn, None)
             self.phase = "idle"
+
+    # -- the two phases -------------------------------------------------------------------
+    def prefill(self, embeds: torch.Tensor, positions: torch.Tensor,
+                text_logits: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The pruned prefill: (fp32 logits of the last position (V,), logits at every text
+        position that survived (N_text, V) when asked)."""
+        from transformers import DynamicCache
+
+        lm, head = self.adapter.lm, self.adapter.lm_head
+        self.cache = DynamicCache(config=lm.config)
+        self.phase = "prefill"
+        try:
+            out = lm(inputs_embeds=embeds, position_ids=positions, past_key_values=self.cache, use_cache=True,
+                     attention_mask=self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
+                     return_dict=True)
+        finally:
+            self.phase = "decode"
+        hidden = out.last_hidden_state
+        logits = head(hidden[:, -1]).float()[0]
+        texts = None
+        if text_logits:
+            pos = torch.nonzero(self.layout.text_mask).flatten().to(hidden.device)
+            texts = head(hidden[0, pos]).float()
+        return logits, texts
+
+    def decode_step(self, token: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """fp32 logits (V,) after feeding one token at its unpruned M-RoPE `position`."""
+        if self.phase != "decode":
+            raise SeatsError(f"{self.method.name}: decode_step before the prefill ({self.sample})")
+        embed = self.adapter.lm.get_input_embeddings()
+        emb = embed(token.view(1, 1).to(execution_device(embed, token.device)))  # under a device map: its device
+        pos = position.reshape(1, 1, 1).expand(3, 1, 1).to(emb.device)
+        out = self.adapter.lm(inputs_embeds=emb, position_ids=pos, attention_mask=self.adapter.decode_attention_mask(),
+                              past_key_values=self.cache, use_cache=True, return_dict=True)
+        return self.adapter.lm_head(out.last_hidden_state[:, -1]).float()[0]
 
     def _make_probe(self, layer_idx: int):
         def probe(module, query, key, scaling):
@@ -178,8 +218,8 @@ class PruningRuntime:
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
         t0 = time.perf_counter()
         scores = self._scores(step, hidden, kwargs)
-        expected = self.method.kept_counts(step, self.layout.counts())
-        keep = self.method.in_llm(step, scores, self.layout)
+        expected = self.method.kept_counts(step, self.layout.counts(), self.plan)
+        keep = self.method.in_llm(step, scores, self.layout, self.plan)
         if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
             raise SeatsError(f"{self.method.name}: in_llm must return a bool mask of the current length")
         if checks.enabled(keep):

@@ -2,24 +2,26 @@
 
 Captured with forward pre-hooks on the stock last vision block / last audio layer (no
 copied encoders): the hook sees the layer's input, re-projects q and k with the layer's own
-weights (one layer only), and computes, within fixed 2-s windows, the per-head softmax over
-keys summed over queries and averaged over heads (DESIGN 5b). Vision statistics are pooled
-over each 2x2 spatial-merge group and un-permuted from the encoder's window order to the
-raster order of the LLM's video tokens; audio statistics are averaged over frame pairs to
-match the 2x average pooler (25 tokens/s).
+weights (one layer only; how is the adapter's: `vision_qk`, `audio_qk`), and computes,
+within fixed windows (two temporal grids; the audio encoder's own attention chunks), the
+per-head softmax over keys summed over queries and averaged over heads (DESIGN 5b). Vision
+statistics are pooled over each spatial-merge group and put in the raster order of the
+LLM's video tokens (`adapter.vision_to_raster`); audio statistics are pooled to LLM tokens
+when mapped onto a sample (EncoderFeatures.signals, `adapter.audio_frames_per_token`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..layout import TokenLayout
-from ..methods.base import EncoderSignals
 from .features import EncoderFeatures
+
+if TYPE_CHECKING:
+    from ..adapters.base import OmniAdapter
 
 
 def received_attention_chunks(q: torch.Tensor, k: torch.Tensor, lengths: list[int], scaling: float) -> torch.Tensor:
@@ -44,10 +46,10 @@ def received_attention_chunks(q: torch.Tensor, k: torch.Tensor, lengths: list[in
 
 
 class EncoderSignalCapture:
-    """Installs the encoder hooks for one `prepare` call and turns what they saw into
-    EncoderSignals aligned with the LLM input sequence."""
+    """Installs the encoder hooks for one encoder pass and keeps what they saw (raw, in
+    the encoders' order and resolution; EncoderFeatures.signals maps it onto a sample)."""
 
-    def __init__(self, adapter: Any, grids_per_window: int = 2) -> None:
+    def __init__(self, adapter: OmniAdapter, grids_per_window: int = 2) -> None:
         self.adapter = adapter
         self.grids_per_window = grids_per_window
         self.vision_recv: torch.Tensor | None = None  # (N_merged,) raster order
@@ -56,11 +58,10 @@ class EncoderSignalCapture:
 
     @contextlib.contextmanager
     def installed(self, inputs: dict[str, Any]) -> Iterator[EncoderSignalCapture]:
-        model = self.adapter.model
         self._grid = inputs.get("video_grid_thw")
         handles = [
-            model.visual.blocks[-1].attn.register_forward_pre_hook(self._vision_hook, with_kwargs=True),
-            model.audio_tower.layers[-1].self_attn.register_forward_pre_hook(self._audio_hook, with_kwargs=True),
+            self.adapter.vision_signal_module().register_forward_pre_hook(self._vision_hook, with_kwargs=True),
+            self.adapter.audio_signal_module().register_forward_pre_hook(self._audio_hook, with_kwargs=True),
         ]
         try:
             yield self
@@ -70,43 +71,23 @@ class EncoderSignalCapture:
 
     def _vision_hook(self, module, args, kwargs):
         hidden = args[0] if args else kwargs["hidden_states"]
-        n = hidden.shape[0]
-        if hasattr(module, "qkv"):  # Qwen3-Omni: fused projection
-            q, k, _ = module.qkv(hidden).reshape(n, 3, module.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
-        else:
-            q = module.q(hidden).reshape(n, module.num_heads, -1)
-            k = module.k(hidden).reshape(n, module.num_heads, -1)
-        cos, sin = kwargs["position_embeddings"]
-        q, k = self.adapter.vision_rotary(q, k, cos, sin)
-        visual = self.adapter.model.visual
+        q, k = self.adapter.vision_qk(module, hidden, kwargs)
+        merge = self.adapter.model.visual.spatial_merge_size
         t, h, w = (int(x) for x in self._grid.reshape(-1, 3)[0])
         lengths = [h * w * min(self.grids_per_window, t - s) for s in range(0, t, self.grids_per_window)]
         recv = received_attention_chunks(q, k, lengths, module.scaling)
-        recv = recv.reshape(-1, visual.spatial_merge_size**2).mean(dim=1)  # per merged token
-        if hasattr(visual, "window_size"):  # Qwen2.5-Omni permutes merge groups into windows
-            from transformers.vision_utils import get_vision_window_index
-
-            window_index, _ = get_vision_window_index(
-                self._grid, spatial_merge_size=visual.spatial_merge_size, window_size=visual.window_size,
-                patch_size=visual.patch_size,
-            )
-            recv = recv[torch.argsort(window_index.to(recv.device))]
-        self.vision_recv = recv
+        recv = recv.reshape(-1, merge**2).mean(dim=1)  # per merged token
+        self.vision_recv = self.adapter.vision_to_raster(recv, self._grid)
 
     def _audio_hook(self, module, args, kwargs):
         hidden = args[0] if args else kwargs["hidden_states"]
         cu = kwargs["cu_seqlens"]
-        n = hidden.shape[0]
-        q = module.q_proj(hidden).reshape(n, module.num_heads, -1)
-        k = module.k_proj(hidden).reshape(n, module.num_heads, -1)
+        q, k = self.adapter.audio_qk(module, hidden)
         lengths = (cu[1:] - cu[:-1]).tolist()
         self.audio_recv = received_attention_chunks(q, k, [x for x in lengths if x > 0], module.scaling)
 
-    def signals(self, layout: TokenLayout) -> EncoderSignals:
-        return EncoderFeatures(vision_recv=self.vision_recv, audio_recv=self.audio_recv).signals(layout)
 
-
-def encode_with_signals(adapter: Any, inputs: dict[str, Any]) -> EncoderFeatures:
+def encode_with_signals(adapter: OmniAdapter, inputs: dict[str, Any]) -> EncoderFeatures:
     """Run the encoders once with the Stage I hooks installed."""
     capture = EncoderSignalCapture(adapter)
     with capture.installed(inputs):

@@ -1,11 +1,12 @@
 """Qwen3-Omni-MoE adapter: what differs from Qwen2.5-Omni, in one place.
 
-- 13 audio tokens per second (26 per 2-s window), interleaved by timestamp with the video
-  grids (one grid per second at 2 fps): TokenLayout's time-based windows cover this.
+- 13 audio tokens per second (26 per 2-s window), one encoder frame per token (no pooler),
+  interleaved by timestamp with the video grids: TokenLayout's time-based windows cover this.
 - q_norm / k_norm inside attention: the Stage II score projection applies them too.
 - DeepStack: features of intermediate vision layers are added to the hidden states of
   video positions after the first decoder layers. The runtime adds them itself, at the
   positions still alive, so token dropping and DeepStack compose.
+- The vision encoder keeps raster order (no window permutation) and projects q/k/v fused.
 - The text model always builds its own causal mask (no precomputed mapping).
 """
 
@@ -15,13 +16,23 @@ from typing import Any
 
 import torch
 
-from .features import EncoderFeatures
+from ..runtime.features import EncoderFeatures
 from .qwen2_5_omni import Qwen25OmniAdapter
 
 
+def _eager_attention() -> Any:
+    from transformers.models.qwen3_omni_moe import modeling_qwen3_omni_moe as m
+
+    return m.eager_attention_forward
+
+
 class Qwen3OmniAdapter(Qwen25OmniAdapter):
-    backbone = "qwen3-omni"
-    audio_tokens_per_window = 26
+    family = "qwen3-omni"
+    audio_frames_per_token = 1
+
+    def __init__(self, thinker: Any, window=None) -> None:
+        super().__init__(thinker, window)
+        self.eager_attention = _eager_attention()
 
     @property
     def video_token_id(self) -> int:
@@ -36,11 +47,6 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
 
         return apply_rotary_pos_emb(q, k, cos, sin)
 
-    def vision_rotary(self, q, k, cos, sin):
-        from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import apply_rotary_pos_emb_vision
-
-        return apply_rotary_pos_emb_vision(q, k, cos, sin)
-
     def project_qk(self, attn: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, s, _ = x.shape
         q = attn.q_norm(attn.q_proj(x[:, -1:]).view(b, 1, -1, attn.head_dim)).transpose(1, 2)
@@ -49,6 +55,9 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
 
     def prefill_attention_mask(self, length: int, dtype, device) -> Any:
         return None  # the stock text model builds it; the runtime slices it at every drop
+
+    def decode_attention_mask(self) -> Any:
+        return None  # the runtime's decode hook drops the mask the text model builds
 
     def _extra_video_features(self, video: Any, feats: EncoderFeatures) -> None:
         feats.deepstack = [torch.cat(f, dim=0) if isinstance(f, (list, tuple)) else f
@@ -60,3 +69,14 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
             input_ids, None, inputs.get("video_grid_thw"), inputs.get("attention_mask"), fam is not None,
             fam.sum(dim=1) if fam is not None else None, inputs.get("video_second_per_grid"),
         )
+
+    def vision_qk(self, module: Any, hidden: torch.Tensor, kwargs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import apply_rotary_pos_emb_vision
+
+        n = hidden.shape[0]
+        q, k, _ = module.qkv(hidden).reshape(n, 3, module.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+        cos, sin = kwargs["position_embeddings"]
+        return apply_rotary_pos_emb_vision(q, k, cos, sin)
+
+    def vision_to_raster(self, recv: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        return recv  # merged tokens are already in raster order

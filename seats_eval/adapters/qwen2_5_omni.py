@@ -1,43 +1,58 @@
 """Qwen2.5-Omni adapter: the stock thinker's encoders, placeholders and M-RoPE, called in
 the order its own forward uses, so the LLM input we prune is exactly the stock one.
+
+Backbone facts kept here: audio tokens come from a 2x average pooler (two encoder frames
+per token) and are interleaved per `seconds_per_chunk` chunk (config) with the video; the
+vision encoder permutes merge groups into attention windows; q/k are plain projections;
+rotary cos/sin are (B, S, head_dim).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from ..layout import TokenLayout, build_layout
-from .features import EncoderFeatures
+from ..config import WindowGeometry
+from ..errors import ConfigError
+from ..layout import build_layout
+from ..runtime.features import EncoderFeatures
+from .base import PreparedSample
 
 
-@dataclass
-class PreparedSample:
-    input_ids: torch.Tensor  # (1, S)
-    inputs_embeds: torch.Tensor  # (1, S, D)
-    position_ids: torch.Tensor  # (3, 1, S) unpruned M-RoPE positions
-    rope_deltas: torch.Tensor  # (1, 1)
-    layout: TokenLayout
-    encoder_outputs: dict[str, Any]
+def _eager_attention() -> Any:
+    from transformers.models.qwen2_5_omni import modeling_qwen2_5_omni as m
+
+    return m.eager_attention_forward
 
 
 class Qwen25OmniAdapter:
     """Access to the pieces of a `Qwen2_5OmniThinkerForConditionalGeneration`."""
 
-    backbone = "qwen2.5-omni"
+    family = "qwen2.5-omni"
     rope_seq_dim = 1  # cos/sin are (B, S, head_dim)
-    audio_tokens_per_window = 50
-    window_seconds = 2.0
+    audio_frames_per_token = 2  # the audio tower's 2x average pool
 
-    def __init__(self, thinker: Any) -> None:
+    def __init__(self, thinker: Any, window: WindowGeometry | None = None) -> None:
         self.thinker = thinker
         self.config = thinker.config
         self.model = thinker.model
         self.lm = thinker.model.language_model
         self.layers = self.lm.layers
         self.lm_head = thinker.lm_head
+        self.eager_attention = _eager_attention()
+        own = self.checkpoint_window()
+        if window is not None and window != own:
+            raise ConfigError(f"the backbone config says {window.audio_tokens} audio tokens per "
+                              f"{window.seconds:g}-s window; this checkpoint interleaves {own.audio_tokens} "
+                              f"per {own.seconds:g} s")
+        self.window = own
+
+    def checkpoint_window(self) -> WindowGeometry:
+        """The interleaving this checkpoint's processor and M-RoPE use: per chunk of
+        `seconds_per_chunk` s, `position_id_per_seconds` positions per second, one per audio token."""
+        seconds = float(getattr(self.config, "seconds_per_chunk", 2))
+        return WindowGeometry(seconds, int(round(self.config.position_id_per_seconds * seconds)))
 
     @property
     def num_layers(self) -> int:
@@ -51,15 +66,11 @@ class Qwen25OmniAdapter:
     def audio_token_id(self) -> int:
         return int(self.config.audio_token_index)
 
+    # -- LLM side ----------------------------------------------------------------------------
     def apply_rotary(self, q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
         from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb
 
         return apply_rotary_pos_emb(q, k, cos, sin)
-
-    def vision_rotary(self, q, k, cos, sin):
-        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb_vision
-
-        return apply_rotary_pos_emb_vision(q, k, cos, sin)
 
     def project_qk(self, attn: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q of the last position and k of all positions, before RoPE: (B,H,1,d), (B,Hkv,S,d)."""
@@ -68,21 +79,27 @@ class Qwen25OmniAdapter:
         k = attn.k_proj(x).view(b, s, -1, attn.head_dim).transpose(1, 2)
         return q, k
 
-    def prefill_attention_mask(self, length: int, dtype, device) -> Any:
+    def prefill_attention_mask(self, length: int, dtype: torch.dtype, device: torch.device) -> Any:
         """sdpa/flash: no mask (causal via is_causal). eager: an explicit additive causal
         mask, which the runtime slices on both axes at every drop."""
-        from .attention import base_implementation
+        from ..runtime.attention import base_implementation
 
         if "eager" not in base_implementation(self.lm.config):
             return {"full_attention": None}
         mask = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device=device)
         return {"full_attention": torch.triu(mask, diagonal=1)[None, None]}
 
+    def decode_attention_mask(self) -> Any:
+        """One new query attends to its layer's whole cache: no mask (the text model would
+        size one to layer 0's cache, wrong for a pruned cache)."""
+        return {"full_attention": None}
+
+    # -- encoders and the LLM input ---------------------------------------------------------
     @torch.no_grad()
     def encode(self, inputs: dict[str, Any]) -> EncoderFeatures:
         """The encoders alone (the expensive, prompt-independent part; what the feature cache keeps)."""
         m = self.model
-        feats = EncoderFeatures()
+        feats = EncoderFeatures(audio_frames_per_token=self.audio_frames_per_token)
         if inputs.get("input_features") is not None:
             feats.audio = m.get_audio_features(
                 inputs["input_features"], inputs.get("feature_attention_mask"), None, return_dict=True
@@ -132,17 +149,48 @@ class Qwen25OmniAdapter:
         if features.deepstack is not None:
             outputs["deepstack"] = [f.to(embeds.device, embeds.dtype) for f in features.deepstack]
         position_ids, rope_deltas = self._rope_index(input_ids, inputs)
-        grid = inputs.get("video_grid_thw")
         spg = inputs.get("video_second_per_grid")
         layout = build_layout(
             input_ids,
             video_token_id=self.video_token_id,
             audio_token_id=self.audio_token_id,
-            video_grid_thw=grid,
+            video_grid_thw=inputs.get("video_grid_thw"),
             spatial_merge_size=int(self.config.vision_config.spatial_merge_size),
             second_per_grid=float(spg.reshape(-1)[0]) if spg is not None else 1.0,
-            window_seconds=self.window_seconds,
-            audio_tokens_per_window=self.audio_tokens_per_window,
+            window_seconds=self.window.seconds,
+            audio_tokens_per_window=self.window.audio_tokens,
             sample=sample,
         )
         return PreparedSample(input_ids, embeds, position_ids, rope_deltas, layout, outputs)
+
+    # -- Stage I signals ----------------------------------------------------------------------
+    def vision_signal_module(self) -> torch.nn.Module:
+        return self.model.visual.blocks[-1].attn
+
+    def vision_qk(self, module: Any, hidden: torch.Tensor, kwargs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """q, k (N, H, d) of the last vision block, with its 2-D rotary embedding."""
+        from transformers.models.qwen2_5_omni.modeling_qwen2_5_omni import apply_rotary_pos_emb_vision
+
+        n = hidden.shape[0]
+        q = module.q(hidden).reshape(n, module.num_heads, -1)
+        k = module.k(hidden).reshape(n, module.num_heads, -1)
+        cos, sin = kwargs["position_embeddings"]
+        return apply_rotary_pos_emb_vision(q, k, cos, sin)
+
+    def vision_to_raster(self, recv: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """Per-merged-token statistics from the encoder's window order to the raster order of
+        the LLM's video tokens (the encoder permutes merge groups into attention windows)."""
+        from transformers.vision_utils import get_vision_window_index
+
+        visual = self.model.visual
+        window_index, _ = get_vision_window_index(grid, spatial_merge_size=visual.spatial_merge_size,
+                                                  window_size=visual.window_size, patch_size=visual.patch_size)
+        return recv[torch.argsort(window_index.to(recv.device))]
+
+    def audio_signal_module(self) -> torch.nn.Module:
+        return self.model.audio_tower.layers[-1].self_attn
+
+    def audio_qk(self, module: Any, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = hidden.shape[0]
+        return (module.q_proj(hidden).reshape(n, module.num_heads, -1),
+                module.k_proj(hidden).reshape(n, module.num_heads, -1))
