@@ -9,6 +9,7 @@ dead code: delete it.
 
 from vulture.whitelist_utils import Whitelist
 
+from seats_eval.adapters import qwen3_omni
 from seats_eval.methods import divprune, fastv, visionzip
 from seats_eval.models import registry
 from seats_eval.models.omni import QwenOmniModel
@@ -18,8 +19,9 @@ QwenOmniModel.is_simple
 QwenOmniModel.world_size
 QwenOmniModel.loglikelihood
 QwenOmniModel.generate_until_multi_round
-# entry point (pyproject: lmms_eval.models) and the method registry (methods/__init__.py)
+# entry point (pyproject: lmms_eval.models), the method and adapter registries (by name)
 registry.manifests
+qwen3_omni.Qwen3OmniAdapter
 divprune.build_om
 fastv.build_om
 visionzip.build_om

@@ -201,7 +201,10 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     )
     from .budgets import check_boundaries  # budgets imports this module: import here
 
-    check_boundaries(cfg.boundaries, cfg.num_layers)
+    try:
+        check_boundaries(cfg.boundaries, cfg.num_layers)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if cfg.lam <= 0 or cfg.tau <= 0:
         raise ConfigError(f"{path}: lam and tau must be > 0, got lam={cfg.lam}, tau={cfg.tau}")
     return cfg

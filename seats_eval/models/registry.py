@@ -17,6 +17,11 @@ def family_suffix(family: str) -> str:
     return _FAMILY_SUFFIX[family]
 
 
+def suffix_family(suffix: str) -> str:
+    """The backbone family of a model-id suffix: qwen3omni -> qwen3-omni."""
+    return {s: f for f, s in _FAMILY_SUFFIX.items()}[suffix]
+
+
 def model_ids() -> list[str]:
     ids = []
     for suffix in BACKBONE_SUFFIXES:

@@ -263,6 +263,7 @@ def ensure_artifacts(sweep: Sweep) -> None:
     created when missing."""
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
+        from ..models.registry import suffix_family
         from ..tiny import make_tiny
 
         pretrained = {j.model_args.get("pretrained") for j in sweep.jobs}
@@ -271,7 +272,7 @@ def ensure_artifacts(sweep: Sweep) -> None:
             if not (d / "config.json").exists():
                 tmp = d.with_name(d.name + f".tmp{os.getpid()}")
                 shutil.rmtree(tmp, ignore_errors=True)
-                make_tiny(tmp, backbone="qwen3-omni" if sweep.backbone == "qwen3omni" else "qwen2.5-omni")
+                make_tiny(tmp, backbone=suffix_family(sweep.backbone))
                 shutil.rmtree(d, ignore_errors=True)
                 os.replace(tmp, d)
     if needs_clips:
