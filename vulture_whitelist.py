@@ -39,6 +39,7 @@ _.pytestmark
 _.checks_off
 _.clean_env
 _.sync_errors
+_.normkeep
 # attributes read by PyAV, tokenizers and transformers configs
 _.thread_type
 _.pix_fmt
