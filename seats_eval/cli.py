@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "calibrate",
     "cache": "cache",
     "breakdown": "breakdown",
+    "compare-sweeps": "compare_sweeps",
 }
 
 
