@@ -328,10 +328,17 @@ def _modality_schedule(
 ) -> ModalitySchedule:
     r_s = lam * R_m
     if r_s > 1.0 + 1e-12:
-        raise ConfigError(
-            f"lam * R_{name[0]} = {lam} * {R_m} = {r_s:.4f} > 1: the {name} Stage I TRR cannot "
-            f"exceed 1; lower lam or R_{name[0]}"
-        )
+        m = f"R_{name[0]}"
+        lam_min, lam_max = L / (b[3] - 1), 1.0 / R_m  # delta >= 0 below; Stage I TRR <= 1 here
+        if lam_min <= lam_max:
+            hint = f"use lam in [{lam_min:.4f}, {lam_max:.4f}] (the schedule needs lam >= L / (L_l - 1)), or a lower {m}"
+        else:
+            hint = (f"no lam works for {m}={R_m:g}: lam <= 1 / {m} = {lam_max:.4f}, but these boundaries need "
+                    f"lam >= L / (L_l - 1) = {lam_min:.4f}; {m} must be below {1 / lam_min:.4f}")
+            if name == "audio" and R_m >= 1.0:
+                hint += " (mode=audio_intact keeps all audio, so SEATS cannot run it on these boundaries: use mode=both)"
+        raise ConfigError(f"lam * {m} = {lam:g} * {R_m:g} = {r_s:.4f} > 1: the {name} Stage I TRR cannot "
+                          f"exceed 1; {hint}")
     w = _decay_weights(decay)
     delta = (L - b[3] * lam + lam) * R_m / C
     if delta < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand name -> module under seats_eval.commands
@@ -26,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "cache": "cache",
     "breakdown": "breakdown",
     "compare-sweeps": "compare_sweeps",
+    "models": "models",
+    "eval": "eval",
 }
 
 
@@ -41,8 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == ["eval"]:  # lmms-eval's arguments go through unparsed
+            from .commands.eval import main as eval_main
+
+            return eval_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        rc = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # `seats-eval schedule ... | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a process killed by SIGPIPE
 
 
 if __name__ == "__main__":

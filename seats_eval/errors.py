@@ -1,4 +1,11 @@
-"""Project exceptions: every failure names the sample or file it concerns."""
+"""Project exceptions: every failure names the sample or file it concerns.
+
+Two kinds, handled differently by the model class: a `DataError` is about one sample's own
+data (its video is missing or corrupt, its token layout is not what the processor makes,
+its clip is too short for the method's budget); that sample is recorded as failed and the
+run goes on. Anything else, `ConfigError` and every other exception included, is a bug or a
+bad setup: it stops the run with its traceback and a non-zero exit (`seats-eval eval`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,11 @@ class ConfigError(SeatsError, ValueError):
     """A model argument, method option or config value is invalid."""
 
 
-class MediaError(SeatsError):
+class DataError(SeatsError):
+    """One sample's own data cannot be used; the message names the sample or file."""
+
+
+class MediaError(DataError):
     """A video or audio file is missing, corrupt or unusable; the message names the file."""
 
     def __init__(self, path: str, cause: str) -> None:
@@ -20,5 +31,5 @@ class MediaError(SeatsError):
         self.cause = cause
 
 
-class LayoutError(SeatsError):
+class LayoutError(DataError):
     """The token sequence does not match the expected Qwen-Omni interleaving."""

@@ -174,7 +174,7 @@ def test_schedule_errors(q25: BackboneConfig) -> None:
         build_schedule(b, q25, boundaries=(16, 16, 21, 24))
     with pytest.raises(ConfigError, match="L_l <= L"):
         build_schedule(b, q25, boundaries=(16, 19, 21, 29))
-    with pytest.raises(ConfigError, match="lower lam or R_a"):
+    with pytest.raises(ConfigError, match=r"use lam in \[1.2174, 1.3333\]"):
         build_schedule(Budget(0.35, 0.30, 0.75, "both"), q25)
     with pytest.raises(ConfigError, match="go negative"):
         build_schedule(Budget(0.2, 0.2, 0.2, "both"), q25, lam=3.0)
@@ -332,3 +332,17 @@ def test_cli_schedule(capsys, tmp_path) -> None:
     assert png.stat().st_size > 1000
     assert _run_cli(["--R", "0.1", "--mode", "audio_intact"]) == 2
     assert "impractically low" in capsys.readouterr().err
+
+
+def test_the_lam_hints_state_what_works(q25: BackboneConfig) -> None:
+    """The hint's range is right: inside it the schedule builds, just outside it fails."""
+    b = Budget(0.35, 0.30, 0.75, "both")
+    for lam in (1.2175, 1.3333):
+        build_schedule(b, q25, lam=lam)
+    for lam in (1.2173, 1.3334):
+        with pytest.raises(ConfigError):
+            build_schedule(b, q25, lam=lam)
+    from seats_eval.methods import build_method
+
+    with pytest.raises(ConfigError, match="no lam works for R_a=1.*use mode=both"):
+        build_method("seats", q25, {"R": 0.35, "mode": "audio_intact"})

@@ -92,3 +92,20 @@ def test_lmms_eval_cli_runs_seats_end_to_end(tiny_dir, clips_dir, tmp_path):
     assert "seats_fixture_mcq" in data["results"]
     records = [json.loads(x) for x in (tmp_path / "rec" / "records.jsonl").read_text().splitlines()]
     assert records and all(r["layer_counts"][-1][1:] == [0, 0] for r in records)
+
+
+def test_unwritable_record_or_output_dirs_fail_before_weights_load(tiny_dir, tmp_path, monkeypatch):
+    from seats_eval.models import omni
+    from seats_eval.models.ids import Model_qwen25omni
+
+    def no_load(*a, **k):
+        raise AssertionError("weights loaded before the setup was checked")
+
+    monkeypatch.setattr(omni, "load_thinker", no_load)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="record directory .* is not writable"):
+        Model_qwen25omni(pretrained=str(tiny_dir), record_dir=str(blocker / "rec"))
+    monkeypatch.setattr(sys, "argv", ["lmms-eval", "--model", "qwen25omni", "--output_path", str(blocker / "out")])
+    with pytest.raises(ConfigError, match="--output_path .* is not writable"):
+        Model_qwen25omni(pretrained=str(tiny_dir))

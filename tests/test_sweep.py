@@ -286,15 +286,54 @@ def test_stale_running_status_with_finished_result_is_recovered(tmp_path, fake):
     assert runs(tmp_path) and sum(runs(tmp_path).values()) == 1
 
 
-def test_a_job_held_by_another_process_is_not_run_twice(tmp_path, fake):
+def test_two_concurrent_sweeps_run_each_job_once_and_both_exit_0(tmp_path, fake):
+    """The second copy waits for the job the first one holds and takes its outcome."""
+    spec = write_spec(tmp_path, fake, [{"method": "full", "args": {"fake_sleep": 3}},
+                                       {"method": "seats", "R": 0.35, "mode": "both"}])
+    cmd = [sys.executable, "-m", "seats_eval.cli", "sweep", "--spec", str(spec), "--no-progress"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    s = sw.load_spec(spec)
+    deadline = time.time() + 60
+    while (sw.read_status(s.job_dir(s.jobs[0])) or {}).get("state") != "running":
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.1)
+    second = cli("sweep", "--spec", str(spec), "--no-progress")
+    _, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0, err1
+    assert second.returncode == 0, second.stderr
+    assert "waiting for it" in second.stderr and "done by a concurrent sweep" in second.stderr
+    assert sorted(runs(tmp_path).values()) == [1, 1]  # every job ran exactly once
+
+
+def test_status_marks_a_job_whose_sweep_died_as_interrupted(tmp_path, fake):
     spec = write_spec(tmp_path, fake, [{"method": "full"}])
     s = sw.load_spec(spec)
+    sw.write_json_atomic(s.job_dir(s.jobs[0]) / "status.json", {"state": "running", "key": s.jobs[0].key})
     lock = _Lock(s.job_dir(s.jobs[0]) / ".lock")
-    assert lock.acquire()
-    holder = subprocess.run([sys.executable, "-m", "seats_eval.cli", "sweep", "--spec", str(spec), "--no-progress"],
-                            capture_output=True, text=True, cwd=REPO, timeout=120)
-    lock.close()
-    assert holder.returncode == 1 and "running elsewhere" in holder.stderr
+    assert lock.acquire()  # a live holder: still running
+    assert [r["state"] for r in sw.sweep_status(s)] == ["running"]
+    lock.close()  # the holder died (kill -9 releases its flock)
+    assert [r["state"] for r in sw.sweep_status(s)] == ["interrupted"]
+    proc = cli("sweep", "--spec", str(spec), "--status")
+    assert proc.returncode == 0 and "interrupted" in proc.stdout
+
+
+@pytest.mark.parametrize("jobs, message", [
+    ([{"method": "seats", "R": "abc"}], "R='abc' is not a number"),
+    ([{"method": "seats", "R": [0.35, True]}], "R=True is not a number"),
+    ([{"method": "seats", "R": 0.35, "lam": "x"}], "lam='x' is not a number"),
+])
+def test_spec_values_are_checked_naming_key_and_value(tmp_path, fake, jobs, message):
+    spec = write_spec(tmp_path, fake, jobs)
+    for extra in ((), ("--status",), ("--dry-run",)):
+        proc = cli("sweep", "--spec", str(spec), "--no-progress", *extra)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_only_matching_nothing_is_an_error(tmp_path, fake):
+    spec = write_spec(tmp_path, fake, [{"method": "full"}, {"method": "seats", "R": 0.35, "mode": "both"}])
+    proc = cli("sweep", "--spec", str(spec), "--only", "fastv*", "--no-progress")
+    assert proc.returncode == 2 and "matches no job; jobs: full, seats_R35_both" in proc.stderr
     assert runs(tmp_path) == {}
 
 
@@ -322,17 +361,17 @@ def test_slurm_writes_a_valid_array_script_and_runs_nothing(tmp_path):
         assert f"#   {job.index:>3}  {job.name}\n" in text
 
 
-def test_job_index_runs_one_job_and_commands_use_lmms_eval(tmp_path, fake):
+def test_job_index_runs_one_job_and_commands_use_seats_eval_eval(tmp_path, fake):
     spec = write_spec(tmp_path, fake, [{"method": "full"}, {"method": "seats", "R": [0.35, 0.25], "mode": "both"}])
     proc = cli("sweep", "--spec", str(spec), "--job-index", "2", "--no-progress")
     assert proc.returncode == 0, proc.stderr
     s = sw.load_spec(spec)
     assert [r["state"] for r in sw.sweep_status(s)] == ["pending", "pending", "done"]
-    # the real path is lmms-eval (no injected command)
+    # the real path is lmms-eval's CLI through `seats-eval eval` (no injected command)
     real = sw.load_spec("table3_qwen25omni")
     job = real.jobs[1]
     argv = sw.lmms_eval_argv(real, job, Path("/o"))
-    assert Path(argv[0]).name == "lmms-eval" or argv[1:3] == ["-m", "lmms_eval"]
+    assert argv[1:5] == ["-m", "seats_eval.cli", "eval", "--allow-failures"]
     margs = argv[argv.index("--model_args") + 1]
     assert argv[argv.index("--model") + 1] == "seats_qwen25omni"
     assert margs == "pretrained=Qwen/Qwen2.5-Omni-7B,R=0.35,mode=both"
@@ -340,9 +379,9 @@ def test_job_index_runs_one_job_and_commands_use_lmms_eval(tmp_path, fake):
     acc = sw.load_spec("table3_qwen25omni", launcher="accelerate", num_processes=4)
     a = sw.lmms_eval_argv(acc, acc.jobs[0], Path("/o"))
     i = a.index("--num_processes")
-    assert a[i + 1] == "4" and a[i + 2:i + 4] == ["-m", "lmms_eval"] and "launch" in a
+    assert a[i + 1] == "4" and a[i + 2:i + 5] == ["-m", "seats_eval.cli", "eval"] and "launch" in a
     proc = cli("sweep", "--spec", "table3_qwen25omni", "--dry-run", "--only", "seats_R10*")
-    assert proc.returncode == 0 and proc.stdout.count("lmms") == 1 and "R=0.1," in proc.stdout
+    assert proc.returncode == 0 and proc.stdout.count("seats_eval.cli eval") == 1 and "R=0.1," in proc.stdout
 
 
 def test_tiny_spec_table_has_every_registered_method_and_all_fixture_columns(tmp_path, fake, tiny_dir, clips_dir):

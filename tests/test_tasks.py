@@ -21,6 +21,7 @@ import pytest
 from seats_eval.cli import main as cli_main
 from seats_eval.errors import ConfigError, MediaError
 from seats_eval.tasklib import paths, prompts, records, scoring, sources
+from seats_eval.tasklib.scoring import FAILURE_MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = REPO / "tasks"
@@ -345,8 +346,9 @@ def test_process_results_payload(bench):
         letters = records.option_letters(doc[spec["options"]])
         wrong = next(x for x in letters if x != gold)
         right = module.process_results(doc, [f"The answer is {gold}."])
-        assert set(right) == {spec["metric"]}
+        assert set(right) == {spec["metric"], "sample_failures"}
         payload = right[spec["metric"]]
+        assert right["sample_failures"] is payload and payload["failed"] == 0.0
         assert payload["score"] == 1.0 and payload["pred"] == gold and payload["answer"] == gold
         assert payload["video_id"] == spec["video_id"](doc)
         for name in spec["fields"]:
@@ -356,6 +358,10 @@ def test_process_results_payload(bench):
         assert miss["score"] == 0.0 and miss["pred"] == wrong
         empty = module.process_results(doc, [""])[spec["metric"]]
         assert empty["score"] == 0.0 and empty["pred"] == ""
+        # the model's failure marker (even one naming the right letter) scores 0 and is counted
+        failed = module.process_results(doc, [f"{FAILURE_MARKER} t/test/0 (v.mp4): MediaError: {gold}"])
+        assert failed[spec["metric"]]["score"] == 0.0 and failed[spec["metric"]]["failed"] == 1.0
+        assert module.count_failures([payload, failed["sample_failures"], miss]) == 1
 
 
 def test_payload_category_values():

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sweep {sweep.name}: {sweep.out}")
             for r in rows:
                 err = f"  {r['error'][:150]}" if r["error"] else ""
-                print(f"{r['index']:>4}  {r['state']:<8} {r['name']:<40} {r['model']}{err}")
+                print(f"{r['index']:>4}  {r['state']:<11} {r['name']:<40} {r['model']}{err}")
             return 0
         if args.dry_run:
             for job in sw.select_jobs(sweep, args.job_index, args.only):

@@ -24,7 +24,7 @@ import torch
 
 from ..budgets import Budget
 from ..config import BackboneConfig
-from ..errors import ConfigError, SeatsError
+from ..errors import ConfigError, DataError
 from ..layout import TEXT
 from ..select.merge import cosine_rows, group_topk
 from .base import Method, Plan, PreLLMContext, PreLLMResult
@@ -80,7 +80,7 @@ class DyCoke(Method):
         first = ref < 0
         n_first = int(sizes[first].sum())
         if n_first > total:
-            raise SeatsError(f"dycoke: {ctx.sample}: {F_} temporal grid(s) leave {n_first} first-frame tokens "
+            raise DataError(f"dycoke: {ctx.sample}: {F_} temporal grid(s) leave {n_first} first-frame tokens "
                              f"but the budget is {total} (R_v={self.budget.R_v:.3f}); the clip is shorter than "
                              f"one {self.group}-frame group")
         k = torch.where(first, sizes, torch.zeros_like(sizes))

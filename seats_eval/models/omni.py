@@ -2,16 +2,21 @@
 
 One class: the id fixes the method (`method_id`); `--model_args` carry the common options
 (pretrained, max_frames, fps, attn_implementation, ...) and the method's own (R, mode, ...).
-Per-sample failures (missing, corrupt, unusable media) are logged with the file name,
-returned as a visible failure marker that scores 0, and written to `failures.jsonl` when a
-record directory is configured; the run goes on. Per-sample prune records (tokens per layer
-and modality, FLOPs, timings) go to `records.jsonl` in the same directory.
+Setups are checked before any weights load: options, the backbone config, and that the
+record directory and lmms-eval's `--output_path` are writable.
+A sample whose own data is unusable (errors.DataError: missing or corrupt media, ...) is
+logged with the file name, answered with a visible failure marker that scores 0 and is
+counted by the tasks' `sample_failures` metric, and written to `failures.jsonl` when a record
+directory is configured; the run goes on. Any other exception is a bug: it propagates (with
+`seats-eval eval`, the run exits non-zero with its traceback). Per-sample prune records
+(tokens per layer and modality, FLOPs, timings, media facts) go to `records.jsonl`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +29,32 @@ from tqdm import tqdm
 
 from ..adapters import load_thinker, make_adapter
 from ..config import load_backbone_config
-from ..errors import ConfigError, SeatsError
+from ..errors import ConfigError, DataError
 from ..methods import build_method
 from ..tasklib import prompts
+from ..tasklib.scoring import FAILURE_MARKER
 
-FAILURE_MARKER = "[seats-eval failure]"
+
+def check_writable(path: Path, what: str) -> None:
+    """Create `path` and write a probe file in it: a run must not find out at the end that
+    it cannot save (lmms-eval logs that at INFO and exits 0)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".seats-write-test.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} is not writable ({type(exc).__name__}: {exc})") from exc
+
+
+def cli_output_path(argv: list[str]) -> Path | None:
+    """lmms-eval's `--output_path` when this process was started by its CLI."""
+    for i, arg in enumerate(argv):
+        if arg == "--output_path" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--output_path="):
+            return Path(arg.split("=", 1)[1])
+    return None
 
 
 def _default_attn() -> str:
@@ -73,8 +99,15 @@ class QwenOmniModel(lmms):
         if backbone_config is None:
             backbone_config = tiny_backbone(self.pretrained)
         self.cfg = load_backbone_config(backbone_config or self.backbone)
-        # Options are validated before any weights load: a typo fails in seconds.
+        # Options and output folders are checked before any weights load: a typo fails in seconds.
         self.method = build_method(self.method_id, self.cfg, method_options)
+        self.record_dir = Path(record_dir or os.environ.get("SEATS_RECORD_DIR", "")) if (
+            record_dir or os.environ.get("SEATS_RECORD_DIR")) else None
+        if self.record_dir is not None:
+            check_writable(self.record_dir, "the record directory")
+        output = cli_output_path(sys.argv)
+        if output is not None:
+            check_writable(output, "lmms-eval's --output_path")
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device_map is None and self.cfg.device_map and torch.cuda.device_count() > 1:
@@ -107,8 +140,6 @@ class QwenOmniModel(lmms):
         tok = self.processor.tokenizer
         self.eos_ids = sorted({i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"),
                                            tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
-        self.record_dir = Path(record_dir or os.environ.get("SEATS_RECORD_DIR", "")) if (
-            record_dir or os.environ.get("SEATS_RECORD_DIR")) else None
         self.feature_cache = self._open_feature_cache(feature_cache)
         self.failures: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
@@ -185,7 +216,7 @@ class QwenOmniModel(lmms):
         try:
             visuals = doc_to_visual(self.task_dict[task][split][doc_id])
             if not visuals:
-                raise SeatsError(f"{sample}: the task returned no video")
+                raise DataError(f"{sample}: the task returned no video")
             path = str(visuals[0])
             max_frames = self.max_frames_for(task)
             inputs, features, media_info, fill = self._inputs(path, context, task, max_frames, sample)
@@ -207,9 +238,7 @@ class QwenOmniModel(lmms):
             self._write("records.jsonl", rec)
             self.records.append(rec)
             return answer
-        except (SeatsError, OSError, ValueError, RuntimeError) as exc:
-            if isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower():
-                raise
+        except DataError as exc:  # the sample's own data; anything else is a bug and propagates
             msg = f"{sample} ({path or 'no video'}): {type(exc).__name__}: {exc}"
             logger.error(f"seats-eval: sample failed: {msg}")
             fail = {"task": task, "doc_id": doc_id, "video": path, "error": f"{type(exc).__name__}: {exc}"}
@@ -266,9 +295,8 @@ class QwenOmniModel(lmms):
 
     def _flush_summary(self) -> None:
         n = len(self.records)
-        if n:
-            mean = sum(r["tflops"] for r in self.records) / n
-            logger.info(f"seats-eval: {n} samples, mean prefill {mean:.3f} TFLOPs, {len(self.failures)} failed")
+        mean = f", mean prefill {sum(r['tflops'] for r in self.records) / n:.3f} TFLOPs" if n else ""
+        logger.info(f"seats-eval: {n} samples answered{mean}, {len(self.failures)} failed")
         if self.failures:
             logger.warning(f"seats-eval: {len(self.failures)} failed sample(s): "
                            + "; ".join(f["video"] or str(f["doc_id"]) for f in self.failures[:5]))

@@ -72,6 +72,16 @@ def _pct(x: float | None) -> int | None:
     return None if x is None else int(round(float(x) * 100))
 
 
+def _numbers(where: str, key: str, value: Any) -> list[Any]:
+    """A spec's R / lam: a number or a list of numbers (or absent); ConfigError naming the
+    key and the bad value otherwise, so no raw traceback reaches the user (nor --status)."""
+    values = _as_list(value)
+    for v in values:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ConfigError(f"{where}: {key}={v!r} is not a number (write e.g. {key}: 0.35 or {key}: [0.35, 0.25])")
+    return values
+
+
 def _fmt_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -119,7 +129,8 @@ def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args
     `args` and without changing job names (e.g. FastV's K on the 8-layer tiny model)."""
     jobs: list[Job] = []
     seen: dict[str, int] = {}
-    sel_R = None if not select or select.get("R") is None else {_pct(r) for r in _as_list(select["R"])}
+    sel_R = None if not select or select.get("R") is None else {
+        _pct(r) for r in _numbers("sweep select", "R", select["R"])}
     sel_methods = None if not select or select.get("methods") is None else set(_as_list(select["methods"]))
     for entry in raw_jobs:
         if not isinstance(entry, dict) or "method" not in entry:
@@ -130,8 +141,9 @@ def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args
                               f"allowed: {', '.join(sorted(_JOB_KEYS))}")
         method = str(entry["method"])
         extra = dict(entry.get("args") or {})
-        for R, mode, lam in itertools.product(_as_list(entry.get("R")), _as_list(entry.get("mode")),
-                                              _as_list(entry.get("lam"))):
+        where = f"sweep job {entry!r}"
+        for R, mode, lam in itertools.product(_numbers(where, "R", entry.get("R")), _as_list(entry.get("mode")),
+                                              _numbers(where, "lam", entry.get("lam"))):
             if method != "full" and sel_R is not None and _pct(R) not in sel_R:
                 continue
             if sel_methods is not None and method not in sel_methods:

@@ -15,9 +15,15 @@ from .jobs import Job, _fmt_value, _slug
 from .spec import REPO, Sweep
 from .store import write_text_atomic
 
+# lmms-eval's CLI through `seats-eval eval`: the same run, with an exit status that says
+# whether the evaluation raised or wrote no results. Sample failures are the job summary's
+# business (the tables note them), so they do not fail the job.
+EVAL = ["-m", "seats_eval.cli", "eval", "--allow-failures"]
+
 
 def lmms_eval_argv(sweep: Sweep, job: Job, output: Path) -> list[str]:
-    """The lmms-eval command line of one job (what `--dry-run` prints)."""
+    """The command line of one job (what `--dry-run` prints): lmms-eval's arguments, run by
+    `seats-eval eval`."""
     margs = ",".join(f"{k}={_fmt_value(v)}" for k, v in job.model_args.items())
     args = ["--model", job.model, "--model_args", margs, "--tasks", ",".join(job.tasks),
             "--include_path", str(REPO / "tasks"), "--output_path", str(output), *job.lmms_eval_args]
@@ -30,13 +36,12 @@ def lmms_eval_argv(sweep: Sweep, job: Job, output: Path) -> list[str]:
         launch += ["--num_processes", str(sweep.num_processes)]
         if sweep.main_process_port:
             launch += ["--main_process_port", str(sweep.main_process_port)]
-        if sweep.lmms_eval_cmd:  # a script instead of `-m lmms_eval` (tests)
+        if sweep.lmms_eval_cmd:  # a script instead of `seats-eval eval` (tests)
             return launch + sweep.lmms_eval_cmd[1:] + args
-        return launch + ["-m", "lmms_eval"] + args
+        return launch + EVAL + args
     if sweep.lmms_eval_cmd:
         return list(sweep.lmms_eval_cmd) + args
-    exe = bindir / "lmms-eval"
-    return ([str(exe)] if exe.exists() else [sys.executable, "-m", "lmms_eval"]) + args
+    return [sys.executable, *EVAL, *args]
 
 
 def slurm_script(sweep: Sweep, *, extra_args: Sequence[str] = (), partition: str | None = None,

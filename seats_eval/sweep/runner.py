@@ -129,9 +129,9 @@ class _Lock:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(path, "a+")  # noqa: SIM115 - held for the job's lifetime
 
-    def acquire(self) -> bool:
+    def acquire(self, wait: bool = False) -> bool:
         try:
-            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             return True
         except BlockingIOError:
             return False
@@ -147,21 +147,31 @@ def _now() -> str:
 
 
 def run_job(sweep: Sweep, job: Job, *, force: bool = False, registered: set[str] | None = None,
-            echo: Callable[[str], None] = print) -> JobOutcome:
-    """Run one job (or skip it); never raises for a job's own failure."""
+            echo: Callable[[str], None] = print, waited_since: float | None = None) -> JobOutcome:
+    """Run one job (or skip it); never raises for a job's own failure. A job another
+    process holds is reported `running`; with `waited_since` (a time), wait for that process
+    instead and take its outcome when it ended the job after that time."""
     jdir = sweep.job_dir(job)
     lock = _Lock(jdir / ".lock")
     try:
-        if not lock.acquire():
+        if not lock.acquire(wait=waited_since is not None):
             st = read_status(jdir) or {}
             return JobOutcome(job, "running", f"running elsewhere (host {st.get('host')}, pid {st.get('pid')})")
+        st = read_status(jdir) or {}
+        if waited_since is not None and st.get("key") == job.key and st.get("finished_at", 0) >= waited_since:
+            if st.get("state") == "done" and _valid_result(job, jdir / "result")[0]:
+                return JobOutcome(job, "done", "done by a concurrent sweep")
+            if st.get("state") == "failed":
+                return JobOutcome(job, "failed", f"failed in a concurrent sweep: {st.get('error', '')}")
         return _run_locked(sweep, job, jdir, force=force, registered=registered, echo=echo)
     finally:
         lock.close()
 
 
 def _status(job: Job, state: str, **extra: Any) -> dict[str, Any]:
-    return {"state": state, "job": job.name, "key": job.key, "model": job.model, "updated": _now(), **extra}
+    ended = {"finished_at": time.time()} if state in ("done", "failed", "skipped") else {}
+    return {"state": state, "job": job.name, "key": job.key, "model": job.model, "updated": _now(), **ended,
+            **extra}
 
 
 def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: set[str] | None,
@@ -315,15 +325,28 @@ def run_sweep(sweep: Sweep, *, force: bool = False, job_index: int | None = None
         raise Interrupted(f"signal {signum}")
 
     old = signal.signal(signal.SIGTERM, _on_term) if _main_thread() else None
+    started = time.time()
+
+    def report(o: JobOutcome) -> None:
+        log = sweep.job_dir(o.job) / ("result" if o.state == "done" else "attempt") / "log.txt"
+        where = f" (log: {log})" if o.ran and o.state == "failed" else ""
+        say(f"[{o.job.index}] {o.job.name}: {o.state}: {o.message}{where}")
+
     try:
         for job in jobs:
             bar.set_postfix_str(job.name)
             o = run_job(sweep, job, force=force, registered=registered, echo=say)
             outcomes.append(o)
-            log = sweep.job_dir(job) / ("result" if o.state == "done" else "attempt") / "log.txt"
-            where = f" (log: {log})" if o.ran and o.state == "failed" else ""
-            say(f"[{job.index}] {job.name}: {o.state}: {o.message}{where}")
-            bar.update(1)
+            if o.state != "running":
+                report(o)
+                bar.update(1)
+        for i, o in enumerate(outcomes):  # jobs a concurrent sweep holds: wait for it, take its outcome
+            if o.state == "running":
+                say(f"[{o.job.index}] {o.job.name}: {o.message}: waiting for it")
+                outcomes[i] = run_job(sweep, o.job, force=force, registered=registered, echo=say,
+                                      waited_since=started)
+                report(outcomes[i])
+                bar.update(1)
     finally:
         bar.close()
         if old is not None:
@@ -338,13 +361,22 @@ def _main_thread() -> bool:
 
 
 def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
-    """One row per job: index, name, state (pending when never started), error."""
+    """One row per job: index, name, state (pending when never started; interrupted when
+    its status says running but no process holds its lock: the sweep was killed), error."""
     rows = []
     for job in sweep.jobs:
-        st = read_status(sweep.job_dir(job)) or {}
+        jdir = sweep.job_dir(job)
+        st = read_status(jdir) or {}
         state = st.get("state", "pending")
         if state == "done" and st.get("key") != job.key:
             state = "done (other settings)"
+        if state == "running":
+            lock = _Lock(jdir / ".lock")
+            try:
+                if lock.acquire():
+                    state = "interrupted"
+            finally:
+                lock.close()
         rows.append({"index": job.index, "name": job.name, "model": job.model, "state": state,
                      "error": st.get("error", ""), "seconds": st.get("seconds")})
     return rows

@@ -243,4 +243,7 @@ def select_jobs(sweep: Sweep, job_index: int | None = None, only: str | None = N
 
         pats = [p.strip() for p in only.split(",") if p.strip()]
         jobs = [j for j in jobs if any(fnmatch.fnmatch(j.name, p) for p in pats)]
+        if not jobs:
+            names = ", ".join(j.name for j in (sweep.jobs if job_index is None else [sweep.jobs[job_index]]))
+            raise ConfigError(f"--only {only!r} matches no job; jobs: {names}")
     return jobs

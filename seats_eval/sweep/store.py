@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..tasklib.scoring import FAILURES_METRIC
 from .jobs import Job
 
 
@@ -61,17 +62,29 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def task_scores(results: dict[str, Any]) -> dict[str, float]:
-    """task -> its main metric (`<metric>,none`, not a stderr) from an lmms-eval results JSON."""
+    """task -> its main metric (`<metric>,none`, not a stderr, not the failure count) from
+    an lmms-eval results JSON."""
     out: dict[str, float] = {}
     for task, metrics in (results.get("results") or {}).items():
         if not isinstance(metrics, dict):
             continue
         for key, value in metrics.items():
-            if not key.endswith(",none") or "_stderr" in key or isinstance(value, (str, bool)):
+            if (not key.endswith(",none") or "_stderr" in key or key.startswith(f"{FAILURES_METRIC},")
+                    or isinstance(value, (str, bool))):
                 continue
             if isinstance(value, (int, float)):
                 out[task] = float(value)
                 break
+    return out
+
+
+def task_failures(results: dict[str, Any]) -> dict[str, int]:
+    """task -> samples the model could not run (the tasks' `sample_failures` metric)."""
+    out = {}
+    for task, metrics in (results.get("results") or {}).items():
+        value = metrics.get(f"{FAILURES_METRIC},none") if isinstance(metrics, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[task] = int(value)
     return out
 
 

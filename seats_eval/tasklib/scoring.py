@@ -1,6 +1,8 @@
 """Scoring: the per-sample payload every seats task returns from `process_results`, the
-accuracy that the task YAMLs aggregate (with a logged per-category breakdown), and the same
-breakdown recomputed offline from lmms-eval `--log_samples` output (`seats-eval breakdown`).
+accuracy that the task YAMLs aggregate (with a logged per-category breakdown), the count of
+samples the model could not run (`sample_failures`, reported beside the accuracy in lmms-eval's
+results JSON), and the breakdown recomputed offline from `--log_samples` output
+(`seats-eval breakdown`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from seats_eval.tasklib.records import answer_letter, plain_value
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+# The answer the model class gives for a sample whose own data failed (errors.DataError):
+# it scores 0 and is counted by `count_failures`.
+FAILURE_MARKER = "[seats-eval failure]"
+FAILURES_METRIC = "sample_failures"
 
 
 def make_payload(
@@ -32,15 +39,28 @@ def make_payload(
     text = "" if response is None else str(response)
     pred = extract_choice(text, options)
     gold = answer_letter(answer, options)
+    failed = text.startswith(FAILURE_MARKER)
     payload: dict[str, Any] = {
-        "score": 1.0 if pred and pred == gold else 0.0,
-        "pred": pred,
+        "score": 1.0 if pred and pred == gold and not failed else 0.0,
+        "pred": "" if failed else pred,
         "answer": gold,
         "video_id": str(plain_value(video_id)),
+        "failed": 1.0 if failed else 0.0,
     }
     for key, value in (fields or {}).items():
         payload[key] = plain_value(value)
     return payload
+
+
+def metrics(metric: str, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a task's `process_results` returns: its accuracy metric and the failure count
+    (both YAML metrics read the same payload)."""
+    return {metric: payload, FAILURES_METRIC: payload}
+
+
+def count_failures(results: Sequence[Mapping[str, Any]]) -> int:
+    """The `sample_failures` aggregation: samples answered with the failure marker."""
+    return int(sum(float(r.get("failed", 0.0)) for r in results))
 
 
 def accuracy(results: Iterable[Mapping[str, Any] | float]) -> float:
@@ -73,7 +93,9 @@ def log_breakdown(task: str, results: Sequence[Mapping[str, Any]], fields: Seque
         for value, scores in sorted(_group_scores(results, name).items()):
             acc = 100.0 * sum(scores) / len(scores)
             logger.info(f"[{task}] {name}={value}: {acc:.2f} (n={len(scores)})")
-    logger.info(f"[{task}] overall: {accuracy(results):.2f} (n={len(results)})")
+    failed = count_failures(results)
+    logger.info(f"[{task}] overall: {accuracy(results):.2f} (n={len(results)}"
+                + (f", {failed} failed sample(s) scored 0" if failed else "") + ")")
 
 
 def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> float:
@@ -83,7 +105,7 @@ def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[
     return accuracy(results)
 
 
-_NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response"}
+_NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response", "failed"}
 
 
 def _sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:

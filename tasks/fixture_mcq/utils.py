@@ -40,8 +40,11 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 def process_results(doc: dict, results: list[str]) -> dict:
     fields = {"question_id": doc.get("question_id"), "category": doc.get("category")}
     payload = scoring.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
-    return {METRIC: payload}
+    return scoring.metrics(METRIC, payload)
 
 
 def aggregate_results(results: list[dict]) -> float:
     return scoring.aggregate(TASK, results, BREAKDOWN_FIELDS)
+
+
+count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML

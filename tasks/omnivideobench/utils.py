@@ -80,8 +80,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
     }
     answer = doc.get("correct_option") or doc.get("answer")
     payload = scoring.make_payload(results, doc["options"], answer, video_id(doc), fields)
-    return {METRIC: payload}
+    return scoring.metrics(METRIC, payload)
 
 
 def aggregate_results(results: list[dict]) -> float:
     return scoring.aggregate(BENCH, results, BREAKDOWN_FIELDS)
+
+
+count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
