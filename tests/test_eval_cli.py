@@ -79,3 +79,27 @@ def test_setup_errors_stop_before_anything_loads(tmp_path, tiny_dir, clips_dir):
                             capture_output=True, text=True, cwd=REPO)
     assert no_out.returncode == 2 and "--output_path is required" in no_out.stderr
     assert time.time() - t < 60
+
+
+def test_a_sweep_job_with_a_planted_bug_is_failed_not_done(tmp_path, tiny_dir, clips_dir):
+    import yaml
+
+    from seats_eval import sweep as sw
+
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    (plant / "sitecustomize.py").write_text(
+        "from seats_eval.methods.seats import Seats\n"
+        "def in_llm(self, *a, **k):\n    raise RuntimeError('planted bug in in_llm')\n"
+        "Seats.in_llm = in_llm\n")
+    spec = tmp_path / "bug.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "bug", "backbone": "qwen25omni", "out": str(tmp_path / "sweep"), "tasks": ["seats_fixture_mcq"],
+        "model_args": {"pretrained": str(tiny_dir)}, "cache": False,
+        "env": {"PYTHONPATH": os.pathsep.join([str(plant), str(REPO)]), "SEATS_FIXTURE_CLIPS": str(clips_dir)},
+        "jobs": [{"method": "seats", "R": 0.25}]}))
+    proc = subprocess.run([sys.executable, "-m", "seats_eval.cli", "sweep", "--spec", str(spec), "--no-progress"],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    [row] = sw.sweep_status(sw.load_spec(spec))
+    assert row["state"] == "failed" and "RuntimeError" in row["error"], row
