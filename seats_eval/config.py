@@ -32,6 +32,21 @@ class WindowGeometry:
 
 
 @dataclass(frozen=True)
+class OfficialGeometry:
+    """What the authors' code uses where the paper's 2-s windows are not (profile=official,
+    docs/profiles.md): Stage II tau, the Stage I tiling (grids per video window, tokens per
+    audio window), VisionZip-om's groups, and the audio windows of the encoder statistics
+    (None: the encoder's own attention chunks)."""
+
+    tau: float
+    stage1_video_grids: int = 2
+    stage1_audio_tokens: int = 50
+    visionzip_video_grids: int = 1
+    visionzip_audio_tokens: int = 50
+    signal_audio_frames: int | None = None
+
+
+@dataclass(frozen=True)
 class LLMGeometry:
     """The thinker LLM's widths (text_config of the released checkpoint)."""
 
@@ -71,7 +86,13 @@ class BackboneConfig:
     audio: Mapping[str, Any] = field(default_factory=dict)
     both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R
     device_map: str | None = None  # e.g. "auto": spread the thinker over the visible GPUs
+    official: OfficialGeometry | None = None  # None: tau and the defaults of OfficialGeometry
     path: str = ""
+
+    @property
+    def official_geometry(self) -> OfficialGeometry:
+        """The YAML's `official:` block, or its defaults with the paper's tau."""
+        return self.official if self.official is not None else OfficialGeometry(tau=self.tau)
 
     @property
     def audio_tokens_per_window(self) -> int:
@@ -97,7 +118,10 @@ _KNOWN = set(_REQUIRED) | {
     "backbone", "family", "pretrained", "audio_tokens_per_second", "window_seconds", "fps", "max_frames",
     "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma", "device_map",
     "calibration",  # provenance written by `seats-eval calibrate`; not read
+    "official",
 }
+_OFFICIAL_INT = ("stage1_video_grids", "stage1_audio_tokens", "visionzip_video_grids", "visionzip_audio_tokens",
+                 "signal_audio_frames")
 _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim", "intermediate_size",
                "vocab_size")
 
@@ -163,6 +187,20 @@ def _llm(path: Path, raw: Any) -> LLMGeometry | None:
     return LLMGeometry(**dims, **experts, extra=extra)
 
 
+def _official(path: Path, raw: Any, tau: float) -> OfficialGeometry | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) - {"tau", *_OFFICIAL_INT}:
+        raise ConfigError(f"{path}: official must be a mapping with keys among tau, {', '.join(_OFFICIAL_INT)}")
+    ints = {k: _number(path, raw, k, int) for k in _OFFICIAL_INT if raw.get(k) is not None}
+    if any(v < 1 for v in ints.values()):
+        raise ConfigError(f"{path}: official window sizes must be >= 1, got {ints}")
+    t = _number(path, raw, "tau", float, tau)
+    if t <= 0:
+        raise ConfigError(f"{path}: official.tau must be > 0, got {t}")
+    return OfficialGeometry(tau=t, **ints)
+
+
 def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     """Validate a YAML mapping; every inconsistency is a ConfigError naming the file."""
     missing = [k for k in _REQUIRED if k not in raw]
@@ -197,7 +235,8 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
         total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
         both_gamma=_number(path, raw, "both_gamma"),
-        device_map=None if raw.get("device_map") is None else str(raw["device_map"]), path=str(path),
+        device_map=None if raw.get("device_map") is None else str(raw["device_map"]),
+        official=_official(path, raw.get("official"), _number(path, raw, "tau")), path=str(path),
     )
     from .budgets import check_boundaries  # budgets imports this module: import here
 

@@ -162,7 +162,8 @@ class CacheEntry:
                 "media_info": json.dumps(self.media_info, default=str), "features": {
                     "audio": c(f.audio), "video": c(f.video), "deepstack": c(f.deepstack),
                     "vision_recv": c(f.vision_recv), "audio_recv": c(f.audio_recv),
-                    "signals_captured": f.signals_captured, "audio_frames_per_token": f.audio_frames_per_token}}
+                    "signals_captured": f.signals_captured, "audio_frames_per_token": f.audio_frames_per_token,
+                    "audio_window": f.audio_window}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CacheEntry:

@@ -1,11 +1,17 @@
 """Analytic prefill FLOPs from per-layer token counts (the paper's TFLOPs column).
 
-Convention (DESIGN 5b, the SEATS cost script): LLM prefill only, encoders and selection
-excluded; one multiply-add counts as one FLOP; per layer with S tokens:
-q and o projections S*D^2 each, k and v 2*S*D*D_kv, attention 2*S^2*D over the full square
-(no causal halving), SwiGLU MLP 3*S*D*I; plus lm_head S_final*D*V.
+Two conventions, both LLM prefill only (encoders and selection excluded), one multiply-add
+= one FLOP, per layer with S tokens:
+- `paper` (DESIGN 5b, the authors' cost script; what the tables print): q and o projections
+  S*D^2 each, k and v 2*S*D*D_kv, attention 2*S^2*D over the full square (no causal
+  halving), SwiGLU MLP 3*S*D*I; plus lm_head S_final*D*V.
+- `true`: the same with the attention's real width A = heads * head_dim in place of D in
+  the q/o projections (S*D*A each) and the attention (2*S^2*A). Equal for Qwen2.5-Omni-7B
+  (A = D = 3584); Qwen3-Omni-30B-A3B's attention is 4096 wide on a 2048 residual.
 MoE (Qwen3-Omni): only the active experts count, I = moe_intermediate_size * experts per
 token, plus the router's S*D*num_experts; the paper does not state its MoE convention.
+`planned_lengths` gives a method's per-layer lengths without a model run: from its plan, or
+(methods whose counts depend on the data) from its selection run on a synthetic sample.
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ from typing import Any
 from .config import BackboneConfig
 from .errors import ConfigError
 
+CONVENTIONS = ("paper", "true")
 
-def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0) -> int:
-    return 2 * S * D * D + 2 * S * D * D_kv + 2 * S * S * D + 3 * S * D * ffn + S * D * router
+
+def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0, attn: int | None = None) -> int:
+    """One layer's FLOPs; `attn` is the attention width (None: D, the paper convention)."""
+    A = D if attn is None else attn
+    return 2 * S * D * A + 2 * S * D * D_kv + 2 * S * S * A + 3 * S * D * ffn + S * D * router
 
 
 def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, ffn: int, V: int,
-                               router: int = 0) -> int:
-    return sum(layer_flops(int(s), D, D_kv, ffn, router) for s in lengths) + int(lengths[-1]) * D * V
+                               router: int = 0, attn: int | None = None) -> int:
+    return sum(layer_flops(int(s), D, D_kv, ffn, router, attn) for s in lengths) + int(lengths[-1]) * D * V
 
 
 def geometry(text_config: Any) -> tuple[int, int, int, int, int]:
@@ -39,9 +49,18 @@ def geometry(text_config: Any) -> tuple[int, int, int, int, int]:
     return D, D_kv, int(text_config.intermediate_size), int(text_config.vocab_size), 0
 
 
-def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]]) -> int:
+def attention_width(text_config: Any) -> int:
+    """heads * head_dim of a transformers text config (the `true` convention's width)."""
+    H = int(text_config.num_attention_heads)
+    return H * int(getattr(text_config, "head_dim", None) or int(text_config.hidden_size) // H)
+
+
+def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]], convention: str = "paper") -> int:
     """FLOPs of one prefill; `layer_counts[l]` = (text, video, audio) tokens of layer l."""
-    return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config))
+    if convention not in CONVENTIONS:
+        raise ConfigError(f"FLOPs convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
+    attn = attention_width(text_config) if convention == "true" else None
+    return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config), attn=attn)
 
 
 def geometry_from_cfg(cfg: BackboneConfig) -> tuple[int, int, int, int, int]:
@@ -53,11 +72,56 @@ def geometry_from_cfg(cfg: BackboneConfig) -> tuple[int, int, int, int, int]:
     return llm.hidden_size, llm.num_key_value_heads * llm.head_dim, ffn, llm.vocab_size, llm.num_experts
 
 
+def attention_width_from_cfg(cfg: BackboneConfig) -> int:
+    llm = cfg.llm
+    if llm is None:
+        raise ConfigError(f"backbone config {cfg.name} ({cfg.path}) has no llm geometry")
+    return llm.num_attention_heads * llm.head_dim
+
+
 def planned_lengths(method: Any, n_text: int, n_video: int, n_audio: int) -> list[int]:
     """Sequence length of every layer for a method, from its plan (no model run): full tokens
-    and SEATS know it in advance (Method.plan); other methods raise, their FLOPs come from
-    the recorded per-layer counts."""
+    and SEATS (paper profile) know it in advance (Method.plan); for the others use
+    `simulated_lengths` (or the per-sample records of a run)."""
     plan = method.plan((n_text, n_video, n_audio))
     if plan.layers is None:
-        raise ValueError(f"{method.name}: no analytic token plan; use the per-sample records instead")
+        raise ValueError(f"{method.name}: no analytic token plan; use simulated_lengths or the per-sample records")
     return [sum(c) for c in plan.layers]
+
+
+def simulated_lengths(method: Any, cfg: BackboneConfig, n_text: int, windows: int, seed: int = 0) -> list[int]:
+    """Per-layer lengths of `method` on a synthetic sample of `windows` full windows (the
+    backbone's tokens per window, the processor's interleaving) and n_text text tokens,
+    its selection run for real on seeded random features, encoder signals and last-text
+    scores, without the LLM. The counts of methods that do not fix their totals (SEATS under
+    profile=official, the clustering baselines) depend on the content: these are one
+    sample's, a run's records give the real ones."""
+    import torch
+
+    from .layout import build_layout
+    from .methods.base import EncoderSignals, PreLLMContext
+
+    n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
+    vid, aud = 1, 2
+    half = n_text // 2
+    ids = [0] * half + ([vid] * n_v + [aud] * n_a) * windows + [0] * (n_text - half)
+    side = int(round((n_v // 2 * 4) ** 0.5))
+    layout = build_layout(torch.tensor(ids), video_token_id=vid, audio_token_id=aud,
+                          video_grid_thw=torch.tensor([[2 * windows, side, side]]) if windows else None,
+                          audio_tokens_per_window=n_a, sample="synthetic")
+    g = torch.Generator().manual_seed(seed)
+    embeds = torch.randn(layout.length, 64, generator=g)
+    signals = EncoderSignals(torch.rand(layout.length, generator=g), torch.rand(layout.length, generator=g))
+    plan = method.plan(layout.counts())
+    keep = method.pre_llm(PreLLMContext(embeds, layout, signals, "synthetic"), plan).keep
+    if keep is not None:
+        layout = layout.subset(torch.nonzero(keep).flatten())
+    steps = {s.after_layer: s for s in method.drop_steps(cfg.num_layers)}
+    lengths = []
+    for i in range(cfg.num_layers):
+        lengths.append(layout.length)
+        step = steps.get(i)
+        if step is not None:
+            scores = torch.softmax(torch.randn(layout.length, generator=g), 0) if step.score_source else None
+            layout = layout.subset(torch.nonzero(method.in_llm(step, scores, layout, plan)).flatten())
+    return lengths

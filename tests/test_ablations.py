@@ -33,7 +33,7 @@ _cache: dict = {}
 def run(thinker, make_inputs, clip: str = CLIP, **opts):
     key = (clip, tuple(sorted(opts.items())))
     if key not in _cache:
-        method = build_method("seats", TINY, {"R": R, **opts})
+        method = build_method("seats", TINY, {"profile": "paper", "R": R, **opts})
         _cache[key] = (method, generate(thinker, make_inputs(clip), method, max_new_tokens=1, eos_token_ids=EOS))
     return _cache[key]
 
@@ -130,34 +130,34 @@ def test_stage2_false_spends_the_budget_in_stage1(thinker, make_inputs):
         assert abs(sum(counts) / L - R_m * n) <= 0.5  # layer-weighted mean = R_m up to rounding
     assert rec.llm_input_counts != ref.record.llm_input_counts  # r = R*L/(L_l-1), not lam*R
     # no late removal either: Stage I keeps exactly R_m everywhere
-    m2 = build_method("seats", TINY, {"R": R, "stage2": False, "late_removal": False})
+    m2 = build_method("seats", TINY, {"profile": "paper", "R": R, "stage2": False, "late_removal": False})
     assert m2.drop_steps(L) == []
     assert m2.schedule.video.trr == (method.budget.R_v,) * L
 
 
 def test_stage2_false_on_qwen25_and_its_limit():
-    m = build_method("seats", QWEN25, {"R": 0.35, "stage2": False})
+    m = build_method("seats", QWEN25, {"profile": "paper", "R": 0.35, "stage2": False})
     s = m.schedule
     assert [st.after_layer for st in m.drop_steps(28)] == [22]  # late removal before 1-based layer 24
     assert s.video.r_s == pytest.approx(0.30 * 28 / 23) and s.audio.r_s == pytest.approx(0.65 * 28 / 23)
     assert s.video.mean_trr == pytest.approx(0.30) and s.audio.mean_trr == pytest.approx(0.65)
     with pytest.raises(ConfigError, match="stage2=false.*> 1"):
-        build_method("seats", QWEN25, {"R": 0.9, "stage2": False})
+        build_method("seats", QWEN25, {"profile": "paper", "R": 0.9, "stage2": False})
     # lam plays no part without Stage II: lam*R_a > 1 would fail the default schedule only
     with pytest.raises(ConfigError, match="lam"):
-        build_method("seats", QWEN25, {"R": 0.5})
-    assert build_method("seats", QWEN25, {"R": 0.5, "stage2": False}).schedule.audio.r_s <= 1
+        build_method("seats", QWEN25, {"profile": "paper", "R": 0.5})
+    assert build_method("seats", QWEN25, {"profile": "paper", "R": 0.5, "stage2": False}).schedule.audio.r_s <= 1
     # audio-intact keeps R_a = 1 in every layer, which late removal cannot: only without it
     with pytest.raises(ConfigError, match="R_a"):
-        build_method("seats", QWEN25, {"R": 0.5, "mode": "audio_intact", "stage2": False})
-    m = build_method("seats", QWEN25, {"R": 0.5, "mode": "audio_intact", "stage2": False, "late_removal": False})
+        build_method("seats", QWEN25, {"profile": "paper", "R": 0.5, "mode": "audio_intact", "stage2": False})
+    m = build_method("seats", QWEN25, {"profile": "paper", "R": 0.5, "mode": "audio_intact", "stage2": False, "late_removal": False})
     assert m.schedule.audio.trr == (1.0,) * 28
 
 
 @pytest.mark.parametrize("opts", [{"stage1": "random"}, {"stage2": False}])
 def test_ablations_match_mask_oracle(thinker, make_inputs, opts):
     inputs = make_inputs("av_moving.mp4")
-    method = build_method("seats", TINY, {"R": 0.25, **opts})
+    method = build_method("seats", TINY, {"profile": "paper", "R": 0.25, **opts})
     res = generate(thinker, inputs, method, max_new_tokens=4, eos_token_ids=EOS)
     tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=4, eos=EOS)
     torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)
@@ -165,14 +165,14 @@ def test_ablations_match_mask_oracle(thinker, make_inputs, opts):
 
 
 def test_defaults_and_describe():
-    m = build_method("seats", TINY, {"R": R})
+    m = build_method("seats", TINY, {"profile": "paper", "R": R})
     assert (m.stage1, m.stage2, m.attn_weighted, m.late_removal, m.selection) == ("windivprune", True, True, True,
                                                                                    "window")
     assert m.alloc == {"inter_window": True, "intra_window": True, "coupled": True}
     assert m.schedule.decay == "exp" and m.needs_encoder_signals
-    d = build_method("seats", TINY, {"R": R, "stage1": "random", "stage2": "false", "seed": "3"}).describe()
+    d = build_method("seats", TINY, {"profile": "paper", "R": R, "stage1": "random", "stage2": "false", "seed": "3"}).describe()
     assert (d["stage1"], d["stage2"], d["seed"]) == ("random", False, 3)
-    assert build_method("seats", TINY, {"R": R, "stage1": "visionzip_om"}).stage1 == "visionzip"
+    assert build_method("seats", TINY, {"profile": "paper", "R": R, "stage1": "visionzip_om"}).stage1 == "visionzip"
 
 
 @pytest.mark.parametrize("opts, match", [
@@ -181,4 +181,4 @@ def test_defaults_and_describe():
 ])
 def test_bad_ablation_options(opts, match):
     with pytest.raises(ConfigError, match=match):
-        build_method("seats", TINY, {"R": R, **opts})
+        build_method("seats", TINY, {"profile": "paper", "R": R, **opts})

@@ -37,7 +37,8 @@ MERGERS = ("visionzip", "visionzip_om", "fastvid", "omnizip")
 
 
 def build(method_id: str, cfg=TINY, **opts) -> Method:
-    return build_method(method_id, cfg, opts)
+    """A baseline under the paper profile (these tests pin its rules; tests/test_official.py the authors')."""
+    return build_method(method_id, cfg, {"profile": "paper", **opts})
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -445,6 +446,7 @@ def test_replacement_at_unmerged_slots_is_a_no_op(thinker, make_inputs):
 E2E = {"random": {"R": 0.25}, "fastv": {"R": 0.35, "K": 1}, "fastv_om": {"R": 0.25, "K": 1},
        "visionzip": {"R": 0.25}, "visionzip_om": {"R": 0.25}, "divprune": {"R": 0.25}, "divprune_om": {"R": 0.25},
        "dycoke": {"R": 0.35, "R_v": 0.25}, "fastvid": {"R": 0.25}, "omnizip": {"R": 0.25}}
+E2E = {k: {**v, "profile": "paper"} for k, v in E2E.items()}  # the counts below are the paper rules'
 
 
 @pytest.mark.parametrize("method_id", BASELINES)

@@ -345,4 +345,4 @@ def test_the_lam_hints_state_what_works(q25: BackboneConfig) -> None:
     from seats_eval.methods import build_method
 
     with pytest.raises(ConfigError, match="no lam works for R_a=1.*use mode=both"):
-        build_method("seats", q25, {"R": 0.35, "mode": "audio_intact"})
+        build_method("seats", q25, {"profile": "paper", "R": 0.35, "mode": "audio_intact"})

@@ -73,7 +73,7 @@ def test_cached_features_give_identical_logits_and_tokens(method_id, opts, think
 
 
 def test_features_without_signals_are_recomputed_or_refused(thinker, make_inputs):
-    seats = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
+    seats = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", "R": 0.3})
     inputs = make_inputs("av_moving.mp4")
     plain = generate(thinker, inputs, build_method("full", load_backbone_config("tiny"), {}), max_new_tokens=1).extras["features"]
     assert not plain.signals_captured

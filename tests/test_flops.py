@@ -28,7 +28,7 @@ def test_full_token_flops_equal_a_hand_computation():
 @pytest.mark.parametrize("R", [0.35, 0.25, 0.1])
 def test_seats_flops_are_the_sum_over_recorded_layer_counts(thinker, make_inputs, R):
     cfg = load_backbone_config("tiny")
-    method = build_method("seats", cfg, {"R": R})
+    method = build_method("seats", cfg, {"profile": "paper", "R": R})
     res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1, eos_token_ids=EOS)
     rec = res.record
     lengths = [sum(c) for c in rec.layer_counts]

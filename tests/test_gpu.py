@@ -190,7 +190,7 @@ def test_drop_steps_never_sync_on_cuda(name, method_id, opts, dtype, sync_errors
 def test_the_cuda_sync_check_can_fail(sync_errors):
     checks.set_mode("1")  # value checks read the device: the sync check must trip on them
     model = thinker("qwen25")
-    method = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", "R": 0.3})
     with pytest.raises(RuntimeError, match="synchroniz"):
         generate(model, inputs_for(model, "long"), method, max_new_tokens=1)
 

@@ -80,7 +80,8 @@ def checks_off():
     {"R": 0.3, "score_source": "next_layer"},
 ])
 def test_seats_drop_steps_never_read_the_device(opts, thinker, make_inputs, watched, checks_off):
-    method = build_method("seats", load_backbone_config("tiny"), opts)
+    # the paper profile; profile=official reads once per step by design (docs/profiles.md)
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", **opts})
     res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
     assert len(res.record.steps) >= 3  # the drops ran (Stage II steps + late removal)
     assert watched.hits == []
@@ -88,7 +89,7 @@ def test_seats_drop_steps_never_read_the_device(opts, thinker, make_inputs, watc
 
 def test_the_detector_sees_syncs(thinker, make_inputs, watched):
     # With value checks on (the CPU default) the same run does read the host ...
-    method = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", "R": 0.3})
     generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
     assert any("_local_scalar_dense" in h for h in watched.hits)
     # ... and a method that does not declare its kept counts costs a nonzero per drop.
@@ -130,13 +131,13 @@ def _video_for_audio(self, step, counts, plan):  # the right total, the wrong sp
 @pytest.mark.parametrize("wrong", [_nothing_dropped, _video_for_audio])
 def test_declared_counts_are_checked_on_cpu(thinker, make_inputs, monkeypatch, wrong):
     monkeypatch.setattr(Seats, "kept_counts", wrong)
-    method = build_method("seats", load_backbone_config("tiny"), {"R": 0.3})
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", "R": 0.3})
     with pytest.raises(SeatsError, match="kept_counts said"):
         generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1, sample="t/0")
 
 
 def test_qwen3_drop_steps_and_deepstack_never_read_the_device(thinker3, make_inputs3, watched, checks_off):
-    method = build_method("seats", load_backbone_config("tiny-qwen3"), {"R": 0.3})
+    method = build_method("seats", load_backbone_config("tiny-qwen3"), {"profile": "paper", "R": 0.3})
     res = generate(thinker3, make_inputs3("av_long.mp4"), method, max_new_tokens=1)
     assert len(res.record.steps) >= 3
     assert watched.hits == []

@@ -249,7 +249,7 @@ def test_calibrated_tiny_config_runs_seats(thinker, make_inputs, tmp_path):
         write_config(early, "tiny", tmp_path / "early.yaml")
     assert load_backbone_config(write_config(early, "tiny", tmp_path / "early.yaml", lam=1.6)).lam == 1.6
     inputs = make_inputs("av_moving.mp4")
-    method = build_method("seats", cfg, {"R": 0.25})
+    method = build_method("seats", cfg, {"profile": "paper", "R": 0.25})
     res = generate(thinker, inputs, method, max_new_tokens=3, eos_token_ids=EOS)
     assert res.record.step_layers == [0, 1, 3, 5]
     n_text, n_v, n_a = res.record.input_counts

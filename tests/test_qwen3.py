@@ -47,7 +47,7 @@ def test_qwen3_identity_with_stock_generate(thinker3, make_inputs3):
     res = generate(thinker3, inputs, Method(), max_new_tokens=5, eos_token_ids=EOS)
     torch.testing.assert_close(res.prefill_logits, ref.float(), rtol=0, atol=1e-4)
     assert res.tokens == ids[0, inputs["input_ids"].shape[1]:].tolist()
-    seats1 = generate(thinker3, inputs, build_method("seats", TINY3, {"R": 1, "lam": 1, "late_removal": False}),
+    seats1 = generate(thinker3, inputs, build_method("seats", TINY3, {"profile": "paper", "R": 1, "lam": 1, "late_removal": False}),
                       max_new_tokens=5, eos_token_ids=EOS)
     assert seats1.tokens == res.tokens
     torch.testing.assert_close(seats1.prefill_logits, res.prefill_logits, rtol=0, atol=0)
@@ -57,7 +57,7 @@ def test_qwen3_identity_with_stock_generate(thinker3, make_inputs3):
 @pytest.mark.parametrize("clip", ["av_long.mp4", "video_only.mp4"])
 def test_qwen3_seats_matches_oracle_with_exact_counts(thinker3, make_inputs3, R, clip):
     inputs = make_inputs3(clip)
-    method = build_method("seats", TINY3, {"R": R})
+    method = build_method("seats", TINY3, {"profile": "paper", "R": R})
     res = generate(thinker3, inputs, method, max_new_tokens=4, eos_token_ids=EOS, return_text_logits=True)
     tokens, logits, text_logits = oracle_generate(thinker3, inputs, res.record, max_new_tokens=4, eos=EOS)
     torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)

@@ -21,7 +21,8 @@ TINY = load_backbone_config("tiny")
 
 
 def seats(**opts):
-    return build_method("seats", TINY, opts)
+    """SEATS under the paper profile (these tests pin its rules; tests/test_official.py the authors')."""
+    return build_method("seats", TINY, {"profile": "paper", **opts})
 
 
 def test_identity_when_all_pruning_disabled(thinker, make_inputs):

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-help = "analytic prefill FLOPs (paper convention) for full tokens or a method at R"
+help = "analytic prefill FLOPs (paper and true conventions) for full tokens or any method at R"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_backbone_config
     from ..errors import ConfigError
-    from ..flops import geometry_from_cfg, planned_lengths, prefill_flops_from_lengths
+    from ..flops import (
+        attention_width_from_cfg,
+        geometry_from_cfg,
+        planned_lengths,
+        prefill_flops_from_lengths,
+        simulated_lengths,
+    )
     from ..methods import build_method
 
     try:
@@ -38,18 +44,27 @@ def run(args: argparse.Namespace) -> int:
         if args.R is not None:
             options["R"] = args.R
         method = build_method(args.method, cfg, options)
-        lengths = planned_lengths(method, n_text, windows * n_v, windows * n_a)
+        if method.plan((n_text, windows * n_v, windows * n_a)).layers is not None:
+            lengths, source = planned_lengths(method, n_text, windows * n_v, windows * n_a), "plan"
+        else:  # counts that depend on the content: the method's selection on a synthetic sample
+            lengths, source = simulated_lengths(method, cfg, n_text, windows), "simulated"
+        geo, attn = geometry_from_cfg(cfg), attention_width_from_cfg(cfg)
     except (ConfigError, ValueError) as exc:
         print(f"seats-eval flops: {exc}", file=sys.stderr)
         return 2
-    flops = prefill_flops_from_lengths(lengths, *geometry_from_cfg(cfg))
-    full = prefill_flops_from_lengths([args.tokens] * len(lengths), *geometry_from_cfg(cfg))
+    flops = prefill_flops_from_lengths(lengths, *geo)
+    full = prefill_flops_from_lengths([args.tokens] * len(lengths), *geo)
+    true = prefill_flops_from_lengths(lengths, *geo, attn=attn)
+    full_true = prefill_flops_from_lengths([args.tokens] * len(lengths), *geo, attn=attn)
     out = {"backbone": args.backbone, "method": args.method, "R": args.R, "tokens": args.tokens,
-           "windows": windows, "text_tokens": n_text, "tflops": flops / 1e12,
-           "full_tflops": full / 1e12, "reduction": full / flops, "layer_lengths": lengths}
+           "windows": windows, "text_tokens": n_text, "lengths_from": source, "tflops": flops / 1e12,
+           "full_tflops": full / 1e12, "reduction": full / flops, "tflops_true": true / 1e12,
+           "full_tflops_true": full_true / 1e12, "layer_lengths": lengths}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
+        note = "" if source == "plan" else " (lengths from its selection run on a synthetic sample)"
         print(f"{args.method} on {args.backbone}: {out['tflops']:.2f} TFLOPs "
-              f"(full {out['full_tflops']:.2f}, {out['reduction']:.2f}x less) for {args.tokens} tokens")
+              f"(full {out['full_tflops']:.2f}, {out['reduction']:.2f}x less) for {args.tokens} tokens; "
+              f"true convention {out['tflops_true']:.2f} (full {out['full_tflops_true']:.2f}){note}")
     return 0

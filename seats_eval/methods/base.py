@@ -40,11 +40,14 @@ class DropStep:
     last-row attention of layer `after_layer`), "official" (layer `after_layer`'s norm and
     q/k applied to its own output, as the SEATS code does) or "next_layer" (layer
     `after_layer + 1`'s weights on that output: the attention the next layer would compute).
+    model_dtype: the re-projected scores ("official", "next_layer") in the model's dtype as
+    the authors compute them (profile=official), instead of fp32.
     """
 
     after_layer: int
     score_source: str | None = None
     name: str = ""
+    model_dtype: bool = False
 
 
 @dataclass
@@ -100,6 +103,7 @@ class Method:
 
     name = "full"
     needs_encoder_signals = False
+    signal_audio_window: int | None = None  # frames per audio statistics window; None: the encoder's chunks
 
     def plan(self, counts: Counts) -> Plan:
         return Plan(tuple(int(c) for c in counts))  # type: ignore[arg-type]

@@ -15,6 +15,12 @@ by default (`ratio=layer_mean`, the SEATS code) the ratio applied at layer K is
 r_m = (R_m * L - K) / (L - K); `ratio=direct` applies R_m itself. Counts are
 round(r_m * N_m), at least 1. An R whose r_v is <= 0 fails at load (FastV-om at R=10 on
 Qwen2.5-Omni-7B, as in Table 3).
+
+`profile=official` (default): scores as the authors compute them (`score_source=official`
+in the model dtype), counts max(1, round(r * N)) on the raw product, and the audio-intact
+FastV maps Table 7's both-selected pair through the layer-mean rule and then re-derives
+(r_v, r_a) per sample with `audio_intact_reallocate` (R=0.35, N_v=4608, N_a=800: 832 video
+tokens). `paper`: the rules above with `score_source=attention` in fp32.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from ..config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import global_topk
+from ..select import official as off
 from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan
-from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
+from .common import BUDGET_OPTIONS, PROFILES, intact_start, parse_budget, random_keep, target
 from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"K", "score_source", "ratio", "seed"}
@@ -45,14 +52,21 @@ def layer_ratio(R_m: float, L: int, K: int, rule: str) -> float:
 
 class FastV(Method):
     def __init__(self, name: str, budget: Budget, num_layers: int, K: int = 2, score_source: str = "attention",
-                 ratio: str = "layer_mean", both: bool = False, seed: int = 0) -> None:
+                 ratio: str = "layer_mean", both: bool = False, seed: int = 0, profile: str = "paper",
+                 start: tuple[float, float] | None = None) -> None:
         if not 1 <= K <= num_layers - 1:
             raise ConfigError(f"{name}: K must be in [1, {num_layers - 1}] for {num_layers} layers, got {K}")
         self.name = name
         self.budget, self.L, self.K = budget, int(num_layers), int(K)
         self.score_source, self.ratio, self.both, self.seed = score_source, ratio, both, int(seed)
+        self.profile = profile
+        self.official = profile == "official"
         self.r_v = layer_ratio(budget.R_v, self.L, self.K, ratio)
         self.r_a = layer_ratio(budget.R_a, self.L, self.K, ratio)
+        # official audio-intact: the both-selected pair, mapped, re-derived per sample (`ratios`)
+        self.start = None
+        if self.official and not both and start is not None:
+            self.start = (layer_ratio(start[0], self.L, self.K, ratio), layer_ratio(start[1], self.L, self.K, ratio))
         for m, r in (("video", self.r_v), ("audio", self.r_a)):
             if r <= 0:
                 raise ConfigError(
@@ -63,19 +77,31 @@ class FastV(Method):
     def describe(self) -> dict[str, Any]:
         b = self.budget
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "K": self.K,
-                "r_v": self.r_v, "r_a": self.r_a, "ratio": self.ratio, "score_source": self.score_source}
+                "r_v": self.r_v, "r_a": self.r_a, "ratio": self.ratio, "score_source": self.score_source,
+                "profile": self.profile}
+
+    def ratios(self, n_video: int, n_audio: int) -> tuple[float, float]:
+        """(r_v, r_a) applied after layer K-1 to a sample with these counts."""
+        if self.start is not None:
+            return off.audio_intact_reallocate(*self.start, n_video, n_audio)
+        return self.r_v, self.r_a
 
     def targets(self, n_video: int, n_audio: int) -> tuple[int, int]:
         """(video, audio) tokens alive after the drop."""
-        return target(self.r_v, n_video), target(self.r_a, n_audio)
+        r_v, r_a = self.ratios(n_video, n_audio)
+        if self.official:  # max(1, round(r * N)) on the raw product, below ratio 1 only
+            return tuple(n if r >= 1.0 or n == 0 else min(n, max(1, round(r * n)))  # type: ignore[return-value]
+                         for r, n in ((r_v, n_video), (r_a, n_audio)))
+        return target(r_v, n_video), target(r_a, n_audio)
 
     def drop_steps(self, num_layers: int) -> list[DropStep]:
         if num_layers != self.L:
             raise ConfigError(f"{self.name}: built for {self.L} layers but the model has {num_layers}; "
                               "pass backbone_config matching the checkpoint")
-        if self.r_v >= 1.0 and self.r_a >= 1.0:
+        r_v, r_a = self.start if self.start is not None else (self.r_v, self.r_a)
+        if r_v >= 1.0 and r_a >= 1.0:
             return []
-        return [DropStep(self.K - 1, self.score_source, "fastv")]
+        return [DropStep(self.K - 1, self.score_source, "fastv", model_dtype=self.official)]
 
     def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         # top-k and the uniform draw keep exactly their targets; r >= 1 keeps all (target = n)
@@ -88,7 +114,7 @@ class FastV(Method):
         keep = (layout.modality == TEXT) | global_topk(scores, v, k_v)
         if self.both:
             return keep | global_topk(scores, a, k_a)
-        if self.r_a >= 1.0:
+        if k_a >= layout.count(AUDIO):
             return keep | a
         return keep | random_keep(layout, AUDIO, k_a, self.seed)
 
@@ -96,9 +122,12 @@ class FastV(Method):
 def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
+    profile = opts.choice("profile", "official", PROFILES)
     return FastV(method_id, budget, cfg.num_layers, K=opts.integer("K", 2, lo=1),
-                 score_source=opts.choice("score_source", "attention", SCORE_SOURCES),
-                 ratio=opts.choice("ratio", "layer_mean", RATIOS), both=both, seed=opts.integer("seed", 0))
+                 score_source=opts.choice("score_source", "official" if profile == "official" else "attention",
+                                          SCORE_SOURCES),
+                 ratio=opts.choice("ratio", "layer_mean", RATIOS), both=both, seed=opts.integer("seed", 0),
+                 profile=profile, start=None if both else intact_start(opts, cfg, budget))
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config import BackboneConfig
 from .base import Counts, Method, Plan
+from .common import PROFILES
 from .options import Options
 
 
@@ -21,5 +22,6 @@ class FullTokens(Method):
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
-    Options("full", options, ())
+    opts = Options("full", options, ("profile",))
+    opts.choice("profile", "official", PROFILES)  # accepted so every job of a sweep can name it; no rule differs
     return FullTokens(cfg.num_layers)

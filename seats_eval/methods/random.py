@@ -2,6 +2,8 @@
 
 Global per modality (no windows), as the reference baseline; unlike the reference the draw
 is seeded (`seed`, default 0), so a run is reproducible. Default mode: both-selected.
+Counts: `profile=official` (default) max(int(R_m * N_m), 1) as the authors' code (R_v=0.06,
+N=9216: 552); `paper` round(R_m * N_m) (553).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 from ..budgets import Budget
 from ..config import BackboneConfig
 from ..layout import AUDIO, TEXT, VIDEO
+from ..select.official import floor_count
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, parse_budget, random_keep, target
+from .common import BUDGET_OPTIONS, PROFILES, parse_budget, random_keep, target
 from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed"}
@@ -21,22 +24,29 @@ OPTIONS = BUDGET_OPTIONS | {"seed"}
 class RandomSelect(Method):
     name = "random"
 
-    def __init__(self, budget: Budget, seed: int = 0) -> None:
+    def __init__(self, budget: Budget, seed: int = 0, profile: str = "paper") -> None:
         self.budget = budget
         self.seed = int(seed)
+        self.profile = profile
 
     def describe(self) -> dict[str, Any]:
         b = self.budget
-        return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "seed": self.seed}
+        return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode, "seed": self.seed,
+                "profile": self.profile}
 
     def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = lay.modality == TEXT
+        count = floor_count if self.profile == "official" else target
         for mod, ratio in ((VIDEO, self.budget.R_v), (AUDIO, self.budget.R_a)):
-            keep |= random_keep(lay, mod, target(ratio, lay.count(mod)), self.seed)
+            if ratio >= 1.0:
+                keep |= lay.modality == mod
+                continue
+            keep |= random_keep(lay, mod, count(ratio, lay.count(mod)), self.seed)
         return PreLLMResult(keep)
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("random", options, OPTIONS)
-    return RandomSelect(parse_budget(opts, cfg, "both"), seed=opts.integer("seed", 0))
+    return RandomSelect(parse_budget(opts, cfg, "both"), seed=opts.integer("seed", 0),
+                        profile=opts.choice("profile", "official", PROFILES))

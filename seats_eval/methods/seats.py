@@ -7,8 +7,13 @@ allocated top-down (windows, then modalities) by last-text-token attention and p
 top-k inside each window and modality.
 Stage III: after layer L_l - 1 every non-text token is dropped.
 
-Counts are exact per modality at every step (budgets.layer_counts), defaults follow the
-paper; switches name the ablations of Table 5 and the official code's score variant.
+`profile=official` (the default) follows the authors' code rule by rule and `profile=paper`
+the text (docs/profiles.md has the table). Under `paper` counts are exact per modality at
+every step (budgets.layer_counts); under `official` Stage I counts are per tiled window,
+Stage II counts chain on the tokens left, windows are the sequence's contiguous runs and the
+allocation does not enforce per-modality totals (select/official.py), so the counts are
+known only after each step (the record reports them; one host read per step).
+Switches name the ablations of Table 5 and the official code's score variant.
 
 Ablation switches (`--model_args`; defaults first; rows of Table 5, see docs/ablations.md):
 - `stage1=windivprune|random|visionzip|omnizip`: the Stage I selector (rows 1, 3, 4).
@@ -33,7 +38,11 @@ Ablation switches (`--model_args`; defaults first; rows of Table 5, see docs/abl
 - `late_removal=true|false`: Stage III (Sec. 5.3 text). Without it the late block keeps
   the last middle sub-block's tokens, and the schedule (hence planned counts/FLOPs) says so.
 Each switch changes only what it names: every switch but `stage1`, `attn_weighted` and
-`stage2` leaves the Stage I selection unchanged (tests/test_ablations.py).
+`stage2` leaves the Stage I selection unchanged (tests/test_ablations.py). The authors' code
+has none of these switches: under `official` the switched-off allocation levels
+(`coupled`, `inter_window`, `intra_window`) use the paper's allocator on the official
+windows and relevances, and `stage1=visionzip|omnizip` the baselines' own rules at the
+official Stage I counts (docs/profiles.md).
 """
 
 from __future__ import annotations
@@ -51,12 +60,15 @@ from ..select import (
     allocate_budgets,
     apportion,
     global_topk,
+    masked_softmax,
     topk_per_window,
     weighted_maxmin,
     window_relevance,
 )
+from ..select import official as off
+from ..select.relevance import segment_mean
 from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, parse_budget
+from .common import BUDGET_OPTIONS, PROFILES, parse_budget
 from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {
@@ -175,13 +187,18 @@ class Seats(Method):
                  decay: str = "exp", late_removal: bool = True, attn_weighted: bool = True,
                  inter_window: bool = True, intra_window: bool = True, coupled: bool = True,
                  selection: str = "window", window_batch: int = 64, stage1: str = "windivprune",
-                 stage2: bool = True, seed: int = 0) -> None:
+                 stage2: bool = True, seed: int = 0, profile: str = "paper") -> None:
         if score_source not in SCORE_SOURCES:
             raise ConfigError(f"score_source {score_source!r}; allowed: {', '.join(SCORE_SOURCES)}")
         if selection not in SELECTIONS:
             raise ConfigError(f"selection {selection!r}; allowed: {', '.join(SELECTIONS)}")
         if stage1 not in STAGE1:
             raise ConfigError(f"stage1 {stage1!r}; allowed: {', '.join(STAGE1)}")
+        if profile not in PROFILES:
+            raise ConfigError(f"profile {profile!r}; allowed: {', '.join(PROFILES)}")
+        self.profile = profile
+        self.official = profile == "official"
+        self.geometry = cfg.official_geometry
         self.budget = budget
         if stage2:
             self.schedule = build_schedule(budget, cfg, lam=lam, decay=decay, boundaries=boundaries)
@@ -190,7 +207,7 @@ class Seats(Method):
         else:
             self.schedule = stage1_only_schedule(budget, cfg, decay=decay, boundaries=boundaries,
                                                  late_removal=late_removal)
-        self.tau = float(tau if tau is not None else cfg.tau)
+        self.tau = float(tau if tau is not None else (self.geometry.tau if self.official else cfg.tau))
         if not self.tau > 0:
             raise ConfigError(f"tau must be > 0, got {self.tau}")
         self.score_source = score_source
@@ -205,6 +222,10 @@ class Seats(Method):
         self._stage1_fn = _baseline_stage1(stage1) if stage1 in _BASELINE_STAGE1 else None
         uses_signals = {"windivprune": attn_weighted, "random": False}.get(stage1, True)
         self.needs_encoder_signals = uses_signals and not self.schedule.is_identity
+        self.signal_audio_window = self.geometry.signal_audio_frames if self.official else None
+        # official Stage II counts: keep ratios of the sub-block levels, rounded to 4 decimals
+        self.keep = {m: off.keep_ratios(self.schedule.modality(m).levels) for m in ("video", "audio")}
+        self._step_index = {f"stage2_{i + 1}": i for i in range(len(self.schedule.drop_after))}
 
     def describe(self) -> dict[str, Any]:
         s = self.schedule
@@ -212,11 +233,16 @@ class Seats(Method):
                 "mode": self.budget.mode, "lam": s.lam, "tau": self.tau, "boundaries": list(s.boundaries),
                 "decay": s.decay, "score_source": self.score_source, "late_removal": self.late_removal,
                 "attn_weighted": self.attn_weighted, "selection": self.selection, **self.alloc,
-                "stage1": self.stage1, "stage2": self.stage2, **({"seed": self.seed} if self.stage1 == "random" else {})}
+                "stage1": self.stage1, "stage2": self.stage2, "profile": self.profile,
+                **({"seed": self.seed} if self.stage1 == "random" else {})}
 
     def plan(self, counts: Counts) -> Plan:
-        """The tokens every layer keeps, from the schedule (budgets.layer_counts)."""
+        """paper: the tokens every layer keeps, from the schedule (budgets.layer_counts).
+        official: known only as the run goes (per-window Stage I counts, chained Stage II
+        counts, no exact totals): no per-layer plan."""
         text, n_v, n_a = (int(c) for c in counts)
+        if self.official and not self.schedule.is_identity:
+            return Plan((text, n_v, n_a))
         c = layer_counts(self.schedule, n_v, n_a)
         return Plan((text, n_v, n_a), tuple((text, v, a) for v, a in zip(c["video"], c["audio"], strict=True)))
 
@@ -225,6 +251,8 @@ class Seats(Method):
         lay = ctx.layout
         if self.schedule.is_identity:
             return PreLLMResult()
+        if self.official:
+            return self._official_stage1(ctx)
         _, k_video, k_audio = plan.layer(0)  # Stage I keeps what the first layer processes
         keep = lay.modality == TEXT
         if self._stage1_fn is not None:  # a baseline's selector (stage1=visionzip|omnizip) with merging
@@ -239,13 +267,47 @@ class Seats(Method):
             keep |= windivprune(ctx.embeds, lay, mod, k, w, self.window_batch)
         return PreLLMResult(keep)
 
+    def _tiles(self, layout: TokenLayout, modality: int, n: int) -> tuple[list[int], list[int]]:
+        """(window sizes, tokens kept per window) of the official Stage I tiling."""
+        g = self.geometry
+        size = g.stage1_video_grids * layout.tokens_per_grid if modality == VIDEO else g.stage1_audio_tokens
+        sizes = off.tile_windows(n, size)
+        ratio = self.schedule.modality("video" if modality == VIDEO else "audio").levels[0]
+        return sizes, off.tile_counts(sizes, ratio)
+
+    def _official_stage1(self, ctx: PreLLMContext) -> PreLLMResult:
+        """The authors' Stage I: each modality's token list tiled into windows (2 grids,
+        50 audio tokens), round(ratio * w) per window, unclamped winDivPrune."""
+        lay = ctx.layout
+        keep = lay.modality == TEXT
+        plan: dict[int, tuple[torch.Tensor, list[int], list[int]]] = {}
+        for mod in (VIDEO, AUDIO):
+            pos = torch.nonzero(lay.modality == mod).flatten()
+            if pos.numel():
+                plan[mod] = (pos, *self._tiles(lay, mod, pos.numel()))
+        if self._stage1_fn is not None:  # an ablation selector at the official Stage I counts
+            out = ctx.embeds.clone()
+            k = {m: sum(plan[m][2]) if m in plan else 0 for m in (VIDEO, AUDIO)}
+            return PreLLMResult(keep | self._stage1_fn(ctx, k[VIDEO], k[AUDIO], out), out)
+        gen = torch.Generator().manual_seed(self.seed) if self.stage1 == "random" else None
+        for mod, (pos, sizes, counts) in plan.items():
+            if gen is not None:
+                keep[pos[_tile_random(sizes, counts, gen).to(pos.device)]] = True
+                continue
+            sig = getattr(ctx.signals, "video_attn" if mod == VIDEO else "audio_attn", None) \
+                if (self.attn_weighted and ctx.signals) else None
+            w = sig[pos.to(sig.device)].to(ctx.embeds.device) if sig is not None else None
+            keep[pos[off.maxmin_windows(ctx.embeds[pos], w, sizes, counts)]] = True
+        return PreLLMResult(keep)
+
     # Stage II / III ------------------------------------------------------------------------
     def drop_steps(self, num_layers: int) -> list[DropStep]:
         s = self.schedule
         if s.num_layers != num_layers:
             raise ConfigError(f"schedule is for {s.num_layers} layers but the model has {num_layers}; "
                               "pass backbone_config matching the checkpoint")
-        steps = [DropStep(a, self.score_source, f"stage2_{i + 1}") for i, a in enumerate(s.drop_after)]
+        steps = [DropStep(a, self.score_source, f"stage2_{i + 1}", model_dtype=self.official)
+                 for i, a in enumerate(s.drop_after)]
         if self.late_removal and s.late_after is not None:
             steps.append(DropStep(s.late_after, None, "late"))
         return steps
@@ -254,6 +316,8 @@ class Seats(Method):
         text, n_v, n_a = counts
         if step.name == "late":
             return text, 0, 0
+        if self.official:
+            return None  # the official allocation does not fix the totals: the runtime reads the mask
         _, k_v, k_a = plan.layer(step.after_layer + 1)  # every selector below keeps min(k, available)
         return text, min(k_v, n_v), min(k_a, n_a)
 
@@ -262,6 +326,8 @@ class Seats(Method):
         if step.name == "late":
             return text
         assert scores is not None
+        if self.official:
+            return text | self._official_stage2(step, scores, layout)
         _, k_v, k_a = plan.layer(step.after_layer + 1)
         v, a = layout.modality == VIDEO, layout.modality == AUDIO
         if self.selection == "global" or layout.num_windows <= 1:
@@ -272,6 +338,37 @@ class Seats(Method):
         B_v, B_a = allocate_budgets(S_tv, S_ta, layout.window_counts(VIDEO), layout.window_counts(AUDIO),
                                     k_v, k_a, **self.alloc)
         return text | topk_per_window(scores, layout.window, B_v, v) | topk_per_window(scores, layout.window, B_a, a)
+
+    def _official_stage2(self, step: DropStep, scores: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
+        """The authors' Stage II step: counts chained on what is left, windows = contiguous
+        runs, global top-k with < 2 windows or a modality absent, else their allocation."""
+        i = self._step_index[step.name]
+        _, n_v, n_a = layout.counts()
+        k_v = off.chained_count(self.keep["video"][i], n_v)
+        k_a = off.chained_count(self.keep["audio"][i], n_a)
+        v, a = layout.modality == VIDEO, layout.modality == AUDIO
+        win, W = off.run_windows(layout.modality, VIDEO, AUDIO)
+        if self.selection == "global" or W < 2 or n_v == 0 or n_a == 0:
+            return global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
+        p_v, c_v = segment_mean(scores, win, W, v)
+        p_a, c_a = segment_mean(scores, win, W, a)
+        if self.alloc == {"inter_window": True, "intra_window": True, "coupled": True}:
+            B_v, B_a = off.allocate(p_v, p_a, c_v, c_a, k_v, k_a, self.tau)
+            B_v, B_a = B_v.to(scores.device), B_a.to(scores.device)
+        else:  # an ablation of the allocation: the paper's allocator on the official windows
+            S_v, S_a = masked_softmax(p_v / self.tau, c_v > 0), masked_softmax(p_a / self.tau, c_a > 0)
+            B_v, B_a = allocate_budgets(S_v, S_a, c_v, c_a, k_v, k_a, **self.alloc)
+        return topk_per_window(scores, win, B_v, v) | topk_per_window(scores, win, B_a, a)
+
+
+def _tile_random(sizes: list[int], counts: list[int], gen: torch.Generator) -> torch.Tensor:
+    """Bool mask over one modality's tokens: counts[i] drawn uniformly in tile i (CPU)."""
+    keep = torch.zeros(sum(sizes), dtype=torch.bool)
+    start = 0
+    for w, k in zip(sizes, counts, strict=True):
+        keep[start + torch.randperm(w, generator=gen)[:k]] = True
+        start += w
+    return keep
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
@@ -285,4 +382,4 @@ def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
         decay=opts.choice("decay", "exp", DECAYS), selection=opts.choice("selection", "window", SELECTIONS),
         stage1=opts.choice("stage1", "windivprune", STAGE1, aliases=STAGE1_ALIASES),
         window_batch=opts.integer("window_batch", 64, lo=1), seed=opts.integer("seed", 0),
-        **{k: opts.boolean(k, True) for k in switches})
+        profile=opts.choice("profile", "official", PROFILES), **{k: opts.boolean(k, True) for k in switches})

@@ -15,6 +15,14 @@ k_f - c_f dominant tokens, i.e. the paper's (R - 0.05) : 0.05:
 
 VisionZip-om does the same for audio per 2-s window at R_a. VisionZip with R_a < 1 drops
 audio by a seeded uniform draw. pre_llm returns (keep_mask, replacement_embeds).
+
+`profile=official` (default) counts per group as the authors' code does (groups: one grid
+and 50-token audio tiles, YAML `official:`): dominant = max(int((R - 0.05) * w), 1),
+contextual = min(max(round(0.05 * w), 1), w - dominant), so totals are not exact; the
+audio-intact VisionZip re-derives (R_v, R_a) per sample from the Table 7 pair
+(`audio_intact_reallocate`) and draws leftover audio with a floored count. `paper` keeps
+the exact split above. Contextual tokens are assigned by post-merger embeddings under both
+profiles (the authors use the encoder's keys: docs/profiles.md).
 """
 
 from __future__ import annotations
@@ -25,10 +33,23 @@ import torch
 
 from ..budgets import Budget
 from ..config import BackboneConfig
-from ..layout import AUDIO, TEXT, VIDEO
+from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
+from ..select import official as off
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
+from .common import (
+    BUDGET_OPTIONS,
+    PROFILES,
+    audio_rest,
+    frame_matrix,
+    group_matrix,
+    intact_start,
+    parse_budget,
+    random_keep,
+    signal,
+    split_exact,
+    target,
+)
 from .options import Options
 
 OPTIONS = BUDGET_OPTIONS | {"context", "merge", "seed", "group_batch"}
@@ -41,20 +62,35 @@ def context_counts(k: torch.Tensor, n: torch.Tensor, ratio: float) -> torch.Tens
     return torch.where((k >= 2) & (k < n), c, torch.zeros_like(c))
 
 
-def zip_groups(embeds: torch.Tensor, attn: torch.Tensor, mat: torch.Tensor, valid: torch.Tensor, total: int,
-               ratio: float, rule: str, out: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    """Keep mask (S,) of `total` tokens over the groups of `mat`; merged anchors are written
-    into `out` (S, D) in place."""
-    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
-    if mat.numel() == 0 or total <= 0:
-        return keep
+def exact_counts(valid: torch.Tensor, total: int, ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """paper: (dominant, contextual) per group from the exact split of `total`."""
     n = valid.sum(1)
     k = split_exact(n, total)
     c = context_counts(k, n, ratio)
+    return k - c, c
+
+
+def official_counts(valid: torch.Tensor, ratio: float, context: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """official: (dominant, contextual) per group from the group's own size (no exact total)."""
+    pairs = [off.visionzip_counts(int(w), ratio, context) for w in valid.sum(1).tolist()]
+    dev = valid.device
+    return (torch.tensor([p[0] for p in pairs], dtype=torch.long, device=dev).reshape(-1),
+            torch.tensor([p[1] for p in pairs], dtype=torch.long, device=dev).reshape(-1))
+
+
+def zip_groups(embeds: torch.Tensor, attn: torch.Tensor, mat: torch.Tensor, valid: torch.Tensor,
+               counts: tuple[torch.Tensor, torch.Tensor], rule: str, out: torch.Tensor,
+               batch: int = 64) -> torch.Tensor:
+    """Keep mask (S,) over the groups of `mat`: counts = (dominant, contextual) per group;
+    merged anchors are written into `out` (S, D) in place."""
+    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
+    if mat.numel() == 0:
+        return keep
+    dom, ctx_n = counts
     for s in range(0, mat.shape[0], batch):
-        m, v, kk, cc = mat[s:s + batch], valid[s:s + batch], k[s:s + batch], c[s:s + batch]
+        m, v, dd, cc = mat[s:s + batch], valid[s:s + batch], dom[s:s + batch], ctx_n[s:s + batch]
         idx = m.clamp_min(0)
-        dominant = group_topk(attn[idx], kk - cc, v)
+        dominant = group_topk(attn[idx], dd, v)
         rest = v & ~dominant
         anchors = evenly_spaced(rest, cc)
         assign = assign_nearest(embeds[idx], rest & ~anchors, anchors)
@@ -74,31 +110,47 @@ def stage1_select(ctx: PreLLMContext, k_video: int, k_audio: int | None, out: to
     out = e.clone() if out is None else out
     keep = torch.zeros(lay.length, dtype=torch.bool, device=e.device)
     fm, fv = frame_matrix(lay)
-    if fm.numel():
+    if fm.numel() and k_video > 0:
         attn = signal(ctx.signals, "video_attn", "visionzip", ctx.sample).to(e.device)
-        keep |= zip_groups(e, attn, fm, fv, k_video, context, merge, out, batch)
-    if k_audio is not None:
+        keep |= zip_groups(e, attn, fm, fv, exact_counts(fv, k_video, context), merge, out, batch)
+    if k_audio is not None and k_audio > 0:
         am, av = lay.window_matrix(AUDIO)
         if av.any():
             attn = signal(ctx.signals, "audio_attn", "visionzip", ctx.sample).to(e.device)
-            keep |= zip_groups(e, attn, am, av, k_audio, context, merge, out, batch)
+            keep |= zip_groups(e, attn, am, av, exact_counts(av, k_audio, context), merge, out, batch)
     return keep
+
+
+def tiles(layout: TokenLayout, modality: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G, n) positions of `modality` tokens in consecutive tiles of `size` tokens of that
+    modality (the authors' groups: their token list cut from 0), valid mask."""
+    member = layout.modality == modality
+    rank = torch.cumsum(member.long(), 0) - 1
+    n = int(member.sum())
+    return group_matrix(torch.where(member, rank // size, 0), member, -(-n // size) if n else 0)
 
 
 class VisionZip(Method):
     needs_encoder_signals = True
 
     def __init__(self, name: str, budget: Budget, both: bool, context: float = 0.05, merge: str = "sum",
-                 seed: int = 0, group_batch: int = 64) -> None:
+                 seed: int = 0, group_batch: int = 64, profile: str = "paper",
+                 start: tuple[float, float] | None = None, cfg: BackboneConfig | None = None) -> None:
         self.name, self.budget, self.both = name, budget, both
         self.context, self.merge, self.seed, self.batch = float(context), merge, int(seed), int(group_batch)
+        self.profile, self.start = profile, start
+        self.geometry = cfg.official_geometry if cfg is not None else None
+        if profile == "official" and self.geometry is not None:
+            self.signal_audio_window = self.geometry.signal_audio_frames
 
     def describe(self) -> dict[str, Any]:
         b = self.budget
         return {"method": self.name, "R": b.R, "R_v": b.R_v, "R_a": b.R_a, "mode": b.mode,
-                "context": self.context, "merge": self.merge}
+                "context": self.context, "merge": self.merge, "profile": self.profile}
 
     def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
+        if self.profile == "official":
+            return self._official(ctx)
         lay = ctx.layout
         out = ctx.embeds.clone()
         k_v = target(self.budget.R_v, lay.count(VIDEO))
@@ -109,13 +161,41 @@ class VisionZip(Method):
             keep |= audio_rest(lay, self.budget, self.seed)
         return PreLLMResult(keep, out)
 
+    def _official(self, ctx: PreLLMContext) -> PreLLMResult:
+        """The authors' VisionZip(-om): per grid and 50-token audio tile, their counts."""
+        lay, e = ctx.layout, ctx.embeds
+        out = e.clone()
+        _, n_v, n_a = lay.counts()
+        r_v, r_a = self.budget.R_v, self.budget.R_a
+        if not self.both:
+            r_v, r_a = off.audio_intact_reallocate(*self.start, n_v, n_a)
+        keep = lay.modality == TEXT
+        if r_v >= 1.0 and r_a >= 1.0:
+            return PreLLMResult()  # the authors' code runs only when a ratio is below 1
+        g = self.geometry
+        groups = [("video_attn", r_v, tiles(lay, VIDEO, g.visionzip_video_grids * lay.tokens_per_grid))]
+        if self.both:
+            groups.append(("audio_attn", r_a, tiles(lay, AUDIO, g.visionzip_audio_tokens)))
+        for sig, ratio, (mat, valid) in groups:
+            if mat.numel() == 0:
+                continue
+            attn = signal(ctx.signals, sig, self.name, ctx.sample).to(e.device)
+            keep |= zip_groups(e, attn, mat, valid, official_counts(valid, ratio, self.context), self.merge,
+                               out, self.batch)
+        if not self.both:
+            a = lay.modality == AUDIO
+            keep |= a if r_a >= 1.0 else random_keep(lay, AUDIO, off.floor_count(r_a, n_a), self.seed)
+        return PreLLMResult(keep, out)
+
 
 def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
+    profile = opts.choice("profile", "official", PROFILES)
     return VisionZip(method_id, budget, both, context=opts.number("context", 0.05, lo=0.0, hi=1.0),
                      merge=opts.choice("merge", "sum", ("sum", "mean")), seed=opts.integer("seed", 0),
-                     group_batch=opts.integer("group_batch", 64, lo=1))
+                     group_batch=opts.integer("group_batch", 64, lo=1), profile=profile,
+                     start=None if both else intact_start(opts, cfg, budget), cfg=cfg)
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:

@@ -234,6 +234,8 @@ class QwenOmniModel(lmms):
             rec.update({"task": task, "doc_id": doc_id, "video": path, **media_info,
                         "encoder_cache": None if self.feature_cache is None else fill is None,
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
+                        "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
+                                                     "true") / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer})
             self._write("records.jsonl", rec)
             self.records.append(rec)
@@ -259,7 +261,8 @@ class QwenOmniModel(lmms):
             from ..feature_cache import CacheEntry
 
             settings = {"fps": self.fps, "max_frames": max_frames, "pixels": self.pixels.as_dict(),
-                        "audio_max_seconds": self.audio_max_seconds}
+                        "audio_max_seconds": self.audio_max_seconds,
+                        "signal_audio_window": self.method.signal_audio_window}
             key = cache.key(path, settings)
             prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
             entry = cache.load(key)

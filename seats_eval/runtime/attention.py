@@ -19,14 +19,22 @@ import torch
 PREFIX = "seats_"
 
 
-def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | None = None) -> torch.Tensor:
+def last_row_attention(q_last: torch.Tensor, k: torch.Tensor, scaling: float | None = None,
+                       model_dtype: bool = False) -> torch.Tensor:
     """Head-mean softmax(q_last k^T * scaling) for one query row.
 
-    q_last: (B, H, 1, d); k: (B, H_kv, S, d) with H a multiple of H_kv (GQA keys are
-    repeated implicitly by reshaping queries into groups). Returns (B, S) in fp32.
+    q_last: (B, H, 1, d); k: (B, H_kv, S, d) with H a multiple of H_kv. Returns (B, S): in
+    fp32 by default (GQA keys repeated implicitly by grouping the queries); with
+    `model_dtype` as the authors compute it (profile=official): keys repeated per head,
+    logits divided by sqrt(d), softmax and head mean in the inputs' dtype (bf16 on GPU, so
+    small probabilities tie as they do there).
     """
     b, h, _, d = q_last.shape
     h_kv = k.shape[1]
+    if model_dtype:
+        k_rep = k[:, :, None].expand(b, h_kv, h // h_kv, k.shape[2], d).reshape(b, h, k.shape[2], d)
+        logits = torch.matmul(q_last, k_rep.transpose(-1, -2)) / d**0.5
+        return torch.softmax(logits, dim=-1).mean(dim=1)[:, 0]
     scale = scaling if scaling is not None else 1.0 / math.sqrt(d)
     q = q_last.float().reshape(b, h_kv, h // h_kv, d)  # group queries by their kv head
     logits = torch.einsum("bgqd,bgsd->bgqs", q, k.float()) * scale

@@ -26,10 +26,12 @@ class EncoderFeatures:
     audio_recv: torch.Tensor | None = None  # Stage I: received attention per encoder frame
     signals_captured: bool = False  # True when the encoders ran with the Stage I hooks
     audio_frames_per_token: int = 1  # encoder frames pooled into one audio token (adapter's)
+    audio_window: int | None = None  # frames per audio statistics window (None: the encoder's chunks)
 
     def to(self, device: torch.device | str) -> EncoderFeatures:
         """A copy on `device` (dtypes kept)."""
-        out = EncoderFeatures(signals_captured=self.signals_captured, audio_frames_per_token=self.audio_frames_per_token)
+        out = EncoderFeatures(signals_captured=self.signals_captured, audio_frames_per_token=self.audio_frames_per_token,
+                              audio_window=self.audio_window)
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, torch.Tensor):

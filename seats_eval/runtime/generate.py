@@ -74,11 +74,13 @@ def generate(
     record = PruneRecord()
     t0 = time.perf_counter()
     need = method.needs_encoder_signals
-    if features is None or (need and not features.signals_captured):
+    window_ok = features is not None and features.audio_window == method.signal_audio_window
+    if features is None or (need and not (features.signals_captured and window_ok)):
         if features is not None and inputs.get("pixel_values_videos") is None and inputs.get("input_features") is None:
             raise SeatsError(f"{sample}: cached encoder features lack the Stage I signals {method.name} needs, "
                              "and the inputs carry no media to recompute them")
-        features = encode_with_signals(adapter, inputs) if need or capture_signals else adapter.encode(inputs)
+        features = (encode_with_signals(adapter, inputs, method.signal_audio_window) if need or capture_signals
+                    else adapter.encode(inputs))
     prep = adapter.prepare(inputs, sample=sample, features=features)
     signals = features.signals(prep.layout) if need else None
     _sync(prep.inputs_embeds)

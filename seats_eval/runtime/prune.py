@@ -213,7 +213,7 @@ class PruningRuntime:
         cos, sin = cos.to(k.device), sin.to(k.device)
         q, _ = self.adapter.apply_rotary(q, q, cos[:, -1:], sin[:, -1:])
         _, k = self.adapter.apply_rotary(k, k, cos, sin)
-        return last_row_attention(q, k, attn.scaling)[0].to(home)
+        return last_row_attention(q, k, attn.scaling, model_dtype=step.model_dtype)[0].to(home)
 
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
         t0 = time.perf_counter()

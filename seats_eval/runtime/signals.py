@@ -49,9 +49,10 @@ class EncoderSignalCapture:
     """Installs the encoder hooks for one encoder pass and keeps what they saw (raw, in
     the encoders' order and resolution; EncoderFeatures.signals maps it onto a sample)."""
 
-    def __init__(self, adapter: OmniAdapter, grids_per_window: int = 2) -> None:
+    def __init__(self, adapter: OmniAdapter, grids_per_window: int = 2, audio_window: int | None = None) -> None:
         self.adapter = adapter
         self.grids_per_window = grids_per_window
+        self.audio_window = audio_window  # frames per audio statistics window; None: the encoder's chunks
         self.vision_recv: torch.Tensor | None = None  # (N_merged,) raster order
         self.audio_recv: torch.Tensor | None = None  # (N_frames,) after the CNN
         self._grid: torch.Tensor | None = None
@@ -81,16 +82,22 @@ class EncoderSignalCapture:
 
     def _audio_hook(self, module, args, kwargs):
         hidden = args[0] if args else kwargs["hidden_states"]
-        cu = kwargs["cu_seqlens"]
         q, k = self.adapter.audio_qk(module, hidden)
-        lengths = (cu[1:] - cu[:-1]).tolist()
+        if self.audio_window is not None:  # fixed windows over all frames (the authors' Qwen3: 52)
+            n = hidden.shape[0]
+            lengths = [min(self.audio_window, n - s) for s in range(0, n, self.audio_window)]
+        else:
+            cu = kwargs["cu_seqlens"]
+            lengths = (cu[1:] - cu[:-1]).tolist()
         self.audio_recv = received_attention_chunks(q, k, [x for x in lengths if x > 0], module.scaling)
 
 
-def encode_with_signals(adapter: OmniAdapter, inputs: dict[str, Any]) -> EncoderFeatures:
-    """Run the encoders once with the Stage I hooks installed."""
-    capture = EncoderSignalCapture(adapter)
+def encode_with_signals(adapter: OmniAdapter, inputs: dict[str, Any], audio_window: int | None = None) -> EncoderFeatures:
+    """Run the encoders once with the Stage I hooks installed (`audio_window`: frames per
+    audio statistics window, None for the encoder's own attention chunks)."""
+    capture = EncoderSignalCapture(adapter, audio_window=audio_window)
     with capture.installed(inputs):
         feats = adapter.encode(inputs)
     feats.vision_recv, feats.audio_recv, feats.signals_captured = capture.vision_recv, capture.audio_recv, True
+    feats.audio_window = audio_window
     return feats

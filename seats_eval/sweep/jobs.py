@@ -122,11 +122,15 @@ def _budget_meta(method: str, R: float | None, mode: str | None, args: dict[str,
 def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args: dict[str, Any],
                 tasks: Sequence[str], limit: float | None, lmms_eval_args: Sequence[str],
                 backbone_config: str | None, select: dict[str, Any] | None = None,
-                method_args: dict[str, dict[str, Any]] | None = None) -> list[Job]:
+                method_args: dict[str, dict[str, Any]] | None = None, profile: str = "official") -> list[Job]:
     """Spec job entries -> jobs. R, mode and lam may be lists (their product is taken);
     `args` are extra model args (method switches); `row` / `label` place the job in a table.
     `method_args` (method -> args) adds args to every job of a method, under the job's own
-    `args` and without changing job names (e.g. FastV's K on the 8-layer tiny model)."""
+    `args` and without changing job names (e.g. FastV's K on the 8-layer tiny model).
+    `profile` (official | paper, docs/profiles.md) goes into every job's model args, so it is
+    part of the job key: a result of one profile never resumes as the other's."""
+    if profile not in ("official", "paper"):
+        raise ConfigError(f"sweep: profile must be official or paper, got {profile!r}")
     jobs: list[Job] = []
     seen: dict[str, int] = {}
     sel_R = None if not select or select.get("R") is None else {
@@ -149,6 +153,7 @@ def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args
             if sel_methods is not None and method not in sel_methods:
                 continue
             margs = dict(model_args)
+            margs["profile"] = profile
             margs.update((method_args or {}).get(method) or {})
             if R is not None:
                 margs["R"] = R
@@ -181,6 +186,7 @@ def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args
                 raise ConfigError(f"sweep: two jobs named {name!r}; give one a `name`")
             seen[name] = len(jobs)
             meta = {"method": method, "method_label": METHOD_LABELS.get(method, method), "mode": mode,
+                    "profile": margs["profile"],
                     "lam": lam, "args": extra, "label": entry.get("label"), "row": entry.get("row"),
                     **_budget_meta(method, R, mode, extra, backbone_config)}
             model = backbone if method == "full" else f"{method}_{backbone}"

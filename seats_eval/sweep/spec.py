@@ -36,7 +36,7 @@ _SPEC_KEYS = {
     "name", "table", "description", "base", "backbone", "backbone_config", "out", "table_out",
     "tasks", "model_args", "lmms_eval_args", "lmms_eval_cmd", "limit", "launcher", "num_processes",
     "main_process_port", "env", "cache", "unregistered", "tiny", "select", "jobs", "slurm",
-    "scores_from", "method_args",
+    "scores_from", "method_args", "profile",
 }
 
 
@@ -216,7 +216,8 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     lmms_args = [str(a) for a in (raw.get("lmms_eval_args") or ["--batch_size", "1", "--log_samples"])]
     jobs = expand_jobs(raw["jobs"], backbone=str(raw["backbone"]), model_args=model_args, tasks=task_list,
                        limit=limit, lmms_eval_args=lmms_args, backbone_config=raw.get("backbone_config"),
-                       select=raw.get("select"), method_args=raw.get("method_args"))
+                       select=raw.get("select"), method_args=raw.get("method_args"),
+                       profile=str(raw.get("profile", "official")))
     cmd = list(lmms_eval_cmd) if lmms_eval_cmd else raw.get("lmms_eval_cmd")
     scores_from = raw.get("scores_from")
     return Sweep(

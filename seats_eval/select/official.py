@@ -1,0 +1,224 @@
+"""The authors' selection rules (xxayt/SEATS @ c553732), for `profile=official`.
+
+The paper's prose and the authors' code differ in rules that change which tokens survive
+(docs/profiles.md lists them side by side). `profile=paper` uses the exact-total rules of
+select/allocation.py and select/diversity.py; `profile=official` uses the functions here,
+written from the reference notes (../shared/reference/seats_official.md) and checked on the
+examples of issue 15 (tests/test_official.py). Pure tensor code, no model imports.
+
+What they decide, rule by rule (numbers as in docs/profiles.md):
+1. `run_windows`: Stage II windows are the maximal contiguous runs of each modality in the
+   current sequence; the i-th video run pairs with the i-th audio run.
+3. `allocate`: the combined budget per window from the mean of two softmaxes, fixed one
+   token at a time, split by "effective demand", then >= 1 fix-ups; no exact per-modality
+   totals.
+4. `chained_count`: Stage II counts on the tokens left, with keep ratios rounded to 4
+   decimals (`keep_ratios`).
+5. `tile_counts`: Stage I windows tile each modality's token list; per window
+   max(1, min(w, round(ratio * w))) with Python's round on the raw product.
+6. `maxmin_windows`: max-min diversity with 1 - cos distances unclamped, the first pick by
+   the second-smallest entry of each column (self included), windows batched by (size, k).
+9. `audio_intact_reallocate`: an audio-intact method's per-sample (R_v, R_a).
+10. `visionzip_counts`, `floor_count`: VisionZip-om's and Random's integer rules.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seats_eval.errors import ConfigError
+
+MIN_VIDEO_RATIO = 0.05  # audio_intact_reallocate's video_ratio_min
+
+
+# -- Stage I -------------------------------------------------------------------------------
+def tile_counts(sizes: list[int], ratio: float) -> list[int]:
+    """Tokens kept per Stage I window of `sizes` tokens: max(1, min(w, round(ratio * w))).
+
+    Python's round (half to even) on the raw float product: 0.91 * 50 = 45.4999... gives 45
+    (the paper profile's 9-decimal pre-round gives 46)."""
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"Stage I ratio must be in [0, 1] (the authors assert it), got {ratio}")
+    return [max(1, min(w, round(ratio * w))) for w in sizes]
+
+
+def tile_windows(n: int, size: int) -> list[int]:
+    """Sizes of the windows that tile a modality's token list of length n from 0 (the last
+    one may be shorter)."""
+    if size < 1:
+        raise ConfigError(f"window size must be >= 1, got {size}")
+    return [min(size, n - s) for s in range(0, n, size)]
+
+
+def maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tensor:
+    """Indices (B, k), ascending, of the greedy max-min subset of each of B equal windows.
+
+    feats (B, N, D); weights (B, N) or None. Distances 1 - <f_i, f_j> of f / (|f| + 1e-8) in
+    fp32, not clamped; with weights each column j is scaled by a_j * 1e6 (the constant is
+    the authors'; it changes no comparison but the rounding, so it is kept). First pick:
+    argmax over j of the second-smallest D[i, j] over i (the smallest is usually the
+    self-distance); then repeatedly the argmax of the running min, picked ones set to -1.
+    Ties go to the first index (torch.argmax)."""
+    B, N, _ = feats.shape
+    if k >= N:
+        return torch.arange(N, device=feats.device).expand(B, N)
+    f = feats.float()
+    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
+    if weights is not None:
+        dist = dist * (weights.float() * 1e6).unsqueeze(1)
+    rows = torch.arange(B, device=feats.device)
+    picked = torch.empty(B, k, dtype=torch.long, device=feats.device)
+    first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
+    picked[:, 0] = first
+    m = dist[rows, first].clone()
+    m[rows, first] = -1.0
+    for i in range(1, k):
+        s = m.argmax(dim=-1)
+        picked[:, i] = s
+        m = torch.minimum(m, dist[rows, s])
+        m[rows, s] = -1.0
+    return picked.sort(dim=-1).values
+
+
+def maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], counts: list[int]) -> Tensor:
+    """Keep mask (N,) over one modality's tokens (feats (N, D) in sequence order, weights
+    (N,) or None) tiled into windows of `sizes`, keeping `counts[i]` of window i.
+
+    Windows with k >= w are kept whole; the others are batched by equal (w, k), as the
+    authors batch them (equal shapes, hence the same matmul shapes)."""
+    n = feats.shape[0]
+    keep = torch.zeros(n, dtype=torch.bool, device=feats.device)
+    starts = [0]
+    for w in sizes[:-1]:
+        starts.append(starts[-1] + w)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for s, w, k in zip(starts, sizes, counts, strict=True):
+        if k >= w:
+            keep[s:s + w] = True
+        else:
+            groups.setdefault((w, k), []).append(s)
+    for (w, k), first in groups.items():
+        idx = torch.tensor(first, device=feats.device)[:, None] + torch.arange(w, device=feats.device)
+        picked = maxmin_batch(feats[idx], weights[idx] if weights is not None else None, k)
+        keep[idx.gather(1, picked).flatten()] = True
+    return keep
+
+
+# -- Stage II ------------------------------------------------------------------------------
+def keep_ratios(levels: tuple[float, ...]) -> tuple[float, ...]:
+    """keep_i = round(level_i / level_{i-1}, 4) of the middle sub-blocks (0 when the level
+    before is 0)."""
+    return tuple(round(b / a, 4) if a > 0 else 0.0 for a, b in zip(levels[:-1], levels[1:], strict=True))
+
+
+def chained_count(keep: float, n: int) -> int:
+    """Tokens a Stage II step keeps of a modality with n tokens left: max(1, round(keep * n))."""
+    return max(1, round(keep * n)) if n > 0 else 0
+
+
+def run_windows(modality: Tensor, video: int, audio: int) -> tuple[Tensor, int]:
+    """(window id per position (S,), -1 off media; number of windows) from the maximal
+    contiguous runs of each modality: video run i and audio run i form window i, surplus
+    runs of one modality are windows of their own (so run index = window index)."""
+    win = torch.full_like(modality, -1)
+    n_windows = 0
+    for mod in (video, audio):
+        member = modality == mod
+        start = member & ~torch.cat([member.new_zeros(1), member[:-1]])
+        run = torch.cumsum(start.long(), 0) - 1
+        win = torch.where(member, run, win)
+        n_windows = max(n_windows, int(start.sum()))
+    return win, n_windows
+
+
+def allocate(p_v: Tensor, p_a: Tensor, n_v: Tensor, n_a: Tensor, K_v: int, K_a: int,
+             tau: float) -> tuple[Tensor, Tensor]:
+    """Per-window (B_v, B_a), long CPU tensors (W,), as the authors allocate them.
+
+    p_v, p_a: mean score of each window's video / audio tokens (0 where none), n_v, n_a:
+    tokens per window. wv, wa = softmax over ALL windows of p / tau (fp32);
+    B_t = min(max(1, round((wv + wa) / 2 * Kc)), n_v + n_a), then one token at a time:
+    surplus off the largest B_t > 1, deficit onto the smallest B_t below its cap (first
+    index on ties; stop when none is eligible). Split: vfrac = wv Kv / (wv Kv + wa Ka +
+    1e-12), B_v = min(round(B_t vfrac), n_v), B_a = min(B_t - B_v, n_a), leftover to video,
+    then audio; then a window with video but B_v < 1 gets 1 (and its B_a is recomputed when
+    > 1), the same for audio. Per-modality totals are not enforced."""
+    wv = F.softmax(p_v.float() / max(tau, 1e-4), dim=0).cpu()
+    wa = F.softmax(p_a.float() / max(tau, 1e-4), dim=0).cpu()
+    nv, na = n_v.cpu().long(), n_a.cpu().long()
+    cap = nv + na
+    Kc = int(K_v) + int(K_a)
+    B = torch.min((((wv + wa) / 2.0) * Kc).round().long().clamp(min=1), cap)
+    # The authors' loop, one token per pass; the passes are bounded by W (rounding) on the
+    # host, on W-long CPU tensors: no device work.
+    diff = int(B.sum()) - Kc
+    while diff != 0:
+        if diff > 0:
+            ok = B > 1
+            if not bool(ok.any()):
+                break
+            B[torch.where(ok, B, torch.full_like(B, -1)).argmax()] -= 1
+        else:
+            ok = B < cap
+            if not bool(ok.any()):
+                break
+            B[torch.where(ok, B, torch.full_like(B, int(cap.max()) + 1)).argmin()] += 1
+        diff = int(B.sum()) - Kc
+    v_share, a_share = wv * int(K_v), wa * int(K_a)
+    vfrac = v_share / (v_share + a_share + 1e-12)
+    vb = torch.min((B.float() * vfrac).round().long().clamp(min=0), nv)
+    ab = torch.min((B - vb).clamp(min=0), na)
+    rest = B - vb - ab
+    extra = torch.min(rest.clamp(min=0), (nv - vb).clamp(min=0))
+    vb, rest = vb + extra, rest - extra
+    ab = ab + torch.min(rest.clamp(min=0), (na - ab).clamp(min=0))
+    fix_v = (nv > 0) & (vb < 1)
+    vb = torch.where(fix_v, torch.ones_like(vb), vb)
+    ab = torch.where(fix_v & (ab > 1), torch.min(na, (B - vb).clamp(min=0)).clamp(min=1), ab)
+    fix_a = (na > 0) & (ab < 1)
+    ab = torch.where(fix_a, torch.ones_like(ab), ab)
+    vb = torch.where(fix_a & (vb > 1), torch.min(nv, (B - ab).clamp(min=0)).clamp(min=1), vb)
+    return vb, ab
+
+
+# -- baselines -----------------------------------------------------------------------------
+def audio_intact_reallocate(r_v: float, r_a: float, n_v: int, n_a: int,
+                            r_v_min: float = MIN_VIDEO_RATIO) -> tuple[float, float]:
+    """Per-sample (R_v, R_a) of an audio-intact method from a both-selected pair: the same
+    int(n_v r_v + n_a r_a) tokens, audio whole when video keeps >= r_v_min, else video at
+    r_v_min and audio takes the rest; a ratio above 1 is clamped and its excess moved."""
+    if n_a == 0:
+        return float(r_v), float(r_a)
+    if n_v <= 0:
+        raise ConfigError("audio_intact_reallocate needs video tokens when there is audio")
+    kept = int(n_v * float(r_v) + n_a * float(r_a))
+    cand = (kept - n_a * 1.0) / n_v
+    if cand < r_v_min:
+        v, a = r_v_min, (kept - n_v * r_v_min) / n_a
+    else:
+        v, a = cand, 1.0
+    if v > 1.0:
+        v, a = 1.0, (kept - n_v * 1.0) / n_a
+    if a > 1.0:
+        v, a = (kept - n_a * 1.0) / n_v, 1.0
+    return v, a
+
+
+def visionzip_counts(w: int, ratio: float, context: float) -> tuple[int, int]:
+    """(dominant, contextual) tokens of one VisionZip window of w tokens:
+    dominant = min(max(int((ratio - context) * w), 1), w) (0 when ratio <= context),
+    contextual = min(max(round(context * w), 1), w - dominant) (0 when context is 0)."""
+    dom_ratio = max(ratio - context, 0.0)
+    dominant = min(max(int(dom_ratio * w), 1), w) if dom_ratio > 0 else 0
+    contextual = min(max(round(context * w), 1), w - dominant) if context > 0 else 0
+    return dominant, contextual
+
+
+def floor_count(ratio: float, n: int) -> int:
+    """Random's count: max(int(ratio * n), 1), at most n (0 for ratio 0 or no tokens)."""
+    if n <= 0 or ratio <= 0:
+        return 0
+    return min(max(int(ratio * n), 1), n)
