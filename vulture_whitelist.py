@@ -34,6 +34,9 @@ _.doc_to_text
 _.fixture_doc_to_visual
 _.process_results
 _.aggregate_results
+_.doc_to_messages
+_.fixture_doc_to_messages
+_.official_accuracy
 # pytest: module marks, fixtures used for their side effect only
 _.pytestmark
 _.checks_off

@@ -44,6 +44,10 @@ class OfficialGeometry:
     visionzip_video_grids: int = 1
     visionzip_audio_tokens: int = 50
     signal_audio_frames: int | None = None
+    # Whether the processor is told the sampling fps. The authors' Qwen3 wrapper never
+    # passes it, so the processor's default (1.0 in transformers 5.23: 2 s per temporal
+    # grid) sets the M-RoPE times and the audio interleave.
+    tell_fps: bool = True
 
 
 @dataclass(frozen=True)
@@ -190,15 +194,19 @@ def _llm(path: Path, raw: Any) -> LLMGeometry | None:
 def _official(path: Path, raw: Any, tau: float) -> OfficialGeometry | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping) or set(raw) - {"tau", *_OFFICIAL_INT}:
-        raise ConfigError(f"{path}: official must be a mapping with keys among tau, {', '.join(_OFFICIAL_INT)}")
+    if not isinstance(raw, Mapping) or set(raw) - {"tau", "tell_fps", *_OFFICIAL_INT}:
+        raise ConfigError(f"{path}: official must be a mapping with keys among tau, tell_fps, "
+                          f"{', '.join(_OFFICIAL_INT)}")
+    tell_fps = raw.get("tell_fps", True)
+    if not isinstance(tell_fps, bool):
+        raise ConfigError(f"{path}: official.tell_fps must be true or false, got {tell_fps!r}")
     ints = {k: _number(path, raw, k, int) for k in _OFFICIAL_INT if raw.get(k) is not None}
     if any(v < 1 for v in ints.values()):
         raise ConfigError(f"{path}: official window sizes must be >= 1, got {ints}")
     t = _number(path, raw, "tau", float, tau)
     if t <= 0:
         raise ConfigError(f"{path}: official.tau must be > 0, got {t}")
-    return OfficialGeometry(tau=t, **ints)
+    return OfficialGeometry(tau=t, tell_fps=tell_fps, **ints)
 
 
 def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:

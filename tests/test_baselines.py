@@ -6,7 +6,6 @@ id end to end through the lmms-eval model class."""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -26,6 +25,7 @@ from seats_eval.runtime.generate import generate
 from seats_eval.runtime.signals import encode_with_signals
 from seats_eval.select.merge import dpc_knn_scores, evenly_spaced, merge_assigned
 
+from .chat import chat_request
 from .conftest import EOS
 from .oracle import oracle_generate
 
@@ -459,8 +459,7 @@ def test_model_class_runs_every_baseline(method_id, tiny_dir, clips_dir, tmp_pat
     assert model.method.name == method_id
     model.task_dict = {"seats_fixture_mcq": {"test": {0: {}}}}
     path = str(clips_dir / "av_long.mp4")
-    req = SimpleNamespace(args=("Which? A. a B. b", {"max_new_tokens": 2}, lambda doc: [path], 0,
-                                "seats_fixture_mcq", "test"))
+    req = chat_request(path, max_new_tokens=2)
     [answer] = model.generate_until([req])
     assert not answer.startswith(FAILURE_MARKER), answer
     [rec] = model.records

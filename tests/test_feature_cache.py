@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,6 +16,8 @@ from seats_eval.feature_cache import CacheEntry, FeatureCache, expand_placeholde
 from seats_eval.methods import build_method
 from seats_eval.models.inputs import build_prompt
 from seats_eval.runtime.generate import generate
+
+from .chat import chat_request
 
 QUESTIONS = ("What moves in the video? A. a square B. a circle C. a line D. nothing",
              "Is there a sound? Answer yes or no.")
@@ -126,7 +127,7 @@ def test_model_class_fills_then_hits_the_cache(tiny_dir, clips_dir, tmp_path):
                                feature_cache=str(tmp_path / "cache"))
     m.task_dict = {"seats_fixture_mcq": {"test": {0: {}, 1: {}, 2: {}}}}
     path = str(clips_dir / "av_moving.mp4")
-    reqs = [SimpleNamespace(args=(q, {"max_new_tokens": 3}, lambda d: [path], i, "seats_fixture_mcq", "test"))
+    reqs = [chat_request(path, q, i)
             for i, q in enumerate(QUESTIONS + QUESTIONS[:1])]
     cached = m.generate_until(reqs)
     rows = [json.loads(x) for x in (rec / "records.jsonl").read_text().splitlines()]
@@ -152,7 +153,7 @@ def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_dir, clips_dir,
     m = Model_seats_qwen25omni(pretrained=str(tiny_dir), R=0.3, feature_cache=str(tmp_path / "cache"))
     m.task_dict = {"seats_fixture_mcq": {"test": {0: {}, 1: {}}}}
     path = str(clips_dir / "av_moving.mp4")
-    reqs = [SimpleNamespace(args=(q, {"max_new_tokens": 3}, lambda d: [path], i, "seats_fixture_mcq", "test"))
+    reqs = [chat_request(path, q, i)
             for i, q in enumerate(QUESTIONS)]
     good = m.generate_until(reqs)
     [entry_file] = list((tmp_path / "cache").rglob("*.pt"))

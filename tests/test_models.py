@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 
 from seats_eval.errors import ConfigError
 from seats_eval.models.omni import FAILURE_MARKER
+from seats_eval.tasklib.prompts import ANALYZE_SUFFIX, QWEN_OMNI_SYSTEM_PROMPT
+
+from .chat import chat_request
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,8 +28,8 @@ def test_ids_are_registered_through_entry_points():
     assert registry.get_model("seats_qwen25omni").method_id == "seats"
 
 
-def _request(doc_to_visual, text="Which? A. a B. b", task="seats_fixture_mcq", doc_id=0):
-    return SimpleNamespace(args=(text, {"max_new_tokens": 3}, doc_to_visual, doc_id, task, "test"))
+def _request(video, text="Which? A. a B. b", task="seats_fixture_mcq", doc_id=0, system=None):
+    return chat_request(video, text, doc_id, task, system=system)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +46,10 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
     from seats_eval.models.inputs import build_inputs
 
     path = str(clips_dir / "av_moving.mp4")
-    [answer] = full_model.generate_until([_request(lambda doc: [path])])
+    [answer] = full_model.generate_until([_request(path)])
     media = load_media(path, fps=2, max_frames=full_model.max_frames_for("seats_fixture_mcq"),
                        pixels=full_model.pixels, audio_max_seconds=full_model.audio_max_seconds)
-    inputs = build_inputs(processor, media, "Which? A. a B. b",
-                          system_prompt=full_model.system_prompt_for("seats_fixture_mcq"))
+    inputs = build_inputs(processor, media, "Which? A. a B. b", system_prompt=QWEN_OMNI_SYSTEM_PROMPT)
     with torch.no_grad():
         ids = thinker.generate(**inputs, use_audio_in_video=True, max_new_tokens=3, do_sample=False)
     stock = processor.tokenizer.decode(
@@ -57,11 +58,28 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
     assert answer == stock
 
 
+def test_the_tasks_system_turn_is_sent_and_empty_means_empty(full_model, clips_dir, processor):
+    from seats_eval.models.inputs import build_prompt
+
+    path = str(clips_dir / "video_only.mp4")
+    full_model.generate_until([_request(path, system=""), _request(path, system="Be brief.", doc_id=1),
+                               _request(path, doc_id=1)])
+    sent = [r["system_prompt"] for r in full_model.records[-3:]]
+    assert sent == ["", "Be brief.", QWEN_OMNI_SYSTEM_PROMPT]  # no turn in the task: Qwen's default
+    assert "<|im_start|>system\n<|im_end|>" in build_prompt(processor, "q", "")  # a turn, empty
+    full_model.system_prompt = "qwen_analyze"  # the model arg overrides the task's turn
+    try:
+        full_model.generate_until([_request(path, system="")])
+    finally:
+        full_model.system_prompt = "auto"
+    assert full_model.records[-1]["system_prompt"].endswith(ANALYZE_SUFFIX)
+
+
 def test_corrupt_and_missing_clips_are_recorded_not_fatal(full_model, clips_dir):
     corrupt, missing = str(clips_dir / "corrupt.mp4"), str(clips_dir / "nope.mp4")
     good = str(clips_dir / "video_only.mp4")
-    reqs = [_request(lambda d: [corrupt], doc_id=0), _request(lambda d: [good], doc_id=1),
-            _request(lambda d: [missing], doc_id=0)]
+    reqs = [_request(corrupt, doc_id=0), _request(good, doc_id=1),
+            _request(missing, doc_id=0)]
     answers = full_model.generate_until(reqs)
     assert answers[0].startswith(FAILURE_MARKER) and "corrupt.mp4" in answers[0]
     assert not answers[1].startswith(FAILURE_MARKER)

@@ -301,3 +301,19 @@ def test_official_seats_end_to_end_counts(thinker, make_inputs):
     assert rec.llm_input_counts == (n_t, want_v, want_a)
     assert rec.layer_counts[-1] == (n_t, 0, 0)
     assert [s["name"] for s in rec.steps] == ["stage2_1", "stage2_2", "stage2_3", "late"]
+
+
+def test_model_ids_default_to_the_official_profile(tiny_dir, clips_dir):
+    # the model id with no profile option runs `official`: Random keeps max(int(R N), 1)
+    from seats_eval.models.ids import Model_random_qwen25omni
+
+    from .chat import chat_request
+
+    model = Model_random_qwen25omni(pretrained=str(tiny_dir), R=0.3)
+    assert model.method.profile == "official"
+    model.task_dict = {"seats_fixture_mcq": {"test": {0: {}}}}
+    model.generate_until([chat_request(clips_dir / "av_long.mp4", max_new_tokens=1)])
+    rec = model.records[-1]
+    _, n_v, n_a = rec["input_counts"]
+    _, k_v, k_a = rec["llm_input_counts"]
+    assert (k_v, k_a) == (max(int(0.3 * n_v), 1), max(int(0.3 * n_a), 1))

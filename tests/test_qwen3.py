@@ -3,8 +3,6 @@ identity with stock generate, the mask oracle (with DeepStack), SEATS counts, ev
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -17,6 +15,7 @@ from seats_eval.methods.base import Method
 from seats_eval.models.omni import FAILURE_MARKER
 from seats_eval.runtime.generate import generate
 
+from .chat import chat_request
 from .conftest import EOS
 from .oracle import oracle_generate
 
@@ -69,12 +68,28 @@ def test_qwen3_seats_matches_oracle_with_exact_counts(thinker3, make_inputs3, R,
     assert [x[2] for x in res.record.layer_counts] == c["audio"]
 
 
+def test_official_qwen3_never_tells_the_processor_the_fps(tiny3_dir, clips_dir):
+    # rule 12 (docs/profiles.md): the authors' Qwen3 wrapper passes no fps, so the processor's default (1.0 in
+    # transformers 5.23) makes each temporal grid 2 s; frames are still sampled at 2 fps
+    from seats_eval.media.decode import load_media
+    from seats_eval.models.ids import Model_seats_qwen3omni
+    from seats_eval.models.inputs import build_inputs
+
+    official = Model_seats_qwen3omni(pretrained=str(tiny3_dir), R=0.3)
+    paper = Model_seats_qwen3omni(pretrained=str(tiny3_dir), R=0.3, profile="paper")
+    assert (official.processor_fps, official.fps, paper.processor_fps) == (None, 2.0, 2.0)
+    media = load_media(str(clips_dir / "av_moving.mp4"), fps=2, max_frames=8, pixels=official.pixels,
+                       audio_max_seconds=official.audio_max_seconds)
+    told = {fps: build_inputs(official.processor, media, "q", fps=fps) for fps in (None, 2.0)}
+    assert float(told[None]["video_second_per_grid"][0]) == 2.0
+    assert float(told[2.0]["video_second_per_grid"][0]) == 1.0
+
+
 def test_every_qwen3_id_runs_through_the_model_class(tiny3_dir, clips_dir):
     import seats_eval.models.ids as ids
 
     path = str(clips_dir / "av_moving.mp4")
-    req = SimpleNamespace(args=("Which? A. a B. b", {"max_new_tokens": 2}, lambda d: [path], 0,
-                                "seats_fixture_mcq", "test"))
+    req = chat_request(path, max_new_tokens=2)
     for method in METHOD_IDS:
         model_id = "qwen3omni" if method == "full" else f"{method}_qwen3omni"
         cls = getattr(ids, f"Model_{model_id}")

@@ -254,6 +254,7 @@ def test_fixture_clip_root_default():
 
 # --------------------------------------------------------------------------- prompts
 
+ANALYZE = prompts.PRESETS["qwen_analyze"]
 PROMPTS = {
     "worldsense": (
         "What can be heard in the clip?\nOptions:\nA. A steady tone\nB. A dog barking\n"
@@ -283,12 +284,12 @@ PROMPTS = {
         "A. A steady tone\nB. A dog barking\nC. Human speech\nD. Nothing at all\n\n"
         "Answer with the option's letter from the given choices directly."
     ),
-    "lvomnibench": (
+    "lvomnibench": (  # the authors' fork: options on the "Options:" line, "(A/B/C/D)", a semicolon
         "Question: What can be heard in the clip?\n"
-        "Options:\nA. A steady tone\nB. A dog barking\nC. Human speech\nD. Nothing at all\n\n"
+        "Options: A. A steady tone\nB. A dog barking\nC. Human speech\nD. Nothing at all\n"
         "Select the best answer from the options above. Directly provide the letter representing "
-        "your choice and nothing else. Do not include the full text of the option, do not provide "
-        "any explanation."
+        "your choice (A/B/C/D) and nothing else. Do not include the full text of the option; do not "
+        "provide any explanation."
     ),
 }
 
@@ -346,7 +347,7 @@ def test_process_results_payload(bench):
         letters = records.option_letters(doc[spec["options"]])
         wrong = next(x for x in letters if x != gold)
         right = module.process_results(doc, [f"The answer is {gold}."])
-        assert set(right) == {spec["metric"], "sample_failures"}
+        assert set(right) == {spec["metric"], "sample_failures", "mcq_accuracy_official"}
         payload = right[spec["metric"]]
         assert right["sample_failures"] is payload and payload["failed"] == 0.0
         assert payload["score"] == 1.0 and payload["pred"] == gold and payload["answer"] == gold
@@ -545,26 +546,23 @@ def test_find_parquet_files_prefers_test(tmp_path):
 # --------------------------------------------------------------------------- system prompt
 
 
-def test_system_prompt_for():
+def test_system_presets_and_literal_text():
     default = prompts.QWEN_OMNI_SYSTEM_PROMPT
-    with_suffix = f"{default} {prompts.ANALYZE_SUFFIX}"
     assert prompts.ANALYZE_SUFFIX.startswith("Please analyze the video carefully")
-    for name in (
-        "seats_worldsense",
-        "seats_dailyomni",
-        "seats_fixture_worldsense",
-        "seats_fixture_dailyomni",
-    ):
-        assert prompts.system_prompt_for(name) == with_suffix
-    for name in (
-        "seats_videomme",
-        "seats_omnivideobench",
-        "seats_lvomnibench",
-        "seats_fixture_mcq",
-    ):
-        assert prompts.system_prompt_for(name) == default
-    assert prompts.system_prompt_for("seats_videomme", base=None) is None
-    assert prompts.system_prompt_for("seats_worldsense", base="") == prompts.ANALYZE_SUFFIX
+    assert prompts.resolve_system_prompt("qwen_analyze") == f"{default} {prompts.ANALYZE_SUFFIX}"
+    assert prompts.resolve_system_prompt("qwen") == default
+    assert prompts.resolve_system_prompt("") == "" and prompts.resolve_system_prompt("empty") == ""
+    assert prompts.resolve_system_prompt("Be brief.") == "Be brief."
+    assert prompts.resolve_system_prompt(None) is None
+
+
+def test_chat_messages_carry_the_yaml_system_turn():
+    fn = prompts.chat_messages(lambda doc: ["/v.mp4"], lambda doc, kw=None: f"Q{doc['i']}")
+    empty = fn({"i": 1}, {"system_prompt": ""})
+    assert empty[0] == {"role": "system", "content": [{"type": "text", "text": ""}]}
+    assert prompts.read_messages(empty) == ("", ["/v.mp4"], "Q1")
+    assert prompts.read_messages(fn({"i": 2}, {})) == (None, ["/v.mp4"], "Q2")  # no turn at all
+    assert prompts.read_messages(fn({"i": 3}, {"system_prompt": "qwen"}))[0] == prompts.QWEN_OMNI_SYSTEM_PROMPT
 
 
 # --------------------------------------------------------------------------- breakdown
@@ -689,7 +687,17 @@ LMMS_SCRIPT = textwrap.dedent(
             info["visual_error"] = f"{type(exc).__name__}: {exc}"
         res = task.process_results(docs[0], ["A"])
         info["payload"] = next(iter(res.values()))
+        info["metrics"] = sorted(res)
         loaded[name] = info
+    for name, task in get_task_dict(names, tm, "chat").items():  # what the model ids get
+        doc = task.test_docs()[0]
+        try:
+            messages = task.doc_to_messages(doc)
+        except Exception as exc:  # the real tasks' videos are missing here
+            loaded[name]["messages_error"] = f"{type(exc).__name__}: {exc}"
+            continue
+        loaded[name]["system"] = [m["content"][0]["text"] for m in messages if m["role"] == "system"]
+        loaded[name]["user"] = messages[-1]["content"]
     out["loaded"] = loaded
     print("@@" + json.dumps(out))
     """
@@ -743,8 +751,15 @@ def test_lmms_eval_lists_and_loads_the_tasks_offline(tmp_path):
         assert info["max_new_tokens"] == max_new[bench]
         assert info["dataset_path"] == "parquet"
         assert info["payload"]["score"] == 1.0 and info["payload"]["video_id"] == "av_moving"
+        if bench != "mcq":
+            assert info["payload"]["score_official"] == 1.0, name
+            assert "mcq_accuracy_official" in info["metrics"], name
         if name.startswith("seats_fixture"):
             assert info["visual"] == [str(clips / "av_moving.mp4")]
+            assert info["user"] == [{"type": "video", "url": str(clips / "av_moving.mp4")},
+                                    {"type": "text", "text": info["prompt"]}], name
+            want = {"worldsense": [ANALYZE], "dailyomni": [ANALYZE], "mcq": []}.get(bench, [""])
+            assert info["system"] == want, name  # "" = an empty system turn, as the authors ran it
         else:
             assert info["prompt"] == PROMPTS[bench]
             assert (

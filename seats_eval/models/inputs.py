@@ -31,17 +31,20 @@ def build_inputs(
     text: str,
     *,
     system_prompt: str | None = QWEN_OMNI_SYSTEM_PROMPT,
-    fps: float = 2.0,
+    fps: float | None = 2.0,
 ) -> Any:
     """Processor output (BatchFeature, batch 1) with the audio track interleaved per window.
 
     The frames arrive at their final size (media/decode.py applies the reference pixel
     rule), so the processor is told not to resize them again. `fps` is the nominal sampling
     rate told to the processor (it sets seconds per temporal grid); like the reference
-    pipeline we pass the nominal 2 fps even when max_frames binds.
+    pipeline we pass the nominal 2 fps even when max_frames binds; None tells it nothing
+    (the processor's default, as the authors' Qwen3 wrapper does).
     """
     prompt = build_prompt(processor, text, system_prompt)
-    videos_kwargs: dict[str, Any] = {"fps": fps, "do_resize": False, "cap_pixels_per_frame": True}
+    videos_kwargs: dict[str, Any] = {"do_resize": False, "cap_pixels_per_frame": True}
+    if fps is not None:
+        videos_kwargs["fps"] = fps
     kwargs: dict[str, Any] = {"videos_kwargs": videos_kwargs}
     if media.audio is not None:
         kwargs.update(audio=[media.audio], audio_from_video_indices=[0], load_audio_from_video=True)

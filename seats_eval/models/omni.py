@@ -79,7 +79,9 @@ def tiny_backbone(pretrained: str) -> str | None:
 class QwenOmniModel(lmms):
     """Qwen2.5-Omni thinker + a token-selection method (set by the subclass for each id)."""
 
-    is_simple = True
+    # A chat model: lmms-eval hands it the task's `doc_to_messages`, whose system turn the
+    # task YAML picks (tasklib/prompts.py), so no task name is matched here.
+    is_simple = False
     method_id = "full"
     backbone = "qwen2.5-omni-7b"
 
@@ -128,6 +130,10 @@ class QwenOmniModel(lmms):
 
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
         self.fps = float(fps or self.cfg.fps)
+        # The fps told to the processor (None: its default): the authors' Qwen3 wrapper never
+        # tells it (profile=official, docs/profiles.md rule 12); frames are sampled at self.fps.
+        official = getattr(self.method, "profile", "paper") == "official"
+        self.processor_fps = None if official and not self.cfg.official_geometry.tell_fps else self.fps
         self.max_frames = max_frames
         from .inputs import audio_seconds_used, pixel_budget
 
@@ -193,33 +199,39 @@ class QwenOmniModel(lmms):
             return int(self.max_frames)
         return self.cfg.max_frames_for(task)
 
-    def system_prompt_for(self, task: str) -> str | None:
+    def system_prompt_for(self, task_system: str | None) -> str:
+        """The system text sent: the `system_prompt` model arg unless "auto" (a preset name
+        or literal text; "" is an empty system turn), else the task's system turn, else
+        Qwen's default prompt (a chat request from a task with no system turn)."""
         if self.system_prompt != "auto":
-            return self.system_prompt or None
-        return prompts.system_prompt_for(task)
+            return prompts.resolve_system_prompt(self.system_prompt) or ""
+        if task_system is not None:
+            return task_system
+        return prompts.PRESETS[prompts.DEFAULT_SYSTEM]
 
     # the work --------------------------------------------------------------------------------
     def generate_until(self, requests: list[Instance]) -> list[str]:
         out = []
         for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
-            context, gen_kwargs, doc_to_visual, doc_id, task, split = req.args
-            out.append(self._answer(context, dict(gen_kwargs), doc_to_visual, doc_id, task, split))
+            _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
+            out.append(self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split))
         self._flush_summary()
         return out
 
-    def _answer(self, context, gen_kwargs, doc_to_visual, doc_id, task, split) -> str:
+    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split) -> str:
         from ..flops import prefill_flops
         from ..runtime.generate import generate
 
         sample = f"{task}/{split}/{doc_id}"
         path = ""
         try:
-            visuals = doc_to_visual(self.task_dict[task][split][doc_id])
+            task_system, visuals, context = prompts.read_messages(doc_to_messages(self.task_dict[task][split][doc_id]))
             if not visuals:
                 raise DataError(f"{sample}: the task returned no video")
             path = str(visuals[0])
             max_frames = self.max_frames_for(task)
-            inputs, features, media_info, fill = self._inputs(path, context, task, max_frames, sample)
+            system_prompt = self.system_prompt_for(task_system)
+            inputs, features, media_info, fill = self._inputs(path, context, system_prompt, max_frames, sample)
             max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
@@ -232,6 +244,7 @@ class QwenOmniModel(lmms):
             ).strip()
             rec = res.record.as_log()
             rec.update({"task": task, "doc_id": doc_id, "video": path, **media_info,
+                        "system_prompt": system_prompt,
                         "encoder_cache": None if self.feature_cache is None else fill is None,
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
                         "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
@@ -248,7 +261,7 @@ class QwenOmniModel(lmms):
             self._write("failures.jsonl", fail)
             return f"{FAILURE_MARKER} {msg}"
 
-    def _inputs(self, path: str, context: str, task: str, max_frames: int, sample: str):
+    def _inputs(self, path: str, context: str, system_prompt: str, max_frames: int, sample: str):
         """(inputs, cached features or None, media facts for the record, fill) for one sample:
         from the feature cache when it holds this video, else decoded and processed;
         `fill(features)` stores a new entry after the run (None on a hit or with the cache off)."""
@@ -256,12 +269,11 @@ class QwenOmniModel(lmms):
         from .inputs import build_inputs, build_prompt
 
         cache = self.feature_cache if Path(path).is_file() else None  # a missing file: load_media says so
-        system_prompt = self.system_prompt_for(task)
         if cache is not None:
             from ..feature_cache import CacheEntry
 
-            settings = {"fps": self.fps, "max_frames": max_frames, "pixels": self.pixels.as_dict(),
-                        "audio_max_seconds": self.audio_max_seconds,
+            settings = {"fps": self.fps, "processor_fps": self.processor_fps, "max_frames": max_frames,
+                        "pixels": self.pixels.as_dict(), "audio_max_seconds": self.audio_max_seconds,
                         "signal_audio_window": self.method.signal_audio_window}
             key = cache.key(path, settings)
             prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
@@ -271,7 +283,7 @@ class QwenOmniModel(lmms):
                 return inputs, entry.features.to(self._device), entry.media_info, None
         media = load_media(path, fps=self.fps, max_frames=max_frames, pixels=self.pixels,
                            audio_max_seconds=self.audio_max_seconds)
-        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt, fps=self.fps)
+        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt, fps=self.processor_fps)
         inputs = inputs.to(self._device)
         for k in ("pixel_values_videos", "input_features"):
             if k in inputs:

@@ -1,6 +1,7 @@
 """lmms-eval model ids exported through the `lmms_eval.models` entry-point group.
 
-One class underneath (`seats_eval.models.omni.QwenOmniModel`); each id is a thin subclass
+One class underneath (`seats_eval.models.omni.QwenOmniModel`, a chat model: it reads the
+task's `doc_to_messages`, system turn included); each id is a thin subclass
 that fixes the method, so `lmms-eval --model seats_qwen25omni` needs no fork or env var.
 """
 
@@ -39,6 +40,6 @@ def manifests() -> list:
     from lmms_eval.models.registry_v2 import ModelManifest
 
     return [
-        ModelManifest(model_id=mid, simple_class_path=f"seats_eval.models.ids.{class_name(mid)}")
+        ModelManifest(model_id=mid, chat_class_path=f"seats_eval.models.ids.{class_name(mid)}")
         for mid in model_ids()
     ]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..tasklib.scoring import FAILURES_METRIC
+from ..tasklib.scoring import FAILURES_METRIC, OFFICIAL_METRIC
 from .jobs import Job
 
 
@@ -61,16 +61,22 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def task_scores(results: dict[str, Any]) -> dict[str, float]:
-    """task -> its main metric (`<metric>,none`, not a stderr, not the failure count) from
-    an lmms-eval results JSON."""
+def task_scores(results: dict[str, Any], official: bool = False) -> dict[str, float]:
+    """task -> its main metric (`<metric>,none`, not a stderr, not the failure count, not the
+    official-extraction accuracy) from an lmms-eval results JSON; with `official`, the
+    `mcq_accuracy_official` of the tasks that report it."""
     out: dict[str, float] = {}
     for task, metrics in (results.get("results") or {}).items():
         if not isinstance(metrics, dict):
             continue
+        if official:
+            value = metrics.get(f"{OFFICIAL_METRIC},none")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[task] = float(value)
+            continue
         for key, value in metrics.items():
             if (not key.endswith(",none") or "_stderr" in key or key.startswith(f"{FAILURES_METRIC},")
-                    or isinstance(value, (str, bool))):
+                    or key.startswith(f"{OFFICIAL_METRIC},") or isinstance(value, (str, bool))):
                 continue
             if isinstance(value, (int, float)):
                 out[task] = float(value)
@@ -97,6 +103,7 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "results_json": str(res_path.relative_to(run_dir)) if res_path else None,
         "scores": task_scores(results) if results else {},
+        "official_scores": task_scores(results, official=True) if results else {},
         "n_samples": (results or {}).get("n-samples"),
         "n_records": len(records),
         "sample_failures": len(failures),

@@ -44,7 +44,7 @@ def build_method_table(kind: str, sweep: Sweep, paper_dir: Path = PAPER_DIR,
     ours = _index(results, _method_key)
     Rs = {jr.job.meta.get("R") for jr in results}
     columns = [Column("tflops", "TFLOPs", 1, small_sig=True), *bench_columns(sweep),
-               Column("mean", "Mean"), Column("mean_pct", "%")]
+               Column("mean", "Mean"), Column("mean_pct", "%"), Column("robust_mean", "Mean (our parser)")]
     full = ours.get(("Full tokens", 100))
     full_mean = full.mean if full is not None and full.state == "done" else None
     rows: list[Row] = []
@@ -54,8 +54,8 @@ def build_method_table(kind: str, sweep: Sweep, paper_dir: Path = PAPER_DIR,
     def ours_values(jr: JobResult | None) -> dict[str, float | None]:
         if jr is None or jr.state != "done":
             return {}
-        vals: dict[str, float | None] = {"tflops": jr.tflops, **{b: jr.scores.get(b) for b in BENCHMARKS}}
-        vals["mean"] = jr.mean
+        vals: dict[str, float | None] = {"tflops": jr.tflops, **{b: jr.paper_like.get(b) for b in BENCHMARKS}}
+        vals["mean"], vals["robust_mean"] = jr.mean, jr.robust_mean
         vals["mean_pct"] = (100.0 * jr.mean / full_mean) if jr.mean is not None and full_mean else None
         return vals
 
@@ -106,7 +106,7 @@ def _bench_values(jr: JobResult | None) -> dict[str, float | None]:
     """A finished job's five benchmark scores and their mean; nothing for any other state."""
     if jr is None or jr.state != "done":
         return {}
-    return {**{b: jr.scores.get(b) for b in BENCHMARKS}, "mean": jr.mean}
+    return {**{b: jr.paper_like.get(b) for b in BENCHMARKS}, "mean": jr.mean, "robust_mean": jr.robust_mean}
 
 
 def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobResult] | None = None) -> Table:
@@ -114,7 +114,7 @@ def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
     results = load_results(sweep) if results is None else results
     paper = read_paper("table5", paper_dir)
     ours = _index([jr for jr in results if jr.job.meta.get("row") is not None], lambda jr: str(jr.job.meta["row"]))
-    columns = [*bench_columns(sweep), Column("mean", "Mean")]
+    columns = [*bench_columns(sweep), Column("mean", "Mean"), Column("robust_mean", "Mean (our parser)")]
     rows, notes, used = [], [], set()
 
     for p in paper:
@@ -153,7 +153,7 @@ def build_table9(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
     results = load_results(sweep) if results is None else results
     paper = read_paper("table9", paper_dir)
     ours = _index(results, _lam_key)
-    columns = [*bench_columns(sweep), Column("mean", "Mean")]
+    columns = [*bench_columns(sweep), Column("mean", "Mean"), Column("robust_mean", "Mean (our parser)")]
     rows, notes, used = [], [], set()
 
     for p in paper:

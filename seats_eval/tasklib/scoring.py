@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # it scores 0 and is counted by `count_failures`.
 FAILURE_MARKER = "[seats-eval failure]"
 FAILURES_METRIC = "sample_failures"
+# The same responses read by the authors' per-benchmark extraction (official_answers.py).
+OFFICIAL_METRIC = "mcq_accuracy_official"
 
 
 def make_payload(
@@ -30,10 +32,13 @@ def make_payload(
     answer: Any,
     video_id: Any,
     fields: Mapping[str, Any] | None = None,
+    official: str | None = None,
 ) -> dict[str, Any]:
     """The per-sample dict every seats task returns from `process_results`:
     `score` (1.0 correct / 0.0 wrong or no answer), `pred` (extracted letter or ""),
-    `answer` (ground-truth letter), `video_id` (the cluster key), plus category `fields`."""
+    `answer` (ground-truth letter), `video_id` (the cluster key), plus category `fields`;
+    with `official` (the authors' extraction of the same response) also `pred_official`
+    and `score_official`."""
     if isinstance(response, list | tuple):
         response = response[0] if response else ""
     text = "" if response is None else str(response)
@@ -47,15 +52,22 @@ def make_payload(
         "video_id": str(plain_value(video_id)),
         "failed": 1.0 if failed else 0.0,
     }
+    if official is not None:
+        payload["pred_official"] = "" if failed else official
+        payload["score_official"] = 1.0 if official and official == gold and not failed else 0.0
     for key, value in (fields or {}).items():
         payload[key] = plain_value(value)
     return payload
 
 
 def metrics(metric: str, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """What a task's `process_results` returns: its accuracy metric and the failure count
-    (both YAML metrics read the same payload)."""
-    return {metric: payload, FAILURES_METRIC: payload}
+    """What a task's `process_results` returns: its accuracy metric, the official-extraction
+    accuracy when the payload has one, and the failure count (the YAML metrics read the
+    same payload)."""
+    out = {metric: payload, FAILURES_METRIC: payload}
+    if "score_official" in payload:
+        out[OFFICIAL_METRIC] = payload
+    return out
 
 
 def count_failures(results: Sequence[Mapping[str, Any]]) -> int:
@@ -67,6 +79,11 @@ def accuracy(results: Iterable[Mapping[str, Any] | float]) -> float:
     """Mean `score` of the payloads, in percent (0-100). 0.0 for no results."""
     scores = [float(r["score"]) if isinstance(r, Mapping) else float(r) for r in results]
     return 100.0 * sum(scores) / len(scores) if scores else 0.0
+
+
+def official_accuracy(results: Iterable[Mapping[str, Any]]) -> float:
+    """The `mcq_accuracy_official` aggregation: mean `score_official`, in percent."""
+    return accuracy([float(r["score_official"]) for r in results])
 
 
 def _group_scores(results: Sequence[Mapping[str, Any]], field_name: str) -> dict[str, list[float]]:
@@ -105,7 +122,8 @@ def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[
     return accuracy(results)
 
 
-_NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response", "failed"}
+_NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response", "failed",
+                 "pred_official", "score_official"}
 
 
 def _sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 
 BENCH = "dailyomni"
 METRIC = "dailyomni_score"
@@ -65,7 +65,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "video_category": doc.get("video_category"),
         "video_duration": doc.get("video_duration"),
     }
-    payload = scoring.make_payload(results, doc["Choice"], doc["Answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["Choice"], doc["Answer"], video_id(doc), fields,
+                                   official=official_answers.official_choice(BENCH, results, doc))
     return scoring.metrics(METRIC, payload)
 
 
@@ -74,3 +75,8 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
+
+# The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
+doc_to_messages = prompts.chat_messages(doc_to_visual, doc_to_text)
+fixture_doc_to_messages = prompts.chat_messages(fixture_doc_to_visual, doc_to_text)

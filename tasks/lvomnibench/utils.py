@@ -9,7 +9,8 @@ Annotations: hub xxayt/LVOmniBench. Videos: loose videos/video_N.mp4 of the gate
 KD-TAO/LVOmniBench (~187 GB), which lmms-eval never fetches: <root>/videos/<video_id>.mp4,
 where the root is a `hf download ... --local-dir` copy or, with nothing configured, the
 snapshot in the local hub cache (see tasks/README.md).
-Prompt: the official OmniEval `build_multiple_choice_prompt`.
+Prompt: the authors' fork's (what the paper ran); `prompt: omnieval` in the YAML kwargs gives the
+official OmniEval `build_multiple_choice_prompt`. System turn: empty (the YAML).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 
 BENCH = "lvomnibench"
 METRIC = "lvomnibench_perception_score"
@@ -51,13 +52,23 @@ def fixture_doc_to_visual(doc: dict) -> list[str]:
 
 
 def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The authors' fork's prompt (options start on the "Options:" line, no blank line,
+    "(A/B/C/D)", a semicolon); `prompt: omnieval` in the YAML kwargs gives OmniEval's own."""
     options = "\n".join(records.format_options(doc["options"]))
+    if (lmms_eval_specific_kwargs or {}).get("prompt") == "omnieval":
+        return (
+            f"Question: {doc['question']}\n"
+            f"Options:\n{options}\n\n"
+            "Select the best answer from the options above. "
+            "Directly provide the letter representing your choice and nothing else. "
+            "Do not include the full text of the option, do not provide any explanation."
+        )
     return (
         f"Question: {doc['question']}\n"
-        f"Options:\n{options}\n\n"
+        f"Options: {options}\n"
         "Select the best answer from the options above. "
-        "Directly provide the letter representing your choice and nothing else. "
-        "Do not include the full text of the option, do not provide any explanation."
+        "Directly provide the letter representing your choice (A/B/C/D) and nothing else. "
+        "Do not include the full text of the option; do not provide any explanation."
     )
 
 
@@ -77,7 +88,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "duration": str(doc.get("duration")),
         "duration_bucket": records.duration_bucket(doc.get("duration")),
     }
-    payload = scoring.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields,
+                                   official=official_answers.official_choice(BENCH, results, doc))
     return scoring.metrics(METRIC, payload)
 
 
@@ -86,3 +98,8 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
+
+# The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
+doc_to_messages = prompts.chat_messages(doc_to_visual, doc_to_text)
+fixture_doc_to_messages = prompts.chat_messages(fixture_doc_to_visual, doc_to_text)

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path, PurePosixPath
 
 try:
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 
 BENCH = "omnivideobench"
 METRIC = "omnivideobench_perception_score"
@@ -79,7 +79,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "duration_bucket": records.duration_bucket(doc.get("duration")),
     }
     answer = doc.get("correct_option") or doc.get("answer")
-    payload = scoring.make_payload(results, doc["options"], answer, video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], answer, video_id(doc), fields,
+                                   official=official_answers.official_choice(BENCH, results, doc))
     return scoring.metrics(METRIC, payload)
 
 
@@ -88,3 +89,8 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
+
+# The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
+doc_to_messages = prompts.chat_messages(doc_to_visual, doc_to_text)
+fixture_doc_to_messages = prompts.chat_messages(fixture_doc_to_visual, doc_to_text)

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
 
 BENCH = "videomme"
 METRIC = "videomme_perception_score"
@@ -67,7 +67,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "sub_category": doc.get("sub_category"),
         "task_type": doc.get("task_type"),
     }
-    payload = scoring.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields)
+    payload = scoring.make_payload(results, doc["options"], doc["answer"], video_id(doc), fields,
+                                   official=official_answers.official_choice(BENCH, results, doc))
     return scoring.metrics(METRIC, payload)
 
 
@@ -76,3 +77,8 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
+
+# The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
+doc_to_messages = prompts.chat_messages(doc_to_visual, doc_to_text)
+fixture_doc_to_messages = prompts.chat_messages(fixture_doc_to_visual, doc_to_text)
