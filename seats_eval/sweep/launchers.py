@@ -5,6 +5,7 @@ and the Slurm sbatch array script (one array task per job, each a `seats-eval sw
 from __future__ import annotations
 
 import shlex
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,9 +22,20 @@ from .store import write_text_atomic
 EVAL = ["-m", "seats_eval.cli", "eval", "--allow-failures"]
 
 
-def lmms_eval_argv(sweep: Sweep, job: Job, output: Path) -> list[str]:
+def free_port() -> int:
+    """A TCP port free on this host now (for a data-parallel job's rendezvous): concurrent
+    jobs on one node, Slurm array tasks included, must not all take accelerate's 29500."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lmms_eval_argv(sweep: Sweep, job: Job, output: Path, port: int | None = None) -> list[str]:
     """The command line of one job (what `--dry-run` prints): lmms-eval's arguments, run by
-    `seats-eval eval`."""
+    `seats-eval eval`. With the accelerate launcher and several processes: `--multi_gpu`
+    (without it accelerate starts one process when it sees no GPUs; on the CPU the processes
+    form a gloo group, see models/parallel.py) and the rendezvous port: the spec's
+    `main_process_port`, else `port` (the runner passes a free one)."""
     margs = ",".join(f"{k}={_fmt_value(v)}" for k, v in job.model_args.items())
     args = ["--model", job.model, "--model_args", margs, "--tasks", ",".join(job.tasks),
             "--include_path", str(REPO / "tasks"), "--output_path", str(output), *job.lmms_eval_args]
@@ -33,9 +45,11 @@ def lmms_eval_argv(sweep: Sweep, job: Job, output: Path) -> list[str]:
     if sweep.launcher == "accelerate":
         accel = bindir / "accelerate"
         launch = [str(accel), "launch"] if accel.exists() else [sys.executable, "-m", "accelerate.commands.launch"]
+        if sweep.num_processes > 1:
+            launch.append("--multi_gpu")
         launch += ["--num_processes", str(sweep.num_processes)]
-        if sweep.main_process_port:
-            launch += ["--main_process_port", str(sweep.main_process_port)]
+        if sweep.main_process_port or (port and sweep.num_processes > 1):
+            launch += ["--main_process_port", str(sweep.main_process_port or port)]
         if sweep.lmms_eval_cmd:  # a script instead of `seats-eval eval` (tests)
             return launch + sweep.lmms_eval_cmd[1:] + args
         return launch + EVAL + args

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .jobs import Job
-from .launchers import lmms_eval_argv
+from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
 from .store import _jsonl, _valid_result, job_summary, read_status, write_json_atomic
 
@@ -207,7 +207,7 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
     attempt.mkdir(parents=True)
     write_json_atomic(attempt / "job.json", job.describe())
     write_json_atomic(jdir / "job.json", job.describe())
-    argv = lmms_eval_argv(sweep, job, attempt / "output")
+    argv = lmms_eval_argv(sweep, job, attempt / "output", port=free_port())
     (attempt / "command.txt").write_text(shlex.join(argv) + "\n")
     env = dict(os.environ, **sweep.env, SEATS_RECORD_DIR=str(attempt / "records"))
     if any(t.startswith("seats_fixture_") for t in job.tasks):
