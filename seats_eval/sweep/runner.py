@@ -270,7 +270,19 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
 
 def ensure_artifacts(sweep: Sweep) -> None:
     """The tiny model of the spec's backbone (spec `tiny: true`) and the fixture clips,
-    created when missing."""
+    created when missing, under a lock in the artifacts folder (concurrent Slurm array
+    tasks: one builds, the others wait and find them)."""
+    if not sweep.tiny and not any(t.startswith("seats_fixture_") for t in sweep.tasks):
+        return  # nothing to build: no lock (the artifacts folder may be read-only)
+    lock = _Lock(sweep.artifacts / ".seats-artifacts.lock")
+    try:
+        lock.acquire(wait=True)
+        _ensure_artifacts(sweep)
+    finally:
+        lock.close()
+
+
+def _ensure_artifacts(sweep: Sweep) -> None:
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
         from ..models.registry import suffix_family
