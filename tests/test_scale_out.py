@@ -53,7 +53,7 @@ def answers(result: Path) -> dict[tuple[str, int], object]:
         task = f.name.split("_samples_", 1)[1].removesuffix(".jsonl")
         for line in f.read_text().splitlines():
             d = json.loads(line)
-            got[(task, d["doc_id"])] = (d["filtered_resps"], d["resps"])
+            got[(task, d["doc_id"])] = d  # answer, scores, prompt, doc hash
     return got
 
 
