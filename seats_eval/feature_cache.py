@@ -15,16 +15,27 @@ Every tensor of an entry is stored with a content hash (BLAKE2b of its bytes) th
 checked on load: an entry that is unreadable, of another version or key, or whose tensors
 do not match their hashes is reported, deleted and recomputed, never used. Tensors are
 saved compact (a view is cloned, so a slice never drags its parent buffer along).
-Entries are written atomically (temp file + rename): concurrent workers may fill the same
-key; the last rename wins with identical content. A cache never changes results: with R=1
-and the cache on, logits equal the uncached run's (tests/test_feature_cache.py).
+Entries are written atomically (a temp file named by host, pid and a random suffix, then a
+rename), so a reader never sees half an entry. Writes and deletions of one key take that
+key's lock (`flock` on `<key>.lock` beside the entry; NFS v4 and Lustre honour it), so that
+concurrent workers (data-parallel ranks, Slurm array tasks sharing one cache) are safe: a
+worker that found an entry bad deletes it only if it is still the very file it read (a
+concurrent writer's fresh entry is read instead, never deleted); concurrent fills of one key
+leave one whole entry (identical content: the last rename wins). A cache never changes
+results: with R=1 and the cache on, logits equal the uncached run's
+(tests/test_feature_cache.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import socket
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,34 +202,70 @@ class FeatureCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.pt"
 
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """The key's exclusive lock (held while its entry is written or deleted)."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(f"{key}.lock"), "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def load(self, key: str) -> CacheEntry | None:
         """The entry under `key`, verified; None on a miss. A bad entry is reported (warning
-        naming the file and the cause), deleted and counted as a miss."""
+        naming the file and the cause), deleted (under the key's lock, and only if no other
+        worker replaced it since it was read) and counted as a miss."""
         path = self.path(key)
-        if not path.exists():
-            self.misses += 1
-            return None
-        try:
-            entry = read_entry(path, key)
-        except CorruptEntry as exc:
-            logger.warning(f"seats-eval: feature cache entry {path} is bad ({exc}); deleting it and recomputing")
-            path.unlink(missing_ok=True)
-            self.misses += 1
-            self.bad += 1
-            return None
-        self.hits += 1
-        return entry
+        for _ in range(3):  # a concurrent writer may replace a bad entry while we look at it
+            try:
+                seen = _identity(path)
+            except FileNotFoundError:
+                self.misses += 1
+                return None
+            try:
+                entry = read_entry(path, key)
+            except CorruptEntry as exc:
+                with self.lock(key):
+                    try:
+                        replaced = _identity(path) != seen
+                    except FileNotFoundError:
+                        replaced = False
+                    if replaced:
+                        continue  # another worker wrote a fresh entry: read that one
+                    logger.warning(f"seats-eval: feature cache entry {path} is bad ({exc}); "
+                                   "deleting it and recomputing")
+                    path.unlink(missing_ok=True)
+                self.misses += 1
+                self.bad += 1
+                return None
+            self.hits += 1
+            return entry
+        self.misses += 1
+        return None
 
     def store(self, key: str, entry: CacheEntry, payload: dict[str, Any] | None = None) -> Path:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         state = entry.to_state()
         digests = {name: tensor_digest(t) for name, t in _tensors(state)}
-        torch.save({"version": CACHE_VERSION, "key": key, "entry": state, "digests": digests,
-                    "payload": json.dumps(payload, default=str) if payload else None}, tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save({"version": CACHE_VERSION, "key": key, "entry": state, "digests": digests,
+                        "payload": json.dumps(payload, default=str) if payload else None}, tmp)
+            with self.lock(key):
+                os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """Which file `path` names now (a rename makes a new one)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_entry(path: Path, key: str | None = None) -> CacheEntry:

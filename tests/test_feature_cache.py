@@ -197,3 +197,91 @@ def test_cache_info_lists_entries_and_bad_ones(thinker, processor, make_inputs, 
     assert main(["cache", "info", str(tmp_path), "--delete-bad"]) == 0
     assert good.exists() and not bad.exists()
     assert main(["cache", "info", str(tmp_path)]) == 0 and "all entries verified" in capsys.readouterr().out
+
+
+# --- concurrent workers (data-parallel ranks, Slurm array tasks) on one cache -------------------
+
+def _tiny_entry(seed: int) -> CacheEntry:
+    from seats_eval.runtime.features import EncoderFeatures
+
+    g = torch.Generator().manual_seed(seed)
+    feats = EncoderFeatures(audio=torch.randn(6, 8, generator=g), video=torch.randn(12, 8, generator=g),
+                            deepstack=None, vision_recv=None, audio_recv=None, signals_captured=False,
+                            audio_frames_per_token=1, audio_window=None)
+    return CacheEntry([1, 2, 3], [1, 9, 9, 3], {"video_grid_thw": torch.tensor([[2, 4, 4]])}, feats, {"frames": 4})
+
+
+def _hammer(root: str, key: str, rounds: int, out) -> None:  # a worker process
+    cache = FeatureCache(root, {"model": "m"})
+    seen = []
+    for i in range(rounds):
+        entry = cache.load(key)
+        if entry is None or i % 3 == 0:
+            cache.store(key, _tiny_entry(0))
+        else:
+            seen.append(torch.equal(entry.features.video, _tiny_entry(0).features.video))
+    out.put((cache.hits, cache.bad, all(seen)))
+
+
+def test_concurrent_workers_never_see_or_leave_a_partial_entry(tmp_path):
+    """Four processes fill and read one key at once: every read entry is whole and verified,
+    nothing is found bad, and no temp file is left behind."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    key = "ab" + "0" * 38
+    procs = [ctx.Process(target=_hammer, args=(str(tmp_path), key, 30, q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sum(r[0] for r in results) > 0 and all(r[1] == 0 for r in results) and all(r[2] for r in results)
+    assert sorted(p.name for p in (tmp_path / "ab").iterdir()) == [f"{key}.lock", f"{key}.pt"]
+
+
+def test_a_bad_entry_replaced_by_another_worker_is_read_not_deleted(tmp_path, monkeypatch):
+    """Worker A finds an entry bad; before A deletes it, worker B writes a good one under the
+    same key. A must not delete B's entry: it reads it instead."""
+    import seats_eval.feature_cache as fc
+
+    a, b = FeatureCache(tmp_path, {"model": "m"}), FeatureCache(tmp_path, {"model": "m"})
+    key = "cd" + "1" * 38
+    a.path(key).parent.mkdir(parents=True)
+    a.path(key).write_bytes(b"not a torch file")
+    real = fc.read_entry
+    calls = []
+
+    def racing_read(path, k=None):
+        calls.append(path)
+        if len(calls) == 1:  # A read the bad file; meanwhile B replaces it
+            b.store(key, _tiny_entry(1))
+            raise fc.CorruptEntry("unreadable: truncated")
+        return real(path, k)
+
+    monkeypatch.setattr(fc, "read_entry", racing_read)
+    got = a.load(key)
+    assert got is not None and torch.equal(got.features.video, _tiny_entry(1).features.video)
+    assert a.bad == 0 and a.path(key).exists()
+    # a bad entry nobody replaced is still deleted (and counted)
+    a.path(key).write_bytes(b"garbage")
+    monkeypatch.setattr(fc, "read_entry", real)
+    assert a.load(key) is None and a.bad == 1 and not a.path(key).exists()
+
+
+def test_a_writer_waits_for_the_key_lock(tmp_path):
+    """store() renames only under the key's lock: while another holder has it, the entry does
+    not appear."""
+    import threading
+
+    cache = FeatureCache(tmp_path, {"model": "m"})
+    key = "ef" + "2" * 38
+    done = threading.Event()
+    with cache.lock(key):
+        t = threading.Thread(target=lambda: (cache.store(key, _tiny_entry(2)), done.set()))
+        t.start()
+        assert not done.wait(1.0) and not cache.path(key).exists()
+    t.join(timeout=30)
+    assert done.is_set() and cache.load(key) is not None

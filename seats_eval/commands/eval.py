@@ -58,6 +58,9 @@ def main(argv: list[str]) -> int:
         print(f"seats-eval eval: {exc}", file=sys.stderr)
         return 2
 
+    from ..models.parallel import prepare_env
+
+    prepare_env()  # data parallel on CPUs: a gloo group (models/parallel.py)
     import lmms_eval.__main__ as lmms_main
 
     errors: list[BaseException] = []

@@ -48,7 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="write an sbatch array script (default <out>/sweep.sbatch) instead of running")
     g.add_argument("--slurm-partition", default=None)
     g.add_argument("--slurm-time", default=None, help="e.g. 24:00:00")
-    g.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per array task (default num_processes)")
+    g.add_argument("--slurm-gpus", type=int, default=None,
+                   help="GPUs per array task (--gres=gpu:N; 0: none; default: the spec's, else num_processes)")
+    g.add_argument("--slurm-cpus", type=int, default=None,
+                   help="CPUs per array task (default: the spec's cpus_per_task, else 8 per GPU)")
+    g.add_argument("--slurm-mem", default=None, help="memory per array task, e.g. 64G (default: the spec's)")
     g.add_argument("--slurm-max-parallel", type=int, default=None, help="array throttle (%%N)")
     g.add_argument("--slurm-directive", action="append", default=[], help="extra '#SBATCH' line (repeatable)")
     # Tests inject a fake lmms-eval through the spec's `lmms_eval_cmd`; this flag does the same.
@@ -82,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
         if args.no_encoder_cache:
             sweep.cache = False
         if args.slurm is not None:
+            jobs = sw.select_jobs(sweep, None, args.only)  # --only: an array of those jobs' indices
             path = sw.write_slurm(
                 sweep, Path(args.slurm) if args.slurm else None, extra_args=_passthrough(args),
                 partition=args.slurm_partition, time_limit=args.slurm_time, gpus=args.slurm_gpus,
-                max_parallel=args.slurm_max_parallel, directives=args.slurm_directive)
-            print(f"wrote {path} ({len(sweep.jobs)} array task(s)); submit with: sbatch {shlex.quote(str(path))}")
+                cpus=args.slurm_cpus, mem=args.slurm_mem, max_parallel=args.slurm_max_parallel,
+                directives=args.slurm_directive, jobs=jobs)
+            print(f"wrote {path} ({len(jobs)} array task(s)); submit with: sbatch {shlex.quote(str(path))}")
             return 0
         if args.status:
             rows = sw.sweep_status(sweep)

@@ -10,6 +10,8 @@ counted by the tasks' `sample_failures` metric, and written to `failures.jsonl` 
 directory is configured; the run goes on. Any other exception is a bug: it propagates (with
 `seats-eval eval`, the run exits non-zero with its traceback). Per-sample prune records
 (tokens per layer and modality, FLOPs, timings, media facts) go to `records.jsonl`.
+Data parallel (`accelerate launch`): each rank on its own device, rows written per rank and
+merged by rank 0 at the end (models/parallel.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..errors import ConfigError, DataError
 from ..methods import build_method
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
+from . import parallel
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -110,11 +113,19 @@ class QwenOmniModel(lmms):
         output = cli_output_path(sys.argv)
         if output is not None:
             check_writable(output, "lmms-eval's --output_path")
-        if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if device_map is None and self.cfg.device_map and torch.cuda.device_count() > 1:
-            device_map = self.cfg.device_map  # e.g. the 30B MoE thinker spans GPUs
-        self._device = torch.device(device)
+        acc = parallel.make_accelerator()  # data parallel (models/parallel.py); None in one process
+        if acc is not None:
+            if device_map is not None:
+                raise ConfigError("device_map under data parallel: each process holds a whole replica on "
+                                  "its own device; use one process with device_map=auto instead")
+            self.accelerator = acc  # lmms-eval's evaluator gathers and waits through it
+            self._device = parallel.rank_device(acc, device)
+        else:
+            if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            if device_map is None and self.cfg.device_map and torch.cuda.device_count() > 1:
+                device_map = self.cfg.device_map  # e.g. the 30B MoE thinker spans GPUs
+            self._device = torch.device(device)
         if dtype == "auto":
             dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
         elif isinstance(dtype, str):
@@ -149,7 +160,7 @@ class QwenOmniModel(lmms):
         self.feature_cache = self._open_feature_cache(feature_cache)
         self.failures: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
-        self._rank, self._world_size = 0, 1
+        self._rank, self._world_size = (0, 1) if acc is None else (acc.process_index, acc.num_processes)
         logger.info(f"seats-eval: {self.method_id} on {self.pretrained} ({self.method.describe()})")
 
     def _open_feature_cache(self, option: str | None) -> Any:
@@ -214,11 +225,14 @@ class QwenOmniModel(lmms):
         out = []
         for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
-            out.append(self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split))
+            out.append(self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
+                                    record=not parallel.is_padding(req)))
+        parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
+                        list(dict.fromkeys(req.args[4] for req in requests)))
         self._flush_summary()
         return out
 
-    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split) -> str:
+    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True) -> str:
         from ..flops import prefill_flops
         from ..runtime.generate import generate
 
@@ -250,15 +264,17 @@ class QwenOmniModel(lmms):
                         "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
                                                      "true") / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer})
-            self._write("records.jsonl", rec)
-            self.records.append(rec)
+            if record:  # not a rank-padding copy (models/parallel.py)
+                self._write("records", rec)
+                self.records.append(rec)
             return answer
         except DataError as exc:  # the sample's own data; anything else is a bug and propagates
             msg = f"{sample} ({path or 'no video'}): {type(exc).__name__}: {exc}"
             logger.error(f"seats-eval: sample failed: {msg}")
             fail = {"task": task, "doc_id": doc_id, "video": path, "error": f"{type(exc).__name__}: {exc}"}
-            self.failures.append(fail)
-            self._write("failures.jsonl", fail)
+            if record:
+                self.failures.append(fail)
+                self._write("failures", fail)
             return f"{FAILURE_MARKER} {msg}"
 
     def _inputs(self, path: str, context: str, system_prompt: str, max_frames: int, sample: str):
@@ -305,7 +321,7 @@ class QwenOmniModel(lmms):
         if self.record_dir is None:
             return
         self.record_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.record_dir / name, "a") as f:
+        with open(self.record_dir / parallel.row_file(name, self.rank, self.world_size), "a") as f:
             f.write(json.dumps(row, default=str) + "\n")
 
     def _flush_summary(self) -> None:

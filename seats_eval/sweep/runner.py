@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .jobs import Job
-from .launchers import lmms_eval_argv
+from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
 from .store import _jsonl, _valid_result, job_summary, read_status, write_json_atomic
 
@@ -207,7 +207,7 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
     attempt.mkdir(parents=True)
     write_json_atomic(attempt / "job.json", job.describe())
     write_json_atomic(jdir / "job.json", job.describe())
-    argv = lmms_eval_argv(sweep, job, attempt / "output")
+    argv = lmms_eval_argv(sweep, job, attempt / "output", port=free_port())
     (attempt / "command.txt").write_text(shlex.join(argv) + "\n")
     env = dict(os.environ, **sweep.env, SEATS_RECORD_DIR=str(attempt / "records"))
     if any(t.startswith("seats_fixture_") for t in job.tasks):
@@ -270,7 +270,19 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
 
 def ensure_artifacts(sweep: Sweep) -> None:
     """The tiny model of the spec's backbone (spec `tiny: true`) and the fixture clips,
-    created when missing."""
+    created when missing, under a lock in the artifacts folder (concurrent Slurm array
+    tasks: one builds, the others wait and find them)."""
+    if not sweep.tiny and not any(t.startswith("seats_fixture_") for t in sweep.tasks):
+        return  # nothing to build: no lock (the artifacts folder may be read-only)
+    lock = _Lock(sweep.artifacts / ".seats-artifacts.lock")
+    try:
+        lock.acquire(wait=True)
+        _ensure_artifacts(sweep)
+    finally:
+        lock.close()
+
+
+def _ensure_artifacts(sweep: Sweep) -> None:
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
         from ..models.registry import suffix_family
