@@ -6,7 +6,7 @@ STAMP := $(VENV)/.seats-installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all lint clean-artifacts table3 table8 table4 table5 table9
+.PHONY: setup demo test test-all lint mutants clean-artifacts table3 table8 table4 table5 table9
 
 # Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
@@ -62,6 +62,17 @@ test-all: setup
 lint: setup
 	$(VENV)/bin/ruff check seats_eval tests tasks
 	$(VENV)/bin/vulture seats_eval tests tasks vulture_whitelist.py --min-confidence 60
+
+# Mutation testing (not part of CI; docs/testing.md): mutmut over the paths and with the
+# tests of [tool.mutmut] in pyproject.toml. MUTANTS: mutant name patterns to run (default
+# the bounded set of docs/testing.md); MUTANTS='' runs every mutant (hours on 2 cores).
+# Results: `mutmut results`, `mutmut show NAME` (run in this directory).
+MUTANTS ?= 'seats_eval.select.*' 'seats_eval.methods.seats.*' 'seats_eval.runtime.signals.*' \
+	'seats_eval.runtime.attention.x_last_row_attention*' 'seats_eval.runtime.prune.xǁPruningRuntimeǁ_scores*'
+mutants: setup
+	$(PY) -m pip install -q -c constraints.txt -e '.[mutation]'
+	SEATS_TEST_ARTIFACTS=$(abspath $(ARTIFACTS))/test $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 clean-artifacts:
 	rm -rf $(ARTIFACTS)
