@@ -62,14 +62,17 @@ def _rotate(x, cos, sin):
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
+def _bias(linear):
+    return None if linear.bias is None else linear.bias.float()
+
+
 def hand_scores(lm, layer, hidden, positions, qk_norm: bool) -> torch.Tensor:
     """Last-row head-mean attention of `layer`'s q/k on `hidden` (S, D) at M-RoPE `positions` (3, 1, S)."""
     attn = layer.self_attn
     h = _rms(hidden, layer.input_layernorm)
     d = attn.head_dim
-    bias = (lambda lin: None if lin.bias is None else lin.bias.float())
-    q = torch.nn.functional.linear(h[-1:], attn.q_proj.weight.float(), bias(attn.q_proj)).view(1, -1, d)
-    k = torch.nn.functional.linear(h, attn.k_proj.weight.float(), bias(attn.k_proj)).view(h.shape[0], -1, d)
+    q = torch.nn.functional.linear(h[-1:], attn.q_proj.weight.float(), _bias(attn.q_proj)).view(1, -1, d)
+    k = torch.nn.functional.linear(h, attn.k_proj.weight.float(), _bias(attn.k_proj)).view(h.shape[0], -1, d)
     if qk_norm:
         q, k = _rms(q, attn.q_norm), _rms(k, attn.k_norm)
     cos, sin = lm.rotary_emb(hidden[None], positions)  # (1, S, d)
