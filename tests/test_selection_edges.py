@@ -176,3 +176,34 @@ def test_a_step_without_scores_is_rejected():
     lay = _layout([(288, 50)])
     with pytest.raises(AssertionError):
         m.in_llm(DropStep(1, "official", "stage2_1"), None, lay, Plan(lay.counts()))
+
+
+def test_stage1_only_schedule():
+    m = build_method("seats", TINY, {"R": 0.1, "stage2": False, "decay": "equal", "profile": "paper"})
+    s = m.schedule
+    r = 0.1 * 8 / 6  # R * L / (L_l - 1)
+    assert s.budget == m.budget and s.decay == "equal" and s.late_after == 5
+    for part in (s.video, s.audio):
+        assert part.levels == pytest.approx((r,) * 4) and part.steps == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("profile", ["paper", "official"])
+@pytest.mark.parametrize("stage1", ["visionzip", "omnizip"])
+def test_stage1_baseline_selectors_keep_seats_counts(profile, stage1):
+    lay = _layout([(288, 50)] * 2)
+    ctx = _weighted_ctx(lay, torch.tensor([5]))
+    m = build_method("seats", Q7B, {"R": 0.2, "profile": profile, "stage1": stage1})
+    ref = build_method("seats", Q7B, {"R": 0.2, "profile": profile})
+    res = m.pre_llm(ctx, m.plan(lay.counts()))
+    keep_ref = ref.pre_llm(ctx, ref.plan(lay.counts())).keep
+    assert res.embeds is not None and res.embeds.shape == ctx.embeds.shape
+    for mod in (VIDEO, AUDIO):
+        assert int((res.keep & (lay.modality == mod)).sum()) == int((keep_ref & (lay.modality == mod)).sum())
+
+
+def test_stage1_random_keeps_one_token_of_a_window_with_one():
+    lay = _layout([(288, 50), (288, 1)])
+    assert lay.window_counts(AUDIO).tolist() == [50, 1]
+    m = build_method("seats", Q7B, {"R": 0.2, "profile": "paper", "stage1": "random"})
+    keep = m.pre_llm(_weighted_ctx(lay, torch.tensor([5])), m.plan(lay.counts())).keep
+    assert torch.bincount(lay.window[keep & (lay.modality == AUDIO)], minlength=2).tolist()[1] == 1
