@@ -209,3 +209,18 @@ def test_stage1_random_keeps_one_token_of_a_window_with_one():
     m = build_method("seats", Q7B, {"R": 0.1, "profile": "paper", "stage1": "random"})  # < 26 of 51 audio
     keep = m.pre_llm(_weighted_ctx(lay, torch.tensor([5])), m.plan(lay.counts())).keep
     assert torch.bincount(lay.window[keep & (lay.modality == AUDIO)], minlength=2).tolist()[1] == 1
+
+
+def test_official_allocation_fills_a_rounding_deficit_one_token_at_a_time():
+    n, none = torch.full((3,), 10), torch.zeros(3, dtype=torch.long)
+    # S_t = (softmax(p_v / 0.3) + 1/3) / 2 = (0.6, 0.2, 0.2); 7 S_t rounds to (4, 1, 1): one short,
+    # given to the smallest window (first index on ties)
+    B_v, B_a = off.allocate(torch.tensor([0.7695, 0.0, 0.0]), torch.zeros(3), n, none, 7, 0, 0.3)
+    assert B_v.tolist() == [4, 2, 1] and B_a.tolist() == [0, 0, 0]
+
+
+def test_official_allocation_gives_back_audio_for_a_video_fix_up():
+    # window 0: B_t = 2, its video relevance ~0 -> split (0, 2); the video fix-up takes one audio
+    B_v, B_a = off.allocate(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([10, 10]),
+                            torch.tensor([10, 10]), 2, 6, 0.01)
+    assert (int(B_v[0]), int(B_a[0])) == (1, 1)
