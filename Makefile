@@ -6,7 +6,7 @@ STAMP := $(VENV)/.seats-installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all lint clean-artifacts table3 table8 table4 table5 table9
+.PHONY: setup demo test test-all lint mutants clean-artifacts table3 table8 table4 table5 table9
 
 # Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
@@ -62,6 +62,20 @@ test-all: setup
 lint: setup
 	$(VENV)/bin/ruff check seats_eval tests tasks
 	$(VENV)/bin/vulture seats_eval tests tasks vulture_whitelist.py --min-confidence 60
+
+# Mutation testing (not part of CI; docs/testing.md): mutmut over the paths and with the
+# tests of [tool.mutmut] in pyproject.toml. MUTANTS: mutmut name patterns; the default is the
+# sample of docs/testing.md (every mutant whose number ends in 1, i.e. 1 in 10, of select/,
+# methods/seats.py, runtime/signals.py, last_row_attention and PruningRuntime._scores);
+# MUTANTS= (empty) runs all ~4400 mutants (hours on 2 loaded cores).
+# Results: `mutmut results`, `mutmut show NAME` (in this directory; mutants/ is scratch).
+MUTANTS ?= 'seats_eval.select.*__mutmut_*1' 'seats_eval.methods.seats.*__mutmut_*1' \
+	'seats_eval.runtime.signals.*__mutmut_*1' 'seats_eval.runtime.attention.x_last_row_attention__mutmut_*1' \
+	'seats_eval.runtime.prune.*_scores__mutmut_*1'
+mutants: setup
+	$(PY) -m pip install -q -c constraints.txt -e '.[mutation]'
+	SEATS_TEST_ARTIFACTS=$(abspath $(ARTIFACTS))/test OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 clean-artifacts:
 	rm -rf $(ARTIFACTS)
