@@ -287,13 +287,14 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
     return frames, audio
 
 
-def write_where_clip(path: str | Path, q: WhereQuestion) -> Path:
-    """The question's clip as an MPEG-4 + AAC file (what the fixture task reads)."""
+def write_where_clip(path: str | Path, q: WhereQuestion, tmp_suffix: str = "") -> Path:
+    """The question's clip as an MPEG-4 + AAC file (what the fixture task reads); written to
+    a temporary name (`tmp_suffix`: e.g. the pid, for concurrent writers), then renamed."""
     import av
 
     frames, audio = render_where(q)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.tmp{tmp_suffix}")
     with av.open(str(tmp), mode="w", format="mp4") as container:
         vstream = container.add_stream("mpeg4", rate=WHERE_FPS)
         vstream.width = vstream.height = frames.shape[1]
