@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="the sweep's results folder, if overridden for the sweep")
     p.add_argument("--artifacts", default=None, help="as for `seats-eval sweep`")
     p.add_argument("--baseline", default=None, help="baseline JSON (default model_configs/sweeps/baselines/<name>.json)")
+    p.add_argument("--only", default=None, help="check only the baseline's jobs whose name matches this glob")
     p.add_argument("--update", action="store_true", help="write the baseline from this run (deliberate)")
 
 
@@ -36,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"regression baseline written: {write_baseline(sweep, cells, baseline)} ({len(cells)} cells)")
         return 0
-    ok, lines = check(sweep, cells, baseline)
+    ok, lines = check(sweep, cells, baseline, only=args.only)
     print("\n".join(lines))
-    if missing:
+    if missing and not args.only:
         print(f"jobs without results: {', '.join(missing)}", file=sys.stderr)
     return 0 if ok else 1

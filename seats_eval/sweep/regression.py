@@ -18,6 +18,7 @@ A toy check: the tiny model's ranking of methods is no evidence about real model
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,12 +115,19 @@ def write_baseline(sweep: Sweep, cells: list[Cell], path: Path | None = None) ->
     return path
 
 
-def check(sweep: Sweep, cells: list[Cell], path: Path | None = None) -> tuple[bool, list[str]]:
-    """(passed, report lines): every baseline cell present and inside its band."""
+def check(sweep: Sweep, cells: list[Cell], path: Path | None = None,
+          only: str | None = None) -> tuple[bool, list[str]]:
+    """(passed, report lines): every baseline cell (of the jobs matching the glob `only`)
+    present and inside its band."""
     path = path or baseline_path(sweep)
     base = read_json(path)
     if base is None:
         return False, [f"no baseline {path}: write one with `seats-eval regression --update`"]
+    if only:
+        base["cells"] = [b for b in base["cells"] if fnmatch.fnmatch(b["job"], only)]
+        cells = [c for c in cells if fnmatch.fnmatch(c.job, only)]
+        if not base["cells"]:
+            return False, [f"no baseline job matches {only!r}"]
     now = {(c.job, c.task): c for c in cells}
     lines = [f"regression check of {sweep.name} against {path} (band: 99% Wilson interval +- {SLACK} question)",
              f"| {'job':<28} | {'task':<26} | {'n':>3} | baseline % | band %        | now %  | verdict |",
