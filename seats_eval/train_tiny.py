@@ -140,7 +140,10 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict[str, Any]:
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration, Qwen3OmniMoeThinkerForConditionalGeneration
+    from transformers import (
+        Qwen2_5OmniThinkerForConditionalGeneration,
+        Qwen3OmniMoeThinkerForConditionalGeneration,
+    )
 
     qwen3 = settings.backbone in QWEN3_NAMES
     cls = Qwen3OmniMoeThinkerForConditionalGeneration if qwen3 else Qwen2_5OmniThinkerForConditionalGeneration

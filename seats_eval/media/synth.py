@@ -222,7 +222,7 @@ def where_question(seed: int, kind: str | None = None, qid: str | None = None) -
         wins = rng.choice(n_win, size=4, replace=False)
         colours = rng.permutation(list(COLOURS))
         shape_of = rng.choice(SHAPES, size=4)
-        shapes = tuple((int(w), str(c), str(s)) for w, c, s in zip(wins, colours, shape_of))
+        shapes = tuple((int(w), str(c), str(s)) for w, c, s in zip(wins, colours, shape_of, strict=True))
         pick = int(rng.integers(4))
         window = int(wins[pick])
         tone = (window, 600.0, 0)
