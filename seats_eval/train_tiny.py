@@ -47,7 +47,7 @@ def question_text(q: WhereQuestion) -> str:
 class TrainSettings:
     backbone: str = "qwen2.5-omni"
     seed: int = 0
-    steps: int = 300
+    steps: int = 250
     batch: int = 8
     lr: float = 3e-3
     warmup: int = 20

@@ -20,6 +20,9 @@ from pathlib import Path
 help = "offline demo: trained tiny model + generated clips + lmms-eval on the where questions, then a summary"
 
 REPO = Path(__file__).resolve().parents[2]
+# 0-based decoder layer that sees what Stage II kept (tiny configs: boundaries [2, 4, 5, 7],
+# Stage II drops after layers 1-3, Stage III after 5); the last layer sees Stage III's.
+STAGE2_LAYER = 4
 DEMO_MODELS = ("qwen25omni,seats_qwen25omni:R=0.25,random_qwen25omni:R=0.25,divprune_om_qwen25omni:R=0.25")
 
 
@@ -108,7 +111,7 @@ def summarise(model_id: str, extra: str, out: Path, task: str) -> dict:
     R = next((float(a.split("=")[1]) for a in extra.split(",") if a.startswith("R=")), 1.0)
     return {"model": model_id, "R": R, "accuracy": acc, "n": len(recs),
             "input": kept("input_counts"), "stage1": kept("llm_input_counts"),
-            "last_layer": kept("layer_counts", -1), "tflops": mean(r.get("tflops") for r in recs),
+            "stage2": kept("layer_counts", STAGE2_LAYER), "last_layer": kept("layer_counts", -1), "tflops": mean(r.get("tflops") for r in recs),
             "prefill_ms": None if not recs else 1000 * (mean((r.get("timings") or {}).get("prefill_s") for r in recs)
                                                        or 0.0)}
 
@@ -119,16 +122,16 @@ def print_summary(rows: list[dict], model_dir: Path) -> None:
 
     print(f"\n=== seats-eval demo summary: {model_dir.name} tiny model, {rows[0]['n'] if rows else 0} questions "
           "(a toy: no evidence about real models) ===")
-    print("| method                  |    R | accuracy % | media tokens in | after Stage I | at last layer | "
+    print("| method                  |    R | accuracy % | media tokens: in | Stage I | Stage II | Stage III | "
           "TFLOPs    | prefill ms |")
-    print("|-------------------------|------|------------|-----------------|---------------|---------------|"
+    print("|-------------------------|------|------------|------------------|---------|----------|-----------|"
           "-----------|------------|")
     for r in rows:
-        print(f"| {r['model']:<23} | {r['R']:4.2f} | {f(r['accuracy'], '10.1f')} | {f(r['input'], '15.0f')} | "
-              f"{f(r['stage1'], '13.0f')} | {f(r['last_layer'], '13.0f')} | {f(r['tflops'], '9.2e')} | "
-              f"{f(r['prefill_ms'], '10.1f')} |")
-    print("(media tokens: video + audio per sample, means; Stage I = what enters the LLM; TFLOPs: prefill, "
-          "paper convention)", flush=True)
+        print(f"| {r['model']:<23} | {r['R']:4.2f} | {f(r['accuracy'], '10.1f')} | {f(r['input'], '16.0f')} | "
+              f"{f(r['stage1'], '7.0f')} | {f(r['stage2'], '8.0f')} | {f(r['last_layer'], '9.0f')} | "
+              f"{f(r['tflops'], '9.2e')} | {f(r['prefill_ms'], '10.1f')} |")
+    print(f"(video + audio tokens per sample, means: in = the clip's, Stage I = entering the LLM, Stage II = at "
+          f"layer {STAGE2_LAYER + 1}, Stage III = at the last layer; TFLOPs: prefill, paper convention)", flush=True)
 
 
 def tradeoff_png(rows: list[dict], path: Path) -> Path:

@@ -162,7 +162,7 @@ def write_long_clip(path: str | Path, seconds: float, width: int = 640, height: 
 # Questions whose answer sits in ONE 2-s window of a 16-s clip (8 windows): a coloured shape
 # shown only there (its colour or its shape), a tone only there (its pitch) or beeps only
 # there (how many), or four shapes in four windows and a tone during one of them (which
-# colour was on screen while it played). 4 options, one letter. The trained tiny models of
+# colour was on screen while it played). 4 options in a fixed order per kind, one letter. The trained tiny models of
 # `seats-eval train-tiny` learn them (seats_eval/train_tiny.py); the fixture task
 # seats_fixture_where asks them (tasks/fixture_where/).
 WHERE_SECONDS, WHERE_WINDOW, WHERE_FPS, WHERE_SIZE, WHERE_SR = 16.0, 2.0, 2, 224, 16000
@@ -230,8 +230,10 @@ def where_question(seed: int, kind: str | None = None, qid: str | None = None) -
         question = "What colour was the shape on screen while the tone played?"
     else:
         raise ValueError(f"unknown question kind {kind!r}; allowed: {', '.join(WHERE_KINDS)}")
-    order = rng.permutation(4)
-    opts = [values[i] for i in order]
+    # Options in one fixed order per kind (colours, shapes, pitches, counts): the letter
+    # follows from what was seen or heard, with no text matching for a tiny model to learn;
+    # the answers still spread evenly over A-D (each value is drawn uniformly).
+    opts = list(values)
     letters = "ABCD"
     return WhereQuestion(qid or f"where_{seed:06d}", kind, window, question,
                          tuple(f"{letters[i]}. {o}" for i, o in enumerate(opts)), letters[opts.index(right)],
