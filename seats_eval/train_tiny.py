@@ -113,10 +113,13 @@ class ExampleMaker:
 
 
 def _loss(model, batch, letter: int, eos: int):
+    """Cross-entropy of the letter and <|im_end|>. `use_audio_in_video`: the processor
+    interleaved the audio with the video per window, so M-RoPE must be computed that way
+    (as the adapter does at evaluation); without it positions follow the wrong layout."""
     import torch
     import torch.nn.functional as F
 
-    logits = model(**batch, use_cache=False).logits[0, -3:-1].float()  # the letter, then <|im_end|>
+    logits = model(**batch, use_cache=False, use_audio_in_video=True).logits[0, -3:-1].float()  # the letter, then <|im_end|>
     return F.cross_entropy(logits, torch.tensor([letter, eos]))
 
 
@@ -126,7 +129,7 @@ def predict(model, maker: ExampleMaker, q: WhereQuestion, system_prompt: str | N
 
     with torch.no_grad():
         batch = maker.inputs(q, system_prompt, with_answer=False)
-        logits = model(**batch, use_cache=False).logits[0, -1]
+        logits = model(**batch, use_cache=False, use_audio_in_video=True).logits[0, -1]
     best = int(logits.argmax())
     return "ABCD"[maker.letter_ids.index(best)] if best in maker.letter_ids else "?"
 
@@ -268,7 +271,7 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
         q = where_question(int(row["seed"]), kind=row["kind"], qid=row["video"])
         with torch.no_grad():
             batch = build_inputs(processor, media, question_text(q), system_prompt=system_prompt_for(task), fps=cfg.fps)
-            best = int(model(**batch, use_cache=False).logits[0, -1].argmax())
+            best = int(model(**batch, use_cache=False, use_audio_in_video=True).logits[0, -1].argmax())
         per_kind.setdefault(row["kind"], []).append(int(letters.get(best) == row["answer"]))
     right = sum(sum(v) for v in per_kind.values())
     out = {"task": task, "n": len(rows), "correct": right, "accuracy": round(100 * right / max(1, len(rows)), 2),
