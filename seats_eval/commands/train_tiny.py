@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=d.batch, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--held-out", type=int, default=200, help="fixture questions for the card's accuracy")
-    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where")
+    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where-v<N>")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else DATA_DIR / args.backbone
     settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr)
     metrics = train(settings, out, log=lambda s: print(s, flush=True))
-    held = held_out_accuracy(out, args.backbone, args.held_out, Path(args.artifacts) / "clips" / "where",
+    from ..media.synth import WHERE_CLIP_DIR
+
+    held = held_out_accuracy(out, args.backbone, args.held_out, Path(args.artifacts) / "clips" / WHERE_CLIP_DIR,
                              log=lambda s: print(s, flush=True))
     metrics["held_out"] = held
     (out / "training.json").write_text(json.dumps(metrics, indent=1) + "\n")

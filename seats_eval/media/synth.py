@@ -166,6 +166,7 @@ def write_long_clip(path: str | Path, seconds: float, width: int = 640, height: 
 # `seats-eval train-tiny` learn them (seats_eval/train_tiny.py); the fixture task
 # seats_fixture_where asks them (tasks/fixture_where/).
 WHERE_SECONDS, WHERE_WINDOW, WHERE_FPS, WHERE_SIZE, WHERE_SR = 16.0, 2.0, 2, 224, 16000
+WHERE_CLIP_DIR = "where-v2"  # clips folder under the fixture clips; a new name whenever drawing changes
 WHERE_KINDS = ("visual_colour", "visual_shape", "audio_pitch", "audio_beeps", "av_conjunction")
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 50), "blue": (40, 70, 230), "yellow": (230, 220, 30)}
 SHAPES = ("square", "circle", "triangle", "cross")
@@ -262,7 +263,8 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
     rng = np.random.default_rng(q.seed + 7919)
     n = int(WHERE_SECONDS * fps)
     frames = np.full((n, size, size, 3), 96, dtype=np.uint8)
-    where = {w: (c, s, int(rng.integers(size // 3, 2 * size // 3)), int(rng.integers(size // 3, 2 * size // 3)))
+    r = size // 4  # the object's half-size: large, so it fills several tokens of its grids
+    where = {w: (c, s, int(rng.integers(r, size - r)), int(rng.integers(r, size - r)))
              for w, c, s in q.shapes}
     for i in range(n):
         t = i / fps
@@ -272,7 +274,7 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
         hit = where.get(int(t // WHERE_WINDOW))
         if hit is not None:
             colour, shape, cy, cx = hit
-            _draw_shape(frames[i], shape, COLOURS[colour], cy, cx, size // 6)
+            _draw_shape(frames[i], shape, COLOURS[colour], cy, cx, r)
     m = int(WHERE_SECONDS * sr)
     audio = (0.005 * rng.standard_normal(m)).astype(np.float32)
     if q.tone is not None:

@@ -5,7 +5,7 @@ model cards, seats_fixture_where_ci the first 60 (the CI regression, seats_eval/
 
 Record fields: question_id, video, kind (= category), window (the evidence window), question,
 options (4 x "A. ..."), answer (letter), seed. A clip is drawn from its record's seed the first
-time it is asked for, under $SEATS_FIXTURE_CLIPS/where/ (default <repo>/artifacts/clips/where).
+time it is asked for, under $SEATS_FIXTURE_CLIPS/where-v<N>/ (default <repo>/artifacts/clips/; synth.WHERE_CLIP_DIR).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ BREAKDOWN_FIELDS = ("category",)
 
 
 def doc_to_visual(doc: dict) -> list[str]:
-    from seats_eval.media.synth import where_question, write_where_clip
+    from seats_eval.media.synth import WHERE_CLIP_DIR, where_question, write_where_clip
 
-    path = sources.fixture_clip_root() / "where" / f"{doc['video']}.mp4"
+    path = sources.fixture_clip_root() / WHERE_CLIP_DIR / f"{doc['video']}.mp4"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         q = where_question(int(doc["seed"]), kind=str(doc["kind"]), qid=str(doc["video"]))
