@@ -17,6 +17,7 @@ fixture task's held-out questions use seeds below 10**5 (tasks/fixtures/make_fix
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,18 @@ SYSTEM_PROMPTS = (QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SY
                   QWEN_OMNI_SYSTEM_PROMPT + " " + ANALYZE_SUFFIX, None)
 
 
+def spread(q: WhereQuestion) -> WhereQuestion:
+    """The curriculum's easy form of a question: its object or sound in EVERY window (same
+    answer), so the encoders first learn what to see and hear before where to look. The
+    conjunction needs its windows, so it is left as it is."""
+    if q.kind == "av_conjunction":
+        return q
+    n_win = int(WHERE_SECONDS / 2)
+    shapes = tuple((w, c, s) for w in range(n_win) for _, c, s in q.shapes[:1])
+    tone = None if q.tone is None else (-1, *q.tone[1:])
+    return dataclasses.replace(q, shapes=shapes, tone=tone)
+
+
 def question_text(q: WhereQuestion) -> str:
     """The user text of a question: the same words as tasks/fixture_where/utils.py."""
     options = "\n".join(q.options)
@@ -54,6 +67,7 @@ class TrainSettings:
     threads: int = 1  # 2 threads ran 4x slower per example on a shared 2-core machine
     eval_every: int = 50
     held_out: int = 64  # quick in-memory check during training (the card's number is the task's)
+    curriculum: float = 0.5  # spread examples: all at step 0, none from this fraction of the steps on
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,6 +190,9 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict[str, Any]:
         for _ in range(settings.batch):
             seed = TRAIN_SEED0 + n
             q = where_question(seed)
+            easy = 1.0 - step / max(1.0, settings.curriculum * total)  # chance of the spread form
+            if np.random.default_rng(seed + 17).random() < easy:
+                q = spread(q)
             system = SYSTEM_PROMPTS[seed % len(SYSTEM_PROMPTS)]
             n += 1
             loss = _loss(model, maker.inputs(q, system, with_answer=True),

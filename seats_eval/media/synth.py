@@ -185,7 +185,7 @@ class WhereQuestion:
     options: tuple[str, ...]  # "A. red", ...
     answer: str  # letter
     shapes: tuple[tuple[int, str, str], ...]  # (window, colour, shape) shown
-    tone: tuple[int, float, int] | None  # (window, Hz, beeps; 0 = a steady tone)
+    tone: tuple[int, float, int] | None  # (window (-1: every window), Hz, beeps; 0 = a steady tone)
     seed: int
 
     def record(self) -> dict:
@@ -279,7 +279,6 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
     audio = (0.005 * rng.standard_normal(m)).astype(np.float32)
     if q.tone is not None:
         w, hz, beeps = q.tone
-        start = int(w * WHERE_WINDOW * sr)
         t = np.arange(int(WHERE_WINDOW * sr)) / sr
         wave = 0.3 * np.sin(2 * np.pi * hz * t)
         if beeps:  # 0.2-s beeps every 0.45 s from 0.1 s
@@ -287,7 +286,9 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
             for b in range(beeps):
                 on |= (t >= 0.1 + 0.45 * b) & (t < 0.3 + 0.45 * b)
             wave = wave * on
-        audio[start:start + t.size] += wave.astype(np.float32)
+        for win in (range(int(WHERE_SECONDS / WHERE_WINDOW)) if w < 0 else (w,)):  # w < 0: every window
+            start = int(win * WHERE_WINDOW * sr)
+            audio[start:start + t.size] += wave.astype(np.float32)
     return frames, audio
 
 
