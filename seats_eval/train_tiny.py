@@ -20,7 +20,7 @@ import copy
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class TrainSettings:
     eval_every: int = 50
     held_out: int = 64  # quick in-memory check during training (the card's number is the task's)
     curriculum: float = 0.5  # spread examples: all at step 0, none from this fraction of the steps on
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def trained_thinker_config(backbone: str):
@@ -324,7 +323,9 @@ tone or the number of beeps in one window only, and the colour on screen while a
 played (four objects in four windows). Training examples: seeds {TRAIN_SEED0} to
 {TRAIN_SEED0 + metrics['examples'] - 1} ({metrics['examples']} examples, each seen once), rendered in memory and put
 through the real processor; the loss is cross-entropy on the answer letter and <|im_end|>
-after the chat prompt, through the thinker's forward pass with its encoders.
+after the chat prompt, through the thinker's forward pass with its encoders. Curriculum: an
+example is drawn in its easy form (the object or sound in every window, same answer; not the
+conjunction) with a chance falling linearly from 1 at step 0 to 0 at {int(settings.curriculum * 100)}% of the steps.
 
 ## Training
 
