@@ -187,6 +187,11 @@ class WhereQuestion:
     shapes: tuple[tuple[int, str, str], ...]  # (window, colour, shape) shown
     tone: tuple[int, float, int] | None  # (window (-1: every window), Hz, beeps; 0 = a steady tone)
     seed: int
+    windows: int = 8  # clip length in 2-s windows (the fixture tasks: 8; shorter only in training)
+
+    @property
+    def seconds(self) -> float:
+        return self.windows * WHERE_WINDOW
 
     def record(self) -> dict:
         """The fixture-task record (tasks/fixture_where): everything needed to redraw the clip."""
@@ -195,11 +200,12 @@ class WhereQuestion:
                 "answer": self.answer, "seed": self.seed}
 
 
-def where_question(seed: int, kind: str | None = None, qid: str | None = None) -> WhereQuestion:
-    """The question of `seed` (its kind drawn from the seed unless given): deterministic."""
+def where_question(seed: int, kind: str | None = None, qid: str | None = None, windows: int = 8) -> WhereQuestion:
+    """The question of `seed` (its kind drawn from the seed unless given) on a clip of
+    `windows` 2-s windows (at least 4 for the conjunction): deterministic."""
     rng = np.random.default_rng(seed)
     kind = kind or WHERE_KINDS[int(rng.integers(len(WHERE_KINDS)))]
-    n_win = int(WHERE_SECONDS / WHERE_WINDOW)
+    n_win = max(windows, 4) if kind == "av_conjunction" else windows
     window = int(rng.integers(n_win))
     shapes: tuple[tuple[int, str, str], ...] = ()
     tone = None
@@ -238,7 +244,7 @@ def where_question(seed: int, kind: str | None = None, qid: str | None = None) -
     letters = "ABCD"
     return WhereQuestion(qid or f"where_{seed:06d}", kind, window, question,
                          tuple(f"{letters[i]}. {o}" for i, o in enumerate(opts)), letters[opts.index(right)],
-                         shapes, tone, seed)
+                         shapes, tone, seed, n_win)
 
 
 def _draw_shape(img: np.ndarray, shape: str, colour: tuple[int, int, int], cy: int, cx: int, r: int) -> None:
@@ -261,7 +267,7 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
     a grey field with a small moving dot (frames differ everywhere), the question's shapes in
     their windows, faint noise on the audio track and the tone or beeps in their window."""
     rng = np.random.default_rng(q.seed + 7919)
-    n = int(WHERE_SECONDS * fps)
+    n = int(q.seconds * fps)
     frames = np.full((n, size, size, 3), 96, dtype=np.uint8)
     r = size // 4  # the object's half-size: large, so it fills several tokens of its grids
     where = {w: (c, s, int(rng.integers(r, size - r)), int(rng.integers(r, size - r)))
@@ -275,7 +281,7 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
         if hit is not None:
             colour, shape, cy, cx = hit
             _draw_shape(frames[i], shape, COLOURS[colour], cy, cx, r)
-    m = int(WHERE_SECONDS * sr)
+    m = int(q.seconds * sr)
     audio = (0.005 * rng.standard_normal(m)).astype(np.float32)
     if q.tone is not None:
         w, hz, beeps = q.tone
@@ -286,7 +292,7 @@ def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
             for b in range(beeps):
                 on |= (t >= 0.1 + 0.45 * b) & (t < 0.3 + 0.45 * b)
             wave = wave * on
-        for win in (range(int(WHERE_SECONDS / WHERE_WINDOW)) if w < 0 else (w,)):  # w < 0: every window
+        for win in (range(q.windows) if w < 0 else (w,)):  # w < 0: every window
             start = int(win * WHERE_WINDOW * sr)
             audio[start:start + t.size] += wave.astype(np.float32)
     return frames, audio
