@@ -151,7 +151,7 @@ def test_every_shipped_spec_loads_and_covers_its_paper_table():
             real_jobs = [n for n in real_jobs if not n.endswith(("lam1.25", "lam1.3"))]
         assert [j.name for j in t.jobs] == real_jobs
     t8 = sw.load_spec("table8_tiny")
-    assert t8.backbone == "qwen3omni" and t8.backbone_config == "tiny-trained-qwen3"
+    assert t8.backbone == "qwen3omni" and t8.backbone_config == "tiny-qwen3"
     assert all(j.model.endswith("_qwen3omni") or j.model == "qwen3omni" for j in t8.jobs)
     assert {j.meta["R"] for j in t8.jobs} == {100, 35}
 
@@ -374,7 +374,7 @@ def test_job_index_runs_one_job_and_commands_use_seats_eval_eval(tmp_path, fake)
     assert argv[1:5] == ["-m", "seats_eval.cli", "eval", "--allow-failures"]
     margs = argv[argv.index("--model_args") + 1]
     assert argv[argv.index("--model") + 1] == "seats_qwen25omni"
-    assert margs == "pretrained=Qwen/Qwen2.5-Omni-7B,R=0.35,mode=both"
+    assert margs == "pretrained=Qwen/Qwen2.5-Omni-7B,profile=official,R=0.35,mode=both"  # the spec's profile
     assert argv[argv.index("--tasks") + 1] == ",".join(TASKS)
     acc = sw.load_spec("table3_qwen25omni", launcher="accelerate", num_processes=4)
     a = sw.lmms_eval_argv(acc, acc.jobs[0], Path("/o"))
