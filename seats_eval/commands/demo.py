@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=str(REPO / "results" / "runs" / "demo"))
     p.add_argument("--task", default="seats_fixture_where_ci")
     p.add_argument("--models", default=DEMO_MODELS, help="comma list of id[:model_args] to run")
+    p.add_argument("--model-dir", default=None,
+                   help="a `seats-eval train-tiny --out` folder to run instead of the committed trained model")
 
 
 def ensure_artifacts(artifacts: Path) -> tuple[Path, Path, str | None]:
@@ -55,6 +57,9 @@ def ensure_artifacts(artifacts: Path) -> tuple[Path, Path, str | None]:
 
 def run(args: argparse.Namespace) -> int:
     model_dir, clips, backbone_config = ensure_artifacts(Path(args.artifacts))
+    if args.model_dir:
+        model_dir = Path(args.model_dir).resolve()
+        backbone_config = json.loads((model_dir / "seats_tiny.json").read_text()).get("backbone_config")
     env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1")
     status = 0
