@@ -97,3 +97,24 @@ def test_planted_least_relevant_selection_fails(tmp_path, artifacts):
     lo, _ = band(round(real / 100 * 20), 20)
     assert real >= 70.0, real
     assert planted / 100 < lo, (real, planted)
+
+
+def test_where_tasks_load_and_score(tmp_path, monkeypatch):
+    """The where task's utils: 200 / 60 records, the clip drawn on first use, letter scoring."""
+    import importlib.util
+
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("SEATS_FIXTURE_CLIPS", str(tmp_path))
+    spec = importlib.util.spec_from_file_location("where_utils", REPO / "tasks" / "fixture_where" / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    rows = pq.read_table(REPO / "tasks" / "fixtures" / "where" / "test-00000-of-00001.parquet").to_pylist()
+    ci = pq.read_table(REPO / "tasks" / "fixtures" / "where_ci" / "test-00000-of-00001.parquet").to_pylist()
+    assert len(rows) == 200 and ci == rows[:60]
+    assert {r["kind"] for r in rows} == set(WHERE_KINDS)
+    doc = rows[3]
+    (path,) = utils.doc_to_visual(doc)
+    assert Path(path).stat().st_size > 0 and utils.doc_to_visual(doc) == [path]
+    assert "Answer with the option's letter" in utils.doc_to_text(doc)
+    assert utils.process_results(doc, [doc["answer"]])["where_accuracy"]["score"] == 1.0
