@@ -58,7 +58,7 @@ class TrainSettings:
     seed: int = 0
     steps: int = 400
     batch: int = 8
-    lr: float = 3e-3
+    lr: float = 4e-3
     warmup: int = 20
     threads: int = 1  # 2 threads ran 4x slower per example on a shared 2-core machine
     eval_every: int = 50
