@@ -35,14 +35,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a `seats-eval train-tiny --out` folder to run instead of the committed trained model")
 
 
-def ensure_artifacts(artifacts: Path) -> tuple[Path, Path, str | None]:
-    """(model dir, clips dir, backbone config): the trained tiny model when committed."""
+def ensure_artifacts(artifacts: Path, model_dir: str | None = None) -> tuple[Path, Path, str | None]:
+    """(model dir, clips dir, backbone config): `model_dir` (a train-tiny output) if given,
+    else the committed trained tiny model, else the random one."""
     from ..media.synth import make_clips
     from ..train_tiny import BACKBONES, DATA_DIR
 
     clips = artifacts / "clips"
     if not (clips / "corrupt.mp4").exists():
         make_clips(clips)
+    if model_dir:
+        d = Path(model_dir).resolve()
+        return d, clips, json.loads((d / "seats_tiny.json").read_text()).get("backbone_config")
     trained = DATA_DIR / "qwen2.5-omni"
     if (trained / "model.safetensors").exists():
         return trained, clips, BACKBONES["qwen2.5-omni"]
@@ -56,10 +60,7 @@ def ensure_artifacts(artifacts: Path) -> tuple[Path, Path, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    model_dir, clips, backbone_config = ensure_artifacts(Path(args.artifacts))
-    if args.model_dir:
-        model_dir = Path(args.model_dir).resolve()
-        backbone_config = json.loads((model_dir / "seats_tiny.json").read_text()).get("backbone_config")
+    model_dir, clips, backbone_config = ensure_artifacts(Path(args.artifacts), args.model_dir)
     env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1")
     status = 0
