@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         runs.append((model_id, extra, out))
     rows = [summarise(model_id, extra, out, args.task) for model_id, extra, out in runs]
     print_summary(rows, model_dir)
-    png = tradeoff_png(rows, Path(args.out) / "tradeoff.png")
+    png = tradeoff_png(rows, Path(args.out) / "tradeoff.png", model_dir.name)
     print(f"trade-off plot (accuracy vs prefill TFLOPs): {png}", flush=True)
     return status
 
@@ -140,7 +140,7 @@ def print_summary(rows: list[dict], model_dir: Path) -> None:
           f"layer {STAGE2_LAYER + 1}, Stage III = at the last layer; TFLOPs: prefill, paper convention)", flush=True)
 
 
-def tradeoff_png(rows: list[dict], path: Path) -> Path:
+def tradeoff_png(rows: list[dict], path: Path, model: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,7 +157,7 @@ def tradeoff_png(rows: list[dict], path: Path) -> Path:
     ax.axhline(25, ls=":", color="grey", lw=0.8)
     ax.set_xlabel("prefill TFLOPs per sample")
     ax.set_ylabel("accuracy % (chance 25)")
-    ax.set_title("demo trade-off, tiny trained model (a toy)", fontsize=10)
+    ax.set_title(f"demo trade-off: tiny model {model} (a toy)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
