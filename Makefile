@@ -6,7 +6,8 @@ STAMP := $(VENV)/.seats-installed
 ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-all lint mutants clean-artifacts table3 table8 table4 table5 table9
+.PHONY: setup demo test test-all lint mutants clean-artifacts table3 table8 table4 table5 table9 train-tiny \
+	regression-baseline
 
 # Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
@@ -94,3 +95,18 @@ table5: setup
 
 table9: setup
 	$(call paper_table,table9,qwen25omni)
+
+# The trained tiny models (seats_eval/data/tiny_trained/<backbone>/, committed): minutes on CPU.
+train-tiny: setup
+	$(SEATS_EVAL) train-tiny --backbone qwen2.5-omni --artifacts $(ARTIFACTS)
+	$(SEATS_EVAL) train-tiny --backbone qwen3-omni --artifacts $(ARTIFACTS)
+
+# Deliberately rewrite the CI regression baselines (model_configs/sweeps/baselines/) from
+# fresh tiny runs of Tables 3, 5 and 8; review and commit the diff.
+regression-baseline: setup
+	@for t in table3 table5 table8; do \
+	  $(MAKE) $$t BACKBONE=tiny TASKS=fixtures TABLE_ARGS=--no-figures SWEEP_OUT=results/sweeps/baseline-$$t-tiny \
+	    SWEEP_ARGS="--force --no-progress" || exit $$?; \
+	  $(SEATS_EVAL) regression --spec model_configs/sweeps/$${t}_tiny.yaml --tasks fixtures --artifacts $(ARTIFACTS) \
+	    --out results/sweeps/baseline-$$t-tiny --update || exit $$?; \
+	done

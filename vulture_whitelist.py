@@ -53,3 +53,5 @@ _.vision_start_token_id
 _.vision_end_token_id
 _.vision_token_id
 _.audio_end_token_id
+_.bit_rate
+_.tie_word_embeddings

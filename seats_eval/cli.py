@@ -15,6 +15,7 @@ import sys
 # subcommand name -> module under seats_eval.commands
 COMMANDS: dict[str, str] = {
     "make-tiny": "make_tiny",
+    "train-tiny": "train_tiny",
     "make-clips": "make_clips",
     "demo": "demo",
     "schedule": "schedule",
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "cache": "cache",
     "breakdown": "breakdown",
     "compare-sweeps": "compare_sweeps",
+    "regression": "regression",
     "models": "models",
     "eval": "eval",
 }

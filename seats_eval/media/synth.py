@@ -156,3 +156,174 @@ def write_long_clip(path: str | Path, seconds: float, width: int = 640, height: 
                     container.mux(packet)
     tmp.replace(path)
     return path
+
+
+# ----------------------------------------------------------------------------- "where" questions
+# Questions whose answer sits in ONE 2-s window of a 16-s clip (8 windows): a coloured shape
+# shown only there (its colour or its shape), a tone only there (its pitch) or beeps only
+# there (how many), or four shapes in four windows and a tone during one of them (which
+# colour was on screen while it played). 4 options in a fixed order per kind, one letter. The trained tiny models of
+# `seats-eval train-tiny` learn them (seats_eval/train_tiny.py); the fixture task
+# seats_fixture_where asks them (tasks/fixture_where/).
+WHERE_SECONDS, WHERE_WINDOW, WHERE_FPS, WHERE_SIZE, WHERE_SR = 16.0, 2.0, 2, 224, 16000
+WHERE_CLIP_DIR = "where-v2"  # clips folder under the fixture clips; a new name whenever drawing changes
+WHERE_KINDS = ("visual_colour", "visual_shape", "audio_pitch", "audio_beeps", "av_conjunction")
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 50), "blue": (40, 70, 230), "yellow": (230, 220, 30)}
+SHAPES = ("square", "circle", "triangle", "cross")
+PITCHES = {"low": 300.0, "medium": 600.0, "high": 1200.0, "very high": 2400.0}
+BEEPS = ("one", "two", "three", "four")
+
+
+@dataclass(frozen=True)
+class WhereQuestion:
+    """One generated question: what the clip holds and what is asked."""
+
+    qid: str
+    kind: str  # one of WHERE_KINDS
+    window: int  # the evidence window (conjunction: the tone's window)
+    question: str
+    options: tuple[str, ...]  # "A. red", ...
+    answer: str  # letter
+    shapes: tuple[tuple[int, str, str], ...]  # (window, colour, shape) shown
+    tone: tuple[int, float, int] | None  # (window (-1: every window), Hz, beeps; 0 = a steady tone)
+    seed: int
+    windows: int = 8  # clip length in 2-s windows (the fixture tasks: 8; shorter only in training)
+
+    @property
+    def seconds(self) -> float:
+        return self.windows * WHERE_WINDOW
+
+    def record(self) -> dict:
+        """The fixture-task record (tasks/fixture_where): everything needed to redraw the clip."""
+        return {"question_id": self.qid, "video": self.qid, "kind": self.kind, "category": self.kind,
+                "window": self.window, "question": self.question, "options": list(self.options),
+                "answer": self.answer, "seed": self.seed}
+
+
+def where_question(seed: int, kind: str | None = None, qid: str | None = None, windows: int = 8) -> WhereQuestion:
+    """The question of `seed` (its kind drawn from the seed unless given) on a clip of
+    `windows` 2-s windows (at least 4 for the conjunction): deterministic."""
+    rng = np.random.default_rng(seed)
+    kind = kind or WHERE_KINDS[int(rng.integers(len(WHERE_KINDS)))]
+    n_win = max(windows, 4) if kind == "av_conjunction" else windows
+    window = int(rng.integers(n_win))
+    shapes: tuple[tuple[int, str, str], ...] = ()
+    tone = None
+    if kind in ("visual_colour", "visual_shape"):
+        colour, shape = str(rng.choice(list(COLOURS))), str(rng.choice(SHAPES))
+        shapes = ((window, colour, shape),)
+        values, right = (list(COLOURS), colour) if kind == "visual_colour" else (list(SHAPES), shape)
+        question = ("What colour is the shape that appears in the video?" if kind == "visual_colour"
+                    else "What shape appears in the video?")
+    elif kind == "audio_pitch":
+        name = str(rng.choice(list(PITCHES)))
+        tone = (window, PITCHES[name], 0)
+        values, right = [f"a {p} tone" for p in PITCHES], f"a {name} tone"
+        question = "What is the pitch of the tone that plays?"
+    elif kind == "audio_beeps":
+        k = int(rng.integers(1, 5))
+        tone = (window, 1000.0, k)
+        values, right = [f"{b} beep{'s' if i else ''}" for i, b in enumerate(BEEPS)], f"{BEEPS[k - 1]} beep{'s' if k > 1 else ''}"
+        question = "How many beeps are heard?"
+    elif kind == "av_conjunction":
+        wins = rng.choice(n_win, size=4, replace=False)
+        colours = rng.permutation(list(COLOURS))
+        shape_of = rng.choice(SHAPES, size=4)
+        shapes = tuple((int(w), str(c), str(s)) for w, c, s in zip(wins, colours, shape_of, strict=True))
+        pick = int(rng.integers(4))
+        window = int(wins[pick])
+        tone = (window, 600.0, 0)
+        values, right = list(COLOURS), str(colours[pick])
+        question = "What colour was the shape on screen while the tone played?"
+    else:
+        raise ValueError(f"unknown question kind {kind!r}; allowed: {', '.join(WHERE_KINDS)}")
+    # Options in one fixed order per kind (colours, shapes, pitches, counts): the letter
+    # follows from what was seen or heard, with no text matching for a tiny model to learn;
+    # the answers still spread evenly over A-D (each value is drawn uniformly).
+    opts = list(values)
+    letters = "ABCD"
+    return WhereQuestion(qid or f"where_{seed:06d}", kind, window, question,
+                         tuple(f"{letters[i]}. {o}" for i, o in enumerate(opts)), letters[opts.index(right)],
+                         shapes, tone, seed, n_win)
+
+
+def _draw_shape(img: np.ndarray, shape: str, colour: tuple[int, int, int], cy: int, cx: int, r: int) -> None:
+    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]]
+    dy, dx = yy - cy, xx - cx
+    if shape == "square":
+        mask = (abs(dy) <= r) & (abs(dx) <= r)
+    elif shape == "circle":
+        mask = dy * dy + dx * dx <= r * r
+    elif shape == "triangle":  # apex up
+        mask = (dy >= -r) & (dy <= r) & (abs(dx) * 2 <= (dy + r))
+    else:  # cross
+        mask = ((abs(dy) <= r // 3) & (abs(dx) <= r)) | ((abs(dx) <= r // 3) & (abs(dy) <= r))
+    img[mask] = colour
+
+
+def render_where(q: WhereQuestion, size: int = WHERE_SIZE, fps: int = WHERE_FPS,
+                 sr: int = WHERE_SR) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (T, size, size, 3) uint8, audio float32 mono at `sr`) of a question's clip:
+    a grey field with a small moving dot (frames differ everywhere), the question's shapes in
+    their windows, faint noise on the audio track and the tone or beeps in their window."""
+    rng = np.random.default_rng(q.seed + 7919)
+    n = int(q.seconds * fps)
+    frames = np.full((n, size, size, 3), 96, dtype=np.uint8)
+    r = size // 4  # the object's half-size: large, so it fills several tokens of its grids
+    where = {w: (c, s, int(rng.integers(r, size - r)), int(rng.integers(r, size - r)))
+             for w, c, s in q.shapes}
+    for i in range(n):
+        t = i / fps
+        d = size // 16
+        y0, x0 = int((t * 29) % (size - d)), int((t * 53) % (size - d))
+        frames[i, y0:y0 + d, x0:x0 + d] = 200
+        hit = where.get(int(t // WHERE_WINDOW))
+        if hit is not None:
+            colour, shape, cy, cx = hit
+            _draw_shape(frames[i], shape, COLOURS[colour], cy, cx, r)
+    m = int(q.seconds * sr)
+    audio = (0.005 * rng.standard_normal(m)).astype(np.float32)
+    if q.tone is not None:
+        w, hz, beeps = q.tone
+        t = np.arange(int(WHERE_WINDOW * sr)) / sr
+        wave = 0.3 * np.sin(2 * np.pi * hz * t)
+        if beeps:  # 0.2-s beeps every 0.45 s from 0.1 s
+            on = np.zeros_like(t, dtype=bool)
+            for b in range(beeps):
+                on |= (t >= 0.1 + 0.45 * b) & (t < 0.3 + 0.45 * b)
+            wave = wave * on
+        for win in (range(q.windows) if w < 0 else (w,)):  # w < 0: every window
+            start = int(win * WHERE_WINDOW * sr)
+            audio[start:start + t.size] += wave.astype(np.float32)
+    return frames, audio
+
+
+def write_where_clip(path: str | Path, q: WhereQuestion, tmp_suffix: str = "") -> Path:
+    """The question's clip as an MPEG-4 + AAC file (what the fixture task reads); written to
+    a temporary name (`tmp_suffix`: e.g. the pid, for concurrent writers), then renamed."""
+    import av
+
+    frames, audio = render_where(q)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{tmp_suffix}")
+    with av.open(str(tmp), mode="w", format="mp4") as container:
+        vstream = container.add_stream("mpeg4", rate=WHERE_FPS)
+        vstream.width = vstream.height = frames.shape[1]
+        vstream.pix_fmt = "yuv420p"
+        vstream.bit_rate = 800_000
+        astream = container.add_stream("aac", rate=WHERE_SR)
+        astream.layout = "mono"
+        for f in frames:
+            for packet in vstream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in vstream.encode():
+            container.mux(packet)
+        for start in range(0, audio.size, 1024):
+            aframe = av.AudioFrame.from_ndarray(audio[None, start:start + 1024], format="flt", layout="mono")
+            aframe.sample_rate, aframe.pts = WHERE_SR, start
+            for packet in astream.encode(aframe):
+                container.mux(packet)
+        for packet in astream.encode():
+            container.mux(packet)
+    tmp.replace(path)
+    return path

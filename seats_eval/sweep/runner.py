@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .jobs import Job
 from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
@@ -291,12 +292,15 @@ def _ensure_artifacts(sweep: Sweep) -> None:
         pretrained = {j.model_args.get("pretrained") for j in sweep.jobs}
         for p in filter(None, pretrained):
             d = Path(str(p))
-            if not (d / "config.json").exists():
-                tmp = d.with_name(d.name + f".tmp{os.getpid()}")
-                shutil.rmtree(tmp, ignore_errors=True)
-                make_tiny(tmp, backbone=suffix_family(sweep.backbone))
-                shutil.rmtree(d, ignore_errors=True)
-                os.replace(tmp, d)
+            if (d / "config.json").exists():
+                continue
+            if "tiny_trained" in d.parts:  # committed weights, never replaced by a random model
+                raise ConfigError(f"no trained tiny model at {d}: run `seats-eval train-tiny` (see its MODEL_CARD.md)")
+            tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            make_tiny(tmp, backbone=suffix_family(sweep.backbone))
+            shutil.rmtree(d, ignore_errors=True)
+            os.replace(tmp, d)
     if needs_clips:
         clips = Path(os.environ.get("SEATS_FIXTURE_CLIPS") or sweep.artifacts / "clips")
         if not (clips / "corrupt.mp4").exists():

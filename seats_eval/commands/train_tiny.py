@@ -1,0 +1,44 @@
+"""`seats-eval train-tiny`: train the tiny thinker on the "where" questions and write it
+(fp16 safetensors + processor + MODEL_CARD.md + loss.png) where BACKBONE=tiny finds it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+help = "train the tiny Qwen-Omni thinker on generated 'where' questions (CPU, minutes) and write its model card"
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..train_tiny import TrainSettings
+
+    d = TrainSettings()
+    p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
+    p.add_argument("--out", default=None, help="default: seats_eval/data/tiny_trained/<backbone> (committed)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch", type=int, default=d.batch, help="examples per optimizer step")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--held-out", type=int, default=200, help="fixture questions for the card's accuracy")
+    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where-v<N>")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train_tiny import DATA_DIR, TrainSettings, held_out_accuracy, train, write_model_card
+
+    out = Path(args.out) if args.out else DATA_DIR / args.backbone
+    settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr)
+    metrics = train(settings, out, log=lambda s: print(s, flush=True))
+    from ..media.synth import WHERE_CLIP_DIR
+
+    held = held_out_accuracy(out, args.backbone, args.held_out, Path(args.artifacts) / "clips" / WHERE_CLIP_DIR,
+                             log=lambda s: print(s, flush=True))
+    metrics["held_out"] = held
+    (out / "training.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    card = write_model_card(out, metrics, settings)
+    print(f"trained tiny {args.backbone}: {out} ({metrics['train_seconds']:.0f}s training; held-out "
+          f"{held['accuracy']:.1f}% on {held['n']}); card {card}")
+    return 0

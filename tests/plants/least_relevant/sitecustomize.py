@@ -1,0 +1,38 @@
+"""A PLANTED BUG for the regression's own check (tests/test_regression.py, .ci/run): never a
+user option. Put this folder first on PYTHONPATH and SEATS keeps the LEAST relevant tokens:
+its per-window and global top-k (seats_eval/methods/seats.py) see negated scores. The
+patch is applied when that module is first imported (nothing else is imported early)."""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import sys
+
+TARGET = "seats_eval.methods.seats"
+
+
+def _plant(module) -> None:
+    per_window, global_k = module.topk_per_window, module.global_topk
+    module.topk_per_window = lambda scores, window, budget, member: per_window(-scores, window, budget, member)
+    module.global_topk = lambda scores, member, k: global_k(-scores, member, k)
+    print("seats-eval PLANTED BUG: SEATS keeps the least relevant tokens", file=sys.stderr)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != TARGET:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            _plant(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _Finder())
