@@ -32,13 +32,15 @@ def _fmt(x: float | None, nd: int = 1) -> str:
 def _select_md(report: dict[str, Any]) -> list[str]:
     lines = [f"Selection time on {report['device']} ({report['backbone']}), {report['windows']} windows "
              f"({report['tokens']} tokens, hidden {report['hidden']}); median ms (min-max) over "
-             f"{report['repeats']} runs", "", "| Method | R | Pre-LLM ms | Inner-LLM ms |", "|---|---|---|---|"]
+             f"{report['repeats']} runs; each method at its default profile (docs/profiles.md)", "",
+             "| Method | R | Profile | Pre-LLM ms | Inner-LLM ms |", "|---|---|---|---|---|"]
     for r in report["results"]:
         if "error" in r:
-            lines.append(f"| {r['method']} | {_fmt(r['R'], 2)} | failed: {r['error']} | |")
+            lines.append(f"| {r['method']} | {_fmt(r['R'], 2)} | | failed: {r['error']} | |")
             continue
         p, i = r["pre_llm_ms"], r["inner_llm_ms"]
-        lines.append(f"| {r['method']} | {_fmt(r['R'], 2)} | {_fmt(p['median'], 2)} ({_fmt(p['min'], 2)}-"
+        lines.append(f"| {r['method']} | {_fmt(r['R'], 2)} | {r.get('profile') or '–'} | "
+                     f"{_fmt(p['median'], 2)} ({_fmt(p['min'], 2)}-"
                      f"{_fmt(p['max'], 2)}) | {_fmt(i['median'], 2)} ({_fmt(i['min'], 2)}-{_fmt(i['max'], 2)}) |")
     return lines
 

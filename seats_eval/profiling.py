@@ -150,7 +150,8 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
             if it >= warmup:
                 pre.append((t1 - t0) * 1e3)
                 inner.append(t_inner * 1e3)
-        return {"pre_llm_ms": _stats(pre), "inner_llm_ms": _stats(inner)}
+        return {"pre_llm_ms": _stats(pre), "inner_llm_ms": _stats(inner),
+                "profile": method.describe().get("profile")}
 
     rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
     return {"bench": "select", "device": _device_name(dev), "windows": windows, "hidden": hidden,

@@ -113,3 +113,11 @@ def test_a_failing_method_is_a_row_not_a_lost_report(monkeypatch):
     rep = bench_prefill([("full", None), ("seats", 0.1)], windows=1, repeats=1, warmup=0, backbone="tiny")
     assert failed(rep) == ["seats"] and "planted" in rep["results"][1]["error"]
     assert rep["results"][0]["prefill_ms"]["n"] == 1
+
+
+def test_bench_file_names_follow_the_backbone_and_device():
+    # the name `seats-eval bench ... --out DIR` writes when no --tag is given
+    from seats_eval.commands.bench import default_stem
+
+    assert default_stem("select", "qwen2.5-omni-7b", "cpu") == "bench_select_cpu"
+    assert default_stem("prefill", "qwen3-omni-30b-a3b", "cuda:0") == "bench_prefill_qwen3omni_cuda"
