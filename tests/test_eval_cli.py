@@ -54,13 +54,19 @@ def test_a_failed_sample_fails_the_run_unless_allowed(tmp_path, tiny_dir, clips_
     assert allowed.returncode == 0, allowed.stderr[-3000:]
 
 
-def test_a_bug_in_a_method_exits_non_zero_with_its_traceback(tmp_path, tiny_dir, clips_dir):
+def _plant_bug(tmp_path):
+    """A folder whose sitecustomize makes SEATS's in_llm raise (a programming error)."""
     plant = tmp_path / "plant"
     plant.mkdir()
     (plant / "sitecustomize.py").write_text(
         "from seats_eval.methods.seats import Seats\n"
         "def in_llm(self, *a, **k):\n    raise RuntimeError('planted bug in in_llm')\n"
         "Seats.in_llm = in_llm\n")
+    return plant
+
+
+def test_a_bug_in_a_method_exits_non_zero_with_its_traceback(tmp_path, tiny_dir, clips_dir):
+    plant = _plant_bug(tmp_path)
     path = os.pathsep.join([str(plant), str(REPO), os.environ.get("PYTHONPATH", "")])
     proc = _eval(tmp_path, tiny_dir, clips_dir, env_extra={"PYTHONPATH": path})
     assert proc.returncode == 1, proc.stderr[-3000:]
@@ -86,12 +92,7 @@ def test_a_sweep_job_with_a_planted_bug_is_failed_not_done(tmp_path, tiny_dir, c
 
     from seats_eval import sweep as sw
 
-    plant = tmp_path / "plant"
-    plant.mkdir()
-    (plant / "sitecustomize.py").write_text(
-        "from seats_eval.methods.seats import Seats\n"
-        "def in_llm(self, *a, **k):\n    raise RuntimeError('planted bug in in_llm')\n"
-        "Seats.in_llm = in_llm\n")
+    plant = _plant_bug(tmp_path)
     spec = tmp_path / "bug.yaml"
     spec.write_text(yaml.safe_dump({
         "name": "bug", "backbone": "qwen25omni", "out": str(tmp_path / "sweep"), "tasks": ["seats_fixture_mcq"],

@@ -317,3 +317,4 @@ def test_model_ids_default_to_the_official_profile(tiny_dir, clips_dir):
     _, n_v, n_a = rec["input_counts"]
     _, k_v, k_a = rec["llm_input_counts"]
     assert (k_v, k_a) == (max(int(0.3 * n_v), 1), max(int(0.3 * n_a), 1))
+    assert (k_v, k_a) != (round(0.3 * n_v), round(0.3 * n_a))  # the clip tells the profiles apart

@@ -109,33 +109,43 @@ def _bench_values(jr: JobResult | None) -> dict[str, float | None]:
     return {**{b: jr.paper_like.get(b) for b in BENCHMARKS}, "mean": jr.mean, "robust_mean": jr.robust_mean}
 
 
+def _bench_rows(paper: list[dict[str, Any]], ours: dict[Any, JobResult], paper_key, labels,
+                extra_note: str) -> tuple[list[Row], list[str]]:
+    """Rows of a benchmarks-only table (5, 9): the paper's rows in its order, matched to our
+    jobs by `paper_key(p)`, then our jobs the paper lacks. `labels(key, jr_or_p)` -> (label
+    columns, note label); `extra_note` marks a row not in the paper."""
+    rows, notes, used = [], [], set()
+
+    def add(key: Any, jr: JobResult | None, paper_vals: dict[str, Any], source: Any, suffix: str) -> None:
+        cols, label = labels(key, source)
+        rows.append(Row(labels=cols, csv_labels=cols, ours=_bench_values(jr), paper=paper_vals,
+                        state=jr.state if jr else "not in sweep"))
+        note = state_note(label + suffix, jr)
+        if note:
+            notes.append(note)
+
+    for p in paper:
+        key = paper_key(p)
+        used.add(key)
+        add(key, ours.get(key), {**{b: paper_number(p[b]) for b in BENCHMARKS}, "mean": paper_number(p["mean"])},
+            p, "")
+    for key, jr in ours.items():
+        if key not in used:
+            add(key, jr, {}, jr, extra_note)
+    return rows, notes
+
+
 def build_table5(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobResult] | None = None) -> Table:
     """Table 5: #, Setup, five benchmarks, Mean."""
     results = load_results(sweep) if results is None else results
-    paper = read_paper("table5", paper_dir)
     ours = _index([jr for jr in results if jr.job.meta.get("row") is not None], lambda jr: str(jr.job.meta["row"]))
     columns = [*bench_columns(sweep), Column("mean", "Mean"), Column("robust_mean", "Mean (our parser)")]
-    rows, notes, used = [], [], set()
 
-    for p in paper:
-        rid = str(p["id"])
-        jr = ours.get(rid)
-        used.add(rid)
-        rows.append(Row(labels={"id": rid, "setup": p["setup"]}, csv_labels={"id": rid, "setup": p["setup"]},
-                        ours=_bench_values(jr), paper={**{b: paper_number(p[b]) for b in BENCHMARKS}, "mean": paper_number(p["mean"])},
-                        state=jr.state if jr else "not in sweep"))
-        note = state_note(f"#{rid} {p['setup']}", jr)
-        if note:
-            notes.append(note)
-    for rid, jr in ours.items():
-        if rid in used:
-            continue
-        label = str(jr.job.meta.get("label") or jr.job.name)
-        rows.append(Row(labels={"id": rid, "setup": label}, csv_labels={"id": rid, "setup": label},
-                        ours=_bench_values(jr), paper={}, state=jr.state))
-        note = state_note(f"#{rid} {label}", jr)
-        if note:
-            notes.append(note)
+    def labels(rid: str, source: Any) -> tuple[dict[str, str], str]:
+        setup = source["setup"] if isinstance(source, dict) else str(source.job.meta.get("label") or source.job.name)
+        return {"id": rid, "setup": setup}, f"#{rid} {setup}"
+
+    rows, notes = _bench_rows(read_paper("table5", paper_dir), ours, lambda p: str(p["id"]), labels, "")
     about = about_lines(sweep, ["Mean: of the five benchmarks, only when all five are present."])
     return Table("table5", TITLES["table5"], [("id", "#"), ("setup", "Setup")], columns, rows, notes,
                  banner_for(sweep), about)
@@ -151,30 +161,13 @@ def _lam_key(jr: JobResult) -> tuple[str, str]:
 def build_table9(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobResult] | None = None) -> Table:
     """Table 9: Method, lambda, five benchmarks, Mean."""
     results = load_results(sweep) if results is None else results
-    paper = read_paper("table9", paper_dir)
-    ours = _index(results, _lam_key)
     columns = [*bench_columns(sweep), Column("mean", "Mean"), Column("robust_mean", "Mean (our parser)")]
-    rows, notes, used = [], [], set()
 
-    for p in paper:
-        key = (p["method"], p["lambda"])
-        jr = ours.get(key)
-        used.add(key)
-        rows.append(Row(labels={"method": key[0], "lambda": key[1]},
-                        csv_labels={"method": key[0], "lambda": key[1]}, ours=_bench_values(jr),
-                        paper={**{b: paper_number(p[b]) for b in BENCHMARKS}, "mean": paper_number(p["mean"])},
-                        state=jr.state if jr else "not in sweep"))
-        note = state_note(f"{key[0]} lambda={key[1]}", jr)
-        if note:
-            notes.append(note)
-    for key, jr in ours.items():
-        if key in used:
-            continue
-        rows.append(Row(labels={"method": key[0], "lambda": key[1]}, csv_labels={"method": key[0], "lambda": key[1]},
-                        ours=_bench_values(jr), paper={}, state=jr.state))
-        note = state_note(f"{key[0]} lambda={key[1]} (not in the paper)", jr)
-        if note:
-            notes.append(note)
+    def labels(key: tuple[str, str], _source: Any) -> tuple[dict[str, str], str]:
+        return {"method": key[0], "lambda": key[1]}, f"{key[0]} lambda={key[1]}"
+
+    rows, notes = _bench_rows(read_paper("table9", paper_dir), _index(results, _lam_key),
+                              lambda p: (p["method"], p["lambda"]), labels, " (not in the paper)")
     about = about_lines(sweep, ["Ours = SEATS; Mean: of the five benchmarks, only when all five are present."])
     return Table("table9", TITLES["table9"], [("method", "Method"), ("lambda", "λ")], columns, rows, notes,
                  banner_for(sweep), about)
