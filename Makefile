@@ -12,8 +12,9 @@ PYTEST_ARGS ?=
 # Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
 #   BACKBONE   picks model_configs/sweeps/<table>_<BACKBONE>.yaml; defaults: qwen25omni
-#              (table3/4/5/9), qwen3omni (table8); `tiny` = the tiny random model on CPU
-#              (table3/5/8/9; tables go to results/tiny/, marked as not real numbers)
+#              (table3/4/5/9), qwen3omni (table8); `tiny` = the tiny models on CPU (table3/5/8:
+#              the trained ones; table9: the random one; tables go to results/tiny/, marked
+#              as not real numbers)
 #   TASKS      fixtures | benchmarks | a,b,c: override the spec's tasks
 #   LIMIT      lmms-eval --limit per task (tables then go to results/partial/)
 #   SWEEP_OUT  results folder of the sweep (default: the spec's `out`)

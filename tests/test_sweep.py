@@ -151,7 +151,7 @@ def test_every_shipped_spec_loads_and_covers_its_paper_table():
             real_jobs = [n for n in real_jobs if not n.endswith(("lam1.25", "lam1.3"))]
         assert [j.name for j in t.jobs] == real_jobs
     t8 = sw.load_spec("table8_tiny")
-    assert t8.backbone == "qwen3omni" and t8.backbone_config == "tiny-qwen3"
+    assert t8.backbone == "qwen3omni" and t8.backbone_config == "tiny-trained-qwen3"
     assert all(j.model.endswith("_qwen3omni") or j.model == "qwen3omni" for j in t8.jobs)
     assert {j.meta["R"] for j in t8.jobs} == {100, 35}
 

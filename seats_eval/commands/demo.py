@@ -27,7 +27,7 @@ DEMO_MODELS = ("qwen25omni,seats_qwen25omni:R=0.25,random_qwen25omni:R=0.25,divp
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="where the clips (and a random tiny model) go")
+    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="where the clips go (and a random tiny model, without a trained one)")
     p.add_argument("--out", default=str(REPO / "results" / "runs" / "demo"))
     p.add_argument("--task", default="seats_fixture_where_ci")
     p.add_argument("--models", default=DEMO_MODELS, help="comma list of id[:model_args] to run")

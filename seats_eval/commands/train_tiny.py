@@ -19,18 +19,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
     p.add_argument("--out", default=None, help="default: seats_eval/data/tiny_trained/<backbone> (committed)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--steps", type=int, default=None, help="default: 400 (qwen2.5-omni), 250 (qwen3-omni)")
     p.add_argument("--batch", type=int, default=d.batch, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (a run reproduces under the same count)")
     p.add_argument("--held-out", type=int, default=200, help="fixture questions for the card's accuracy")
     p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where-v<N>")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train_tiny import DATA_DIR, TrainSettings, held_out_accuracy, train, write_model_card
+    from ..train_tiny import (
+        DATA_DIR,
+        DEFAULT_STEPS,
+        TrainSettings,
+        held_out_accuracy,
+        train,
+        write_model_card,
+    )
 
     out = Path(args.out) if args.out else DATA_DIR / args.backbone
-    settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr)
+    settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps or DEFAULT_STEPS[args.backbone], batch=args.batch, lr=args.lr,
+                             threads=args.threads)
     metrics = train(settings, out, log=lambda s: print(s, flush=True))
     from ..media.synth import WHERE_CLIP_DIR
 

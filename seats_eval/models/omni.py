@@ -72,11 +72,15 @@ def _default_attn() -> str:
 
 
 def tiny_backbone(pretrained: str) -> str | None:
-    """The model_configs name of a tiny model written by `seats-eval make-tiny`, if it is one."""
+    """The model_configs name of a tiny model written by `seats-eval make-tiny` or `train-tiny`
+    (its marker names the config: the trained ones have their own frame and layer rules)."""
     marker = Path(pretrained) / "seats_tiny.json"
     if not marker.exists():
         return None
-    return {"tiny": "tiny", "tiny-qwen3": "tiny-qwen3"}.get(json.loads(marker.read_text()).get("backbone"), "tiny")
+    info = json.loads(marker.read_text())
+    if info.get("backbone_config"):
+        return str(info["backbone_config"])
+    return {"tiny": "tiny", "tiny-qwen3": "tiny-qwen3"}.get(info.get("backbone"), "tiny")
 
 
 class QwenOmniModel(lmms):
