@@ -402,8 +402,9 @@ token-selection methods is no evidence about real models.**
 
 16-s clips (8 windows of 2 s, 2 fps, drawn at 224 x 224 and sized by
 `model_configs/{BACKBONES[settings.backbone].replace('-', '_')}.yaml`'s frame rule), 4-option questions answered with a letter,
-{len(trained)} kind(s): {'; '.join(KIND_TEXT[k] for k in trained)}. (The other kinds of `synth.WHERE_KINDS` were not
-learned within the 10-minute budget: results/tiny_trained/attempts.md.) Training examples: seeds {TRAIN_SEED0} to
+{len(trained)} kind(s): {'; '.join(KIND_TEXT[k] for k in trained)}. (The other kinds of `synth.WHERE_KINDS` are not
+trained: the conjunction was not learned within the 10-minute budget, shape and beep count
+were not tried alone; results/tiny_trained/attempts.md.) Training examples: seeds {TRAIN_SEED0} to
 {TRAIN_SEED0 + metrics['examples'] - 1} ({metrics['examples']} examples, each seen once), rendered in memory and put
 through the real processor; the loss is cross-entropy on the answer letter and <|im_end|>
 after the chat prompt, through the thinker's forward pass with its encoders, {metrics['batch']} examples per

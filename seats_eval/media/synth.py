@@ -169,9 +169,9 @@ WHERE_SECONDS, WHERE_WINDOW, WHERE_FPS, WHERE_SIZE, WHERE_SR = 16.0, 2.0, 2, 224
 WHERE_CLIP_DIR = "where-v3"  # clips folder under the fixture clips; a new name whenever drawing changes
 WHERE_KINDS = ("visual_colour", "visual_shape", "audio_pitch", "audio_beeps", "av_conjunction")
 # The kinds the fixture tasks ask and the trained tiny models learn: one visual and one audio
-# event, each in one window of eight. The other three (shape, beep count, the audio-visual
-# conjunction) are drawn the same way but were not learned within train-tiny's 10-minute CPU
-# budget (results/tiny_trained/attempts.md), so asking them would only add chance answers.
+# event, each in one window of eight. The other three are drawn the same way but not trained:
+# the audio-visual conjunction was not learned within train-tiny's 10-minute CPU budget, shape
+# and beep count were not tried alone (results/tiny_trained/attempts.md).
 FIXTURE_KINDS = ("visual_colour", "audio_pitch")
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 50), "blue": (40, 70, 230), "yellow": (230, 220, 30)}
 SHAPES = ("square", "circle", "triangle", "cross")
