@@ -388,7 +388,7 @@ def write_model_card(out_dir: Path, metrics: dict[str, Any], settings: TrainSett
     kinds = "\n".join(f"| {k} | {v['n']} | {v['accuracy']:.1f} |" for k, v in sorted(held["per_kind"].items()))
     target = ("meets the >= 90% aim" if held["accuracy"] >= 90 else
               "BELOW the >= 90% aim: this run is too short; more steps are needed")
-    cmd = (f"seats-eval train-tiny --backbone {settings.backbone} --seed {settings.seed} --steps {settings.steps} "
+    cmd = (f"seats-eval train-tiny --backbone {settings.backbone} --seed {settings.seed} --steps {metrics['steps']} "
            f"--batch {settings.batch} --lr {settings.lr:g} --threads {settings.threads}")
     text = f"""# Tiny trained {settings.backbone} thinker (seats-eval)
 

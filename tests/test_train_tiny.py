@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from seats_eval.media.synth import render_where, where_question
@@ -44,14 +45,20 @@ def test_example_ends_with_letter_and_eos():
     assert "Answer with the option's letter" in question_text(q)
 
 
-def test_batch_equals_examples_one_by_one():
+@pytest.mark.parametrize("backbone", ["qwen2.5-omni", "qwen3-omni"])
+def test_batch_equals_examples_one_by_one(backbone):
     """Left padding must not move the answer positions nor change M-RoPE: a planted bug
     (right padding, or positions counted over the pads) changes these logits."""
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+    from transformers import (
+        Qwen2_5OmniThinkerForConditionalGeneration,
+        Qwen3OmniMoeThinkerForConditionalGeneration,
+    )
 
     torch.manual_seed(0)
-    model = Qwen2_5OmniThinkerForConditionalGeneration(trained_thinker_config("qwen2.5-omni")).eval()
-    maker = ExampleMaker("qwen2.5-omni")
+    cls = Qwen3OmniMoeThinkerForConditionalGeneration if backbone == "qwen3-omni" else (
+        Qwen2_5OmniThinkerForConditionalGeneration)
+    model = cls(trained_thinker_config(backbone)).eval()
+    maker = ExampleMaker(backbone)
     qs = [where_question(10**6 + i, span=1 + i % 3) for i in range(3)]
     examples = [maker.inputs(q, SYSTEM_PROMPTS[i + 2], with_answer=True) for i, q in enumerate(qs)]
     assert len({e["input_ids"].shape[1] for e in examples}) > 1  # the batch really pads

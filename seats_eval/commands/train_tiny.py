@@ -28,18 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train_tiny import (
-        DATA_DIR,
-        DEFAULT_STEPS,
-        TrainSettings,
-        held_out_accuracy,
-        train,
-        write_model_card,
-    )
+    from ..train_tiny import DATA_DIR, TrainSettings, held_out_accuracy, train, write_model_card
 
     out = Path(args.out) if args.out else DATA_DIR / args.backbone
-    settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps or DEFAULT_STEPS[args.backbone], batch=args.batch, lr=args.lr,
-                             threads=args.threads)
+    settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr,
+                             threads=args.threads)  # steps None: train() takes the backbone's default
     metrics = train(settings, out, log=lambda s: print(s, flush=True))
     from ..media.synth import WHERE_CLIP_DIR
 

@@ -1,8 +1,8 @@
 """A PLANTED BUG for the regression's own check (tests/test_regression.py, .ci/run): never a
 user option. Put this folder first on PYTHONPATH and SEATS keeps the LEAST relevant tokens:
 its per-window and global top-k and its window relevance (seats_eval/methods/seats.py) see
-negated scores. The
-patch is applied when that module is first imported (nothing else is imported early)."""
+negated scores. The patch is applied when that module is first imported (nothing else is
+imported early)."""
 
 from __future__ import annotations
 
