@@ -96,6 +96,9 @@ def main(argv: list[str]) -> int:
     if not found:
         print(f"seats-eval eval: no results JSON was written under {output} (see the log above)", file=sys.stderr)
         return 1
+    if any(a in ("--predict_only", "-x") for a in argv):  # lmms-eval's bypass metric scores 999: no score
+        print(f"seats-eval eval: predictions only (--predict_only: nothing scored); results in {found[-1]}")
+        return 0
     results = json.loads(found[-1].read_text())
     scores, failures = task_scores(results), task_failures(results)
     for task in sorted(scores):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lmms_eval.api.instance import Instance
+from lmms_eval.api.instance import GenerationOutput, Instance
 from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
@@ -35,7 +35,7 @@ from ..errors import ConfigError, DataError
 from ..methods import build_method
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
-from . import parallel
+from . import efficiency, parallel
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -225,18 +225,28 @@ class QwenOmniModel(lmms):
         return prompts.PRESETS[prompts.DEFAULT_SYSTEM]
 
     # the work --------------------------------------------------------------------------------
-    def generate_until(self, requests: list[Instance]) -> list[str]:
-        out = []
+    def generate_until(self, requests: list[Instance]) -> list[GenerationOutput]:
+        """Answers, each with its token counts (lmms-eval's `efficiency` block); the run's
+        token and cost figures go to lmms-eval's `throughput` block (models/efficiency.py)."""
+        from ..runtime.decoding import Decoding
+
+        # every distinct --gen_kwargs checked before the first sample runs
+        decodings = {id(req): Decoding.from_gen_kwargs(dict(req.args[2]), torch.initial_seed()) for req in requests}
+        out, start = [], len(self.records)
         for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
-            out.append(self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
-                                    record=not parallel.is_padding(req)))
+            answer, rec = self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
+                                       record=not parallel.is_padding(req), decoding=decodings[id(req)])
+            out.append(efficiency.result(answer, rec))
         parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
                         list(dict.fromkeys(req.args[4] for req in requests)))
+        efficiency.log_run(self.records[start:])
         self._flush_summary()
         return out
 
-    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True) -> str:
+    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True,
+                decoding: Any = None) -> tuple[str, dict[str, Any] | None]:
+        """(the answer, its record row; None when the sample failed)."""
         from ..flops import prefill_flops
         from ..runtime.generate import generate
 
@@ -254,7 +264,8 @@ class QwenOmniModel(lmms):
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
                            eos_token_ids=self.eos_ids, sample=sample, features=features,
-                           capture_signals=self.feature_cache is not None, window=self.cfg.window)
+                           capture_signals=self.feature_cache is not None, window=self.cfg.window,
+                           **({"decoding": decoding} if decoding is not None else {}))
             if fill is not None:
                 fill(res.extras["features"])
             answer = self.processor.tokenizer.decode(
@@ -267,11 +278,12 @@ class QwenOmniModel(lmms):
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
                         "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
                                                      "true") / 1e12,
-                        "seconds": time.perf_counter() - t0, "answer": answer})
+                        "seconds": time.perf_counter() - t0, "answer": answer, "output_tokens": len(res.tokens),
+                        **(decoding.describe() if decoding is not None else {})})
             if record:  # not a rank-padding copy (models/parallel.py)
                 self._write("records", rec)
                 self.records.append(rec)
-            return answer
+            return answer, rec
         except DataError as exc:  # the sample's own data; anything else is a bug and propagates
             msg = f"{sample} ({path or 'no video'}): {type(exc).__name__}: {exc}"
             logger.error(f"seats-eval: sample failed: {msg}")
@@ -279,7 +291,7 @@ class QwenOmniModel(lmms):
             if record:
                 self.failures.append(fail)
                 self._write("failures", fail)
-            return f"{FAILURE_MARKER} {msg}"
+            return f"{FAILURE_MARKER} {msg}", None
 
     def _inputs(self, path: str, context: str, system_prompt: str, max_frames: int, sample: str):
         """(inputs, cached features or None, media facts for the record, fill) for one sample:

@@ -27,6 +27,7 @@ from ..methods.base import DropStep, Method, Plan, PruneRecord
 from ..select import checks
 from .attention import last_row_attention, set_probe
 from .devices import execution_device
+from .layer_call import LayerCall, cache_keyword, prune_kv
 
 if TYPE_CHECKING:
     from ..adapters.base import OmniAdapter
@@ -55,6 +56,7 @@ class PruningRuntime:
         self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
         self.phase = "idle"  # set by prefill / decode_step only
         self.cache: Any = None
+        self._input_length = 0  # length of the LLM input: what the rotary pair and mask are built for
         self._sliced_key: tuple[int, int] | None = None
         self._sliced: dict[str, Any] = {}
         self._captured: dict[int, torch.Tensor] = {}
@@ -96,11 +98,12 @@ class PruningRuntime:
 
         lm, head = self.adapter.lm, self.adapter.lm_head
         self.cache = DynamicCache(config=lm.config)
+        self._input_length = embeds.shape[1]
         self.phase = "prefill"
         try:
-            out = lm(inputs_embeds=embeds, position_ids=positions, past_key_values=self.cache, use_cache=True,
+            out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True,
                      attention_mask=self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
-                     return_dict=True)
+                     return_dict=True, **{cache_keyword(lm): self.cache})
         finally:
             self.phase = "decode"
         hidden = out.last_hidden_state
@@ -119,7 +122,7 @@ class PruningRuntime:
         emb = embed(token.view(1, 1).to(execution_device(embed, token.device)))  # under a device map: its device
         pos = position.reshape(1, 1, 1).expand(3, 1, 1).to(emb.device)
         out = self.adapter.lm(inputs_embeds=emb, position_ids=pos, attention_mask=self.adapter.decode_attention_mask(),
-                              past_key_values=self.cache, use_cache=True, return_dict=True)
+                              use_cache=True, return_dict=True, **{cache_keyword(self.adapter.lm): self.cache})
         return self.adapter.lm_head(out.last_hidden_state[:, -1]).float()[0]
 
     def _make_probe(self, layer_idx: int):
@@ -133,35 +136,35 @@ class PruningRuntime:
         def hook(module, args, kwargs):
             if self.phase == "prefill":
                 return self._pre_layer(i, args, kwargs)
-            if self.phase == "decode" and kwargs.get("attention_mask") is not None:
-                # One new query attends to its layer's whole (pruned) cache; a mask built by
-                # the text model is sized to layer 0's cache and is wrong for other layers.
-                return args, {**kwargs, "attention_mask": None}
+            if self.phase == "decode":
+                call = LayerCall.find(args, kwargs, self.cache, 1, 1, self.adapter.rope_seq_dim, i)
+                if call.mask is not None and kwargs[call.mask] is not None:
+                    # One new query attends to its layer's whole (pruned) cache; a mask built by
+                    # the text model is sized to layer 0's cache and is wrong for other layers.
+                    return args, {**kwargs, call.mask: None}
             return None
 
         return hook
 
     # -- the per-layer work -------------------------------------------------------------
     def _pre_layer(self, i: int, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
-        hidden = args[0] if args else kwargs["hidden_states"]
+        call = LayerCall.find(args, kwargs, self.cache, self._input_length, self.layout.length,
+                              self.adapter.rope_seq_dim, i)
+        hidden = call.hidden_states(args, kwargs)
         changed = False
         if 0 <= i - 1 < len(self.deepstack):
             hidden = self._add_deepstack(self.deepstack[i - 1], hidden)
             changed = True
         step = self.steps.get(i - 1)
         if step is not None:
-            hidden = self._drop(step, hidden, kwargs)
+            hidden = self._drop(step, hidden, kwargs, call)
         self.record.layer_counts.append(self.layout.counts())
         if self.idx is None and not changed:
             return None
         kwargs = dict(kwargs)
         if self.idx is not None:
-            kwargs.update(self._slice_shared(kwargs))
-        if args:
-            args = (hidden,) + tuple(args[1:])
-        else:
-            kwargs["hidden_states"] = hidden
-        return args, kwargs
+            kwargs.update(self._slice_shared(kwargs, call))
+        return call.with_hidden(args, kwargs, hidden)
 
     def _add_deepstack(self, feats: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """DeepStack (Qwen3-Omni): add a vision layer's features at the video positions
@@ -175,27 +178,24 @@ class PruningRuntime:
         add = feats[rows.to(feats.device)].to(dev, hidden.dtype)
         return torch.where(is_video, hidden + add[None], hidden)
 
-    def _slice_shared(self, kwargs: dict) -> dict:
+    def _slice_shared(self, kwargs: dict, call: LayerCall) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
-        key = (len(self.record.step_layers), id(kwargs.get("position_embeddings")))
+        key = (len(self.record.step_layers), id(kwargs[call.rope]))
         if self._sliced_key != key:
             idx = self.idx
-            out: dict[str, Any] = {}
-            pe = kwargs.get("position_embeddings")
-            if pe is not None:
-                d = self.adapter.rope_seq_dim
-                out["position_embeddings"] = tuple(t.index_select(d, idx.to(t.device)) for t in pe)
-            mask = kwargs.get("attention_mask")
+            d = self.adapter.rope_seq_dim
+            out: dict[str, Any] = {call.rope: tuple(t.index_select(d, idx.to(t.device)) for t in kwargs[call.rope])}
+            mask = kwargs.get(call.mask) if call.mask else None
             if isinstance(mask, torch.Tensor):
                 at = idx.to(mask.device)
-                out["attention_mask"] = mask.index_select(-2, at).index_select(-1, at)
-            pos = kwargs.get("position_ids")
+                out[call.mask] = mask.index_select(-2, at).index_select(-1, at)
+            pos = kwargs.get(call.positions) if call.positions else None
             if isinstance(pos, torch.Tensor):
-                out["position_ids"] = pos.index_select(-1, idx.to(pos.device))
+                out[call.positions] = pos.index_select(-1, idx.to(pos.device))
             self._sliced, self._sliced_key = out, key
         return self._sliced
 
-    def _scores(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor | None:
+    def _scores(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor | None:
         src = step.score_source
         if src is None:
             return None
@@ -207,17 +207,17 @@ class PruningRuntime:
         attn = layer.self_attn
         x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
         q, k = self.adapter.project_qk(attn, layer.input_layernorm(x))
-        cos, sin = kwargs["position_embeddings"]
+        cos, sin = kwargs[call.rope]
         if self.idx is not None:  # the positions of the tokens entering this drop
-            cos, sin = self._slice_shared(kwargs)["position_embeddings"]
+            cos, sin = self._slice_shared(kwargs, call)[call.rope]
         cos, sin = cos.to(k.device), sin.to(k.device)
         q, _ = self.adapter.apply_rotary(q, q, cos[:, -1:], sin[:, -1:])
         _, k = self.adapter.apply_rotary(k, k, cos, sin)
         return last_row_attention(q, k, attn.scaling, model_dtype=step.model_dtype)[0].to(home)
 
-    def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
+    def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
         t0 = time.perf_counter()
-        scores = self._scores(step, hidden, kwargs)
+        scores = self._scores(step, hidden, kwargs, call)
         expected = self.method.kept_counts(step, self.layout.counts(), self.plan)
         keep = self.method.in_llm(step, scores, self.layout, self.plan)
         if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
@@ -241,12 +241,8 @@ class PruningRuntime:
             return moved[dev]
 
         hidden = hidden.index_select(1, on(hidden.device))
-        cache = kwargs.get("past_key_values")
-        if cache is not None:  # each cache layer lives on its own layer's device
-            for j in range(step.after_layer + 1):
-                lay = cache.layers[j]
-                lay.keys = lay.keys.index_select(-2, on(lay.keys.device))
-                lay.values = lay.values.index_select(-2, on(lay.values.device))
+        # the layers run so far hold K/V of every current position (each on its layer's device)
+        prune_kv(self.cache, range(step.after_layer + 1), self.layout.length, on)
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local).with_counts(expected)  # None: read once
