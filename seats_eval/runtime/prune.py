@@ -1,8 +1,11 @@
 """Token dropping between decoder layers, via forward pre-hooks on the stock layers.
 
 At a drop step after layer l the pre-hook of layer l+1 (i) obtains last-text-token scores,
-(ii) asks the method for a keep-mask, (iii) slices the hidden states and (iv) prunes the
-KV caches of layers 0..l to the same kept set (DESIGN 5b), so decoding sees only survivors.
+(ii) asks the method for a keep-mask and (iii) slices the hidden states. (iv) The KV caches
+keep only the final survivors (DESIGN 5b), so decoding sees only them: a layer's cache is
+read by that layer alone, and in the prefill each layer runs once, so every layer's cache is
+pruned once, at the end of the prefill, from the positions it saw to the survivors (one
+`index_select` per layer and tensor, not one per drop step after it).
 Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
 survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
 
@@ -54,6 +57,7 @@ class PruningRuntime:
                 raise SeatsError(f"{method.name}: two drop steps after layer {s.after_layer}")
             self.steps[s.after_layer] = s
         self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
+        self._seen: list[tuple[int, torch.Tensor | None]] = []  # (last layer, the positions it saw) per drop
         self.phase = "idle"  # set by prefill / decode_step only
         self.cache: Any = None
         self._input_length = 0  # length of the LLM input: what the rotary pair and mask are built for
@@ -104,6 +108,7 @@ class PruningRuntime:
             out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True,
                      attention_mask=self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
                      return_dict=True, **{cache_keyword(lm): self.cache})
+            self._prune_caches()
         finally:
             self.phase = "decode"
         hidden = out.last_hidden_state
@@ -215,6 +220,23 @@ class PruningRuntime:
         _, k = self.adapter.apply_rotary(k, k, cos, sin)
         return last_row_attention(q, k, attn.scaling, model_dtype=step.model_dtype)[0].to(home)
 
+    def _prune_caches(self) -> None:
+        """Each layer's cache from the positions it saw to the survivors (`self.idx`); the
+        layers after the last drop saw only survivors. Kept index sets are ascending (sorted
+        subsets of the LLM input), so a survivor's row in a layer's cache is `searchsorted`."""
+        first = 0
+        for last, seen in self._seen:
+            rows = self.idx if seen is None else torch.searchsorted(seen, self.idx)
+            moved: dict[torch.device, torch.Tensor] = {}  # one copy per device (each layer on its own)
+
+            def on(dev: torch.device, rows: torch.Tensor = rows, moved: dict = moved) -> torch.Tensor:
+                if dev not in moved:
+                    moved[dev] = rows.to(dev)
+                return moved[dev]
+
+            prune_kv(self.cache, range(first, last + 1), self._input_length if seen is None else seen.shape[0], on)
+            first = last + 1
+
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
         t0 = time.perf_counter()
         scores = self._scores(step, hidden, kwargs, call)
@@ -233,16 +255,10 @@ class PruningRuntime:
             local = torch.nonzero(keep).flatten()
         else:  # kept indices in order without reading the mask: a stable sort puts them first
             local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
-        moved = {local.device: local}  # one copy of the indices per device they are used on
-
-        def on(dev: torch.device) -> torch.Tensor:
-            if dev not in moved:
-                moved[dev] = local.to(dev)
-            return moved[dev]
-
-        hidden = hidden.index_select(1, on(hidden.device))
-        # the layers run so far hold K/V of every current position (each on its layer's device)
-        prune_kv(self.cache, range(step.after_layer + 1), self.layout.length, on)
+        hidden = hidden.index_select(1, local.to(hidden.device))  # under a device map: the layer's device
+        # the layers since the previous drop saw the current positions; their caches are pruned
+        # once, after the prefill (_prune_caches)
+        self._seen.append((step.after_layer, self.idx))
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local).with_counts(expected)  # None: read once
