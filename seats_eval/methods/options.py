@@ -159,6 +159,16 @@ def flag(name: str, flag_name: str | None = None) -> Any:
     return OPTIONS[name].argparse_type(flag_name or f"--{name.replace('_', '-')}")
 
 
+def key_value(text: str) -> tuple[str, str]:
+    """argparse `type=` of a KEY=VALUE flag (`flops --option lam=1.4`)."""
+    import argparse
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. lam=1.4)")
+    return key.strip(), value
+
+
 def check_arg_string(text: str) -> None:
     """Refuse what lmms-eval's own parser of a `--model_args` string would silently lose:
     a key given twice (it keeps the last) and an item without `=`."""
