@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         table = breakdown(args.samples, args.by, args.metric)
     except (OSError, ValueError) as exc:
-        print(f"seats-eval breakdown: {exc}", file=sys.stderr)
+        print(f"seats-eval breakdown: {args.samples}: not a readable lmms-eval samples JSONL ({exc})",
+              file=sys.stderr)
         return 2
     if args.out:
         write_text_atomic(args.out, table.to_csv(index=False, float_format="%.2f"))

@@ -387,10 +387,11 @@ def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
     rows = []
     for job in sweep.jobs:
         jdir = sweep.job_dir(job)
-        st = read_status(jdir) or {}
+        st = read_status(jdir)
+        if isinstance(st, UnreadableStatus):  # empty as a mapping, so tested before `or {}`
+            st = {"state": "unknown", "error": f"{st.path} is unreadable ({st.error}); result kept, --force needed"}
+        st = st or {}
         state = st.get("state", "pending")
-        if isinstance(st, UnreadableStatus):
-            state, st = "unknown", {"error": f"{st.path} is unreadable ({st.error}); result kept, --force needed"}
         if state == "done" and st.get("key") != job.key:
             state = "done (other settings)"
         if state == "running":
