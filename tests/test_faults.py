@@ -312,3 +312,48 @@ def test_spec_booleans_are_strict(tmp_path):
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_spec(bad)
+
+
+# --- data roots ------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_data_env(monkeypatch):
+    for k in list(os.environ):
+        if k.startswith("SEATS_") and k.endswith(("_ROOT", "_DATA")):
+            monkeypatch.delenv(k)
+    return monkeypatch
+
+
+def test_a_data_root_one_level_off_is_named_and_nothing_downloads(tmp_path, no_data_env):
+    from seats_eval.tasklib.sources import preflight
+
+    (tmp_path / "worldsense").mkdir()
+    no_data_env.setenv("SEATS_DATA_ROOT", str(tmp_path / "worldsense"))
+    msg = preflight("worldsense")
+    assert "SEATS_DATA_ROOT" in msg and f"{tmp_path}/worldsense/worldsense, which does not exist" in msg
+    assert "one level off" in msg and "Not downloading" in msg and "videos/<video>.mp4" in msg
+    no_data_env.setenv("SEATS_DATA_ROOT", str(tmp_path))
+    assert preflight("worldsense") is None
+    proc = subprocess.run([sys.executable, "-m", "seats_eval.cli", "eval", "--model", "seats_qwen25omni",
+                           "--model_args", "pretrained=x", "--tasks", "seats_worldsense", "--output_path",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, SEATS_DATA_ROOT=str(tmp_path / "nowhere")))
+    assert proc.returncode == 2 and "SEATS_DATA_ROOT" in proc.stderr and "does not exist" in proc.stderr
+
+
+def test_offline_without_a_local_copy_names_the_variables(tmp_path, no_data_env):
+    from seats_eval.tasklib.sources import preflight
+
+    no_data_env.setenv("HF_HUB_OFFLINE", "1")
+    no_data_env.setenv("HF_HOME", str(tmp_path))
+    msg = preflight("videomme")
+    assert "SEATS_VIDEOMME_ROOT" in msg and "SEATS_VIDEOMME_DATA" in msg and str(tmp_path / "videomme") in msg
+
+
+def test_a_video_missing_after_a_cut_extraction_gives_the_repair(tmp_path, no_data_env):
+    from seats_eval.errors import MediaError
+    from seats_eval.tasklib.sources import video_path
+
+    no_data_env.setenv("SEATS_WORLDSENSE_ROOT", str(tmp_path))
+    with pytest.raises(MediaError, match="delete that folder and rerun.*unzip -l"):
+        video_path("worldsense", ["videos/abc.mp4"])

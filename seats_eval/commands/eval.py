@@ -80,6 +80,14 @@ def _check_written(run_dir: Path, since: float, log_samples: bool) -> tuple[Path
     return found[-1], results, None
 
 
+def _data_problems(tasks: str) -> list[str]:
+    """What `tasklib.sources.preflight` finds wrong with the data of the real benchmarks asked for."""
+    from ..tasklib.sources import BENCHMARKS, preflight
+
+    benches = {t.strip().removeprefix("seats_") for t in tasks.split(",")}
+    return [p for b in sorted(benches & set(BENCHMARKS)) if (p := preflight(b))]
+
+
 def main(argv: list[str]) -> int:
     from lmms_eval.utils import simple_parse_args_string
 
@@ -106,6 +114,10 @@ def main(argv: list[str]) -> int:
         check_arg_string(model_args)
     except ConfigError as exc:
         print(f"seats-eval eval: {exc}", file=sys.stderr)
+        return 2
+    problems = _data_problems(cli_arg(argv, "--tasks") or "")
+    if problems:
+        print("seats-eval eval: " + "\nseats-eval eval: ".join(problems), file=sys.stderr)
         return 2
     rid = run_id()
     os.environ[RUN_ID_ENV] = rid
