@@ -357,3 +357,14 @@ def test_a_video_missing_after_a_cut_extraction_gives_the_repair(tmp_path, no_da
     no_data_env.setenv("SEATS_WORLDSENSE_ROOT", str(tmp_path))
     with pytest.raises(MediaError, match="delete that folder and rerun.*unzip -l"):
         video_path("worldsense", ["videos/abc.mp4"])
+
+
+def test_a_missing_configured_root_never_starts_a_release_download(tmp_path, no_data_env):
+    from seats_eval.tasklib.sources import dataset_source
+
+    no_data_env.setenv("SEATS_DATA_ROOT", str(tmp_path / "typo"))
+    for bench in ("worldsense", "omnivideobench", "videomme"):
+        _, kwargs = dataset_source(bench)
+        assert not {"video", "cache_dir", "create_link"} & set(kwargs)  # lmms-eval's download switches
+    (tmp_path / "typo" / "videomme").mkdir(parents=True)
+    assert dataset_source("videomme")[1]["video"] is True

@@ -241,7 +241,8 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
       cached hub snapshot: the same, no network.
     - else the hub dataset id; lmms-eval downloads and extracts the archives into the video
       root (`video_root`) unless that folder already exists (and, with `create_link`,
-      links a snapshot of loose files there).
+      links a snapshot of loose files there). A configured root that does not exist is an
+      error (logged, and named by every sample), never a whole-release download into it.
     """
     spec = _benchmark(bench)
     explicit = _env_path(spec.data_env)
@@ -261,13 +262,21 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
     local = _loose_annotations(spec)
     if local is not None:
         return "parquet", {"data_files": {"test": [str(local)]}}
-    cache_dir = _configured_root(spec) or _hf_home() / spec.cache_dir
-    kwargs: dict[str, Any] = {"cache_dir": str(cache_dir), "video": True}
+    configured = _configured_root(spec)
+    kwargs: dict[str, Any] = {"cache_dir": str(configured or _hf_home() / spec.cache_dir), "video": True}
     if _hub_token_available():
         kwargs["token"] = True
     kwargs.update(
         {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.hub_kwargs.items()}
     )
+    if configured is not None and not configured.is_dir():
+        # lmms-eval would download the whole release into the missing folder: annotations
+        # only, and every sample names the missing root (`video_path`).
+        from loguru import logger
+
+        logger.error(f"seats-eval: {preflight(bench)}")
+        for key in ("cache_dir", "video", "create_link"):
+            kwargs.pop(key, None)
     return spec.hub_id, kwargs
 
 
