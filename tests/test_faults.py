@@ -341,13 +341,14 @@ def test_a_data_root_one_level_off_is_named_and_nothing_downloads(tmp_path, no_d
     assert proc.returncode == 2 and "SEATS_DATA_ROOT" in proc.stderr and "does not exist" in proc.stderr
 
 
-def test_offline_without_a_local_copy_names_the_variables(tmp_path, no_data_env):
+@pytest.mark.parametrize("bench", ["videomme", "omnivideobench"])
+def test_offline_without_a_local_copy_names_the_variables(tmp_path, no_data_env, bench):
     from seats_eval.tasklib.sources import preflight
 
     no_data_env.setenv("HF_HUB_OFFLINE", "1")
     no_data_env.setenv("HF_HOME", str(tmp_path))
-    msg = preflight("videomme")
-    assert "SEATS_VIDEOMME_ROOT" in msg and "SEATS_VIDEOMME_DATA" in msg and str(tmp_path / "videomme") in msg
+    msg = preflight(bench)
+    assert f"SEATS_{bench.upper()}_ROOT" in msg and f"SEATS_{bench.upper()}_DATA" in msg and "looked in" in msg
 
 
 def test_a_video_missing_after_a_cut_extraction_gives_the_repair(tmp_path, no_data_env):
@@ -368,3 +369,27 @@ def test_a_missing_configured_root_never_starts_a_release_download(tmp_path, no_
         assert not {"video", "cache_dir", "create_link"} & set(kwargs)  # lmms-eval's download switches
     (tmp_path / "typo" / "videomme").mkdir(parents=True)
     assert dataset_source("videomme")[1]["video"] is True
+
+
+# --- subcommands: a bad flag or file is named, never a traceback ------------------------------
+
+@pytest.mark.parametrize("argv,named,rc", [
+    (["flops", "--tokens", "100", "--option", "lam"], "'lam' is not KEY=VALUE", 2),
+    (["compare-sweeps", "{tmp}/nope-a", "{tmp}/nope-b"], "nope-a is not a sweep folder", 2),
+    (["bench", "select", "--hidden", "-1"], "--hidden='-1' is not allowed: must be an integer in [1, inf]", 2),
+    (["models", "--backbone", "bogus"], "unknown --backbone 'bogus'; allowed: qwen25omni, qwen3omni", 2),
+    (["make-tiny", "--out", "{tmp}/t", "--layers", "0"], "--layers='0' is not allowed", 2),
+    (["breakdown", "{tmp}/plain.txt"], "plain.txt: not a readable lmms-eval samples JSONL", 2),
+])
+def test_a_bad_subcommand_flag_or_file_is_named(tmp_path, argv, named, rc, capsys):
+    from seats_eval.cli import main
+
+    (tmp_path / "plain.txt").write_text("not json\n")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    try:
+        got = main(argv)
+    except SystemExit as exc:  # argparse refuses a flag's value
+        got = exc.code
+    err = capsys.readouterr().err
+    assert got == rc and named in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()
