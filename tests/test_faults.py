@@ -393,3 +393,10 @@ def test_a_bad_subcommand_flag_or_file_is_named(tmp_path, argv, named, rc, capsy
     err = capsys.readouterr().err
     assert got == rc and named in err and "Traceback" not in err
     assert not (tmp_path / "t").exists()
+
+
+def test_a_damaged_job_json_keeps_the_result(tmp_path):
+    sw, s, jdir = _done_sweep(tmp_path)
+    (jdir / "result" / "job.json").write_text('["x"]')
+    [o] = sw.run_sweep(s, progress=False, echo=lambda _: None).outcomes
+    assert o.state == "failed" and "--force" in o.message and not o.ran and (jdir / "result").is_dir()

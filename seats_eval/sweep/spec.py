@@ -32,7 +32,6 @@ BENCHMARK_LABELS: dict[str, str] = {
     "videomme": "Video-MME",
     "lvomnibench": "LVOmniBench",
 }
-LAUNCHERS = SPEC_RULES["launcher"].choices
 _SPEC_KEYS = {
     "name", "table", "description", "base", "backbone", "backbone_config", "out", "table_out",
     "tasks", "model_args", "lmms_eval_args", "lmms_eval_cmd", "limit", "launcher", "num_processes",
@@ -191,7 +190,7 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     task_list, task_set = map_tasks(spec_tasks, tasks)
     if limit is None:
         limit = raw.get("limit")
-    elif limit is not None:
+    else:
         limit = SPEC_RULES["limit"].check("--limit", "limit", limit)
     model_args = {k: (_local_path(v) if k == "pretrained" and isinstance(v, str) else v)
                   for k, v in dict(raw.get("model_args") or {}).items()}

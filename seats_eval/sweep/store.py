@@ -132,12 +132,15 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
 
 def _valid_result(job: Job, run_dir: Path) -> tuple[bool, str]:
     desc = read_json(run_dir / "job.json")
-    if desc is None or desc.get("key") != job.key:
+    if not isinstance(desc, dict) or desc.get("key") != job.key:
         return False, "settings differ"
     res = find_results_json(run_dir)
     if res is None:
         return False, "no results JSON"
-    scores = task_scores(read_json(res) or {})
+    data = read_json(res)
+    if not isinstance(data, dict):
+        return False, f"results JSON {res.name} is unreadable"
+    scores = task_scores(data)
     missing = [t for t in job.tasks if t not in scores]
     if missing:
         return False, f"results JSON lacks task(s) {', '.join(missing)}"
