@@ -16,6 +16,7 @@ rules, so a typo fails before any weights load.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,8 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 @dataclass(frozen=True)
 class Rule:
-    """What one option's value must be. kind: number | integer | boolean | choice | text."""
+    """What one option's value must be. kind: number | integer | boolean | choice | text | any
+    (passed on as given: `device_map` may be a dict through the Python API)."""
 
     kind: str
     lo: float | None = None
@@ -56,7 +58,7 @@ class Rule:
             return "true or false"
         if self.kind == "choice":
             return f"one of {', '.join(self.choices)}"
-        return "a text"
+        return "a text" if self.kind == "text" else "anything"
 
     def parse(self, value: Any) -> Any:
         """The value in its type; ValueError (with `what()`) when it is not allowed."""
@@ -90,7 +92,9 @@ class Rule:
                 if text.lower() == c.lower():
                     return c
             raise bad
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        if self.kind == "any":
+            return value
+        if not isinstance(value, (str, int, float, os.PathLike)) or isinstance(value, bool):
             raise bad
         return str(value)
 
@@ -128,7 +132,7 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 # Options every model id takes besides its method's own (models/omni.py reads them).
 COMMON_OPTIONS: dict[str, Rule] = {
-    "pretrained": _TEXT, "device": _TEXT, "device_map": _TEXT, "batch_size": _int(1, 1),
+    "pretrained": _TEXT, "device": Rule("any"), "device_map": Rule("any"), "batch_size": _int(1, 1),
     "attn_implementation": _TEXT, "dtype": Rule("choice", choices=DTYPES),
     "max_frames": _int(1), "fps": _num(0.0, lo_open=True), "min_pixels": _int(1), "max_pixels": _int(1),
     "total_pixels": _num(0.0, lo_open=True), "system_prompt": _TEXT, "max_new_tokens": _int(1),
@@ -149,7 +153,7 @@ SPEC_RULES: dict[str, Rule] = {
     "tiny": _BOOL, "cache": _BOOL, "launcher": Rule("choice", choices=("local", "accelerate")),
     "unregistered": Rule("choice", choices=("fail", "skip")),
 }
-FLAG_RULES: dict[str, Rule] = {"layers": _int(1), "hidden": _int(1), "heads": _int(1), "tokens": _int(1)}
+FLAG_RULES: dict[str, Rule] = {"layers": _int(1), "hidden": _int(1), "tokens": _int(1)}
 # The one table: an option's name means the same rule wherever it is given.
 OPTIONS: dict[str, Rule] = {**COMMON_OPTIONS, **BUDGET_RULES, **SPEC_RULES, **FLAG_RULES}
 
