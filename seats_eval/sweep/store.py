@@ -1,6 +1,7 @@
-"""What a job leaves on disk, read and written safely (writes through seats_eval/atomic.py): the
-status file (an unparsable one reads as unknown, never as pending), lmms-eval's results JSON and the job's records, and whether a folder holds a
-finished result of a given job (what resuming checks before it skips a job)."""
+"""What a job leaves on disk, read and written safely (writes go through seats_eval/atomic.py):
+the status file (an unparsable one reads as unknown, never as pending), lmms-eval's results
+JSON and the job's records, and whether a folder holds a finished result of a given job
+(what resuming checks before it skips a job)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ class UnreadableStatus(dict):
     `["done"]`): its job's state is unknown. It is never taken for pending: a finished
     result may sit beside it, so the job is neither rerun nor its result deleted without
     `--force`. Empty as a mapping (`.get` gives defaults); `error` says what was wrong."""
-
-    state = "unknown"
 
     def __init__(self, path: Path, error: str) -> None:
         super().__init__()
