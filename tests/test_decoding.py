@@ -27,6 +27,8 @@ from .chat import chat_request
     ({"temperature": 0.7, "top_k": -1}, "top_k"),
     ({"do_sample": True, "temperature": 0}, "do_sample"),
     ({"do_sample": "maybe", "temperature": 0.5}, "do_sample"),
+    ({"max_new_tokens": -1}, "max_new_tokens"),
+    ({"max_new_tokens": "abc"}, "max_new_tokens"),
 ])
 def test_bad_gen_kwargs_are_refused_by_name(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -78,8 +80,13 @@ def test_sampled_generation_is_reproducible_per_sample(thinker, make_inputs):
     a = generate(thinker, inputs, method, max_new_tokens=6, sample="t/test/0", decoding=hot).tokens
     b = generate(thinker, inputs, method, max_new_tokens=6, sample="t/test/0", decoding=hot).tokens
     c = generate(thinker, inputs, method, max_new_tokens=6, sample="t/test/1", decoding=hot).tokens
+    other_seed = generate(thinker, inputs, method, max_new_tokens=6, sample="t/test/0",
+                          decoding=Decoding(temperature=3.0, seed=1235)).tokens
+    second_draw = generate(thinker, inputs, method, max_new_tokens=6, sample="t/test/0",
+                           decoding=Decoding(temperature=3.0, seed=1234, draw=1)).tokens
     assert a == b
-    assert a != greedy and c != a  # 6 draws at T=3 from a random model: equal only by a fluke
+    # 6 draws at T=3 from a random model: any two streams agree only by a fluke
+    assert len({tuple(t) for t in (greedy, a, c, other_seed, second_draw)}) == 5
     assert generate(thinker, inputs, method, max_new_tokens=6, decoding=Decoding(seed=99)).tokens == greedy
 
 
@@ -91,11 +98,14 @@ def test_model_class_samples_and_reports_token_counts(tiny_dir, clips_dir, tmp_p
     req = chat_request(clips_dir / "av_moving.mp4", max_new_tokens=4)
     [greedy] = m.generate_until([req])
     req.args[2].update(temperature=3.0, do_sample=True)
-    torch.manual_seed(7)
+    torch.manual_seed(7)  # lmms-eval's --seed sets the torch seed the streams start from
     [s1] = m.generate_until([req])
     torch.manual_seed(7)
-    [s2] = m.generate_until([req])
+    s2, s2_repeat = m.generate_until([req, req])  # --repeats 2: the second copy is a new draw
+    torch.manual_seed(8)
+    [s3] = m.generate_until([req])
     assert s1 == s2 and s1.text != greedy.text
+    assert s2_repeat.text != s2.text and s3.text != s1.text
     rec = m.records[-1]
     assert (rec["decoding"], rec["temperature"]) == ("sample", 3.0)
     assert greedy.token_counts.input_tokens == sum(rec["input_counts"])

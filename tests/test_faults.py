@@ -400,3 +400,16 @@ def test_a_damaged_job_json_keeps_the_result(tmp_path):
     (jdir / "result" / "job.json").write_text('["x"]')
     [o] = sw.run_sweep(s, progress=False, echo=lambda _: None).outcomes
     assert o.state == "failed" and "--force" in o.message and not o.ran and (jdir / "result").is_dir()
+
+
+def test_a_cut_results_json_keeps_the_result(tmp_path):
+    """A finished job whose results JSON no longer parses: kept and reported, not rerun over."""
+    from seats_eval.sweep.store import find_results_json
+
+    sw, s, jdir = _done_sweep(tmp_path)
+    res = find_results_json(jdir / "result")
+    text = res.read_text()
+    res.write_text(text[: len(text) // 2])
+    [o] = sw.run_sweep(s, progress=False, echo=lambda _: None).outcomes
+    assert o.state == "failed" and "does not verify" in o.message and "--force" in o.message and not o.ran
+    assert res.read_text() == text[: len(text) // 2]  # untouched

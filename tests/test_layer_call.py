@@ -42,25 +42,29 @@ def rewritten_layer_calls(model, rewrite, restore=None):
             del lay.forward
 
 
-def _cache_name(kwargs):
-    return next(k for k, v in kwargs.items() if isinstance(v, transformers.Cache))
+def _moved_cache(put):
+    """(rewrite, restore) that take the cache out of the stock keyword, `put(kwargs, cache)` it
+    elsewhere (or nowhere), and hand it back to the layer under its stock keyword."""
+    held = {}
+
+    def rewrite(kw):
+        held["name"] = next(k for k, v in kw.items() if isinstance(v, transformers.Cache))
+        held["cache"] = kw.pop(held["name"])
+        put(kw, held["cache"])
+        return kw
+
+    def restore(kw):
+        kw.pop("kv_store_renamed", None)
+        kw[held["name"]] = held["cache"]
+        return kw
+
+    return rewrite, restore
 
 
 def test_renamed_cache_keyword_still_prunes_the_cache(thinker, make_inputs):
     """The cache under a name no release used: the oracle still agrees on every token."""
     inputs = make_inputs("av_moving.mp4")
-    names = {}
-
-    def rename(kw):
-        names["stock"] = _cache_name(kw)
-        kw["kv_store_renamed"] = kw.pop(names["stock"])
-        return kw
-
-    def back(kw):
-        kw[names["stock"]] = kw.pop("kv_store_renamed")
-        return kw
-
-    with rewritten_layer_calls(thinker, rename, back):
+    with rewritten_layer_calls(thinker, *_moved_cache(lambda kw, cache: kw.update(kv_store_renamed=cache))):
         res = generate(thinker, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS)
     tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=5, eos=EOS)
     torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)
@@ -71,18 +75,8 @@ def test_a_cache_the_hooks_cannot_see_is_a_loud_error(thinker, make_inputs):
     """A layer that gets its cache some other way than its call: the hooks could not prune
     it, so the run stops (before: decoding on stale keys, exit 0)."""
     inputs = make_inputs("av_moving.mp4")
-    hidden = {}
-
-    def hide(kw):
-        hidden["name"] = _cache_name(kw)
-        hidden["cache"] = kw.pop(hidden["name"])
-        return kw
-
-    def back(kw):
-        kw[hidden["name"]] = hidden["cache"]
-        return kw
-
-    with rewritten_layer_calls(thinker, hide, back), pytest.raises(SeamError) as err:
+    with rewritten_layer_calls(thinker, *_moved_cache(lambda kw, cache: None)), \
+            pytest.raises(SeamError) as err:
         generate(thinker, inputs, ScriptedMethod(), max_new_tokens=3, eos_token_ids=EOS)
     assert f"transformers {transformers.__version__}" in str(err.value)
     assert "KV cache" in str(err.value)
@@ -134,7 +128,7 @@ def test_cache_keyword_follows_the_signature():
 
     class Old(torch.nn.Module):
         def forward(self, inputs_embeds=None, past_key_values=None):
-            return None
+            return past_key_values
 
     class Neither(torch.nn.Module):
         def forward(self, inputs_embeds=None):

@@ -25,7 +25,8 @@ from seats_eval.sweep.launchers import array_ranges
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = "full,seats_R35_both"
-TIMINGS = {"seconds", "timings", "encoder_cache"}  # run-dependent (encoder_cache: who filled it first)
+# run-dependent (encoder_cache: who filled it first; run_id: which process wrote the row)
+TIMINGS = {"seconds", "timings", "encoder_cache", "run_id"}
 
 
 def cli(*args: str, timeout: int = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -67,7 +68,7 @@ def assert_same_results(ref: Path, other: Path) -> None:
         assert len(ra) == expected and [(r["task"], r["doc_id"]) for r in ra] == [(r["task"], r["doc_id"]) for r in rb]
         assert ra == rb, job
         fa, fb = a / "records" / "failures.jsonl", b / "records" / "failures.jsonl"
-        assert (fa.read_text() if fa.exists() else "") == (fb.read_text() if fb.exists() else "")
+        assert (rows(fa) if fa.exists() else []) == (rows(fb) if fb.exists() else [])
         assert len(answers(a)) == expected and answers(a) == answers(b), job
         assert not list((b / "records").glob("*.rank*.jsonl"))  # merged, none left over
     proc = cli("compare-sweeps", str(ref), str(other))

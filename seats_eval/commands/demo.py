@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         model_args = f"pretrained={model_dir}" + (f",backbone_config={backbone_config}" if backbone_config else "")
         model_args += f",max_new_tokens=4{',' + extra if extra else ''}"
         env["SEATS_RECORD_DIR"] = str(out / "records")
-        (out / "records" / "records.jsonl").unlink(missing_ok=True)
+        shutil.rmtree(out / "records", ignore_errors=True)  # a record folder takes one run's rows
         cmd = [str(Path(sys.executable).parent / "lmms-eval"), "--model", model_id, "--model_args", model_args,
                "--tasks", args.task, "--include_path", str(REPO / "tasks"), "--batch_size", "1",
                "--output_path", str(out), "--log_samples"]

@@ -120,6 +120,7 @@ def main(argv: list[str]) -> int:
         print("seats-eval eval: " + "\nseats-eval eval: ".join(problems), file=sys.stderr)
         return 2
     rid = run_id()
+    saved_env = {k: os.environ.get(k) for k in (RUN_ID_ENV, "SEATS_RECORD_DIR")}  # restored after the run
     os.environ[RUN_ID_ENV] = rid
     run_dir = output / rid
     argv = _set_flag(argv, "--output_path", str(run_dir))
@@ -154,6 +155,11 @@ def main(argv: list[str]) -> int:
     finally:
         lmms_main.cli_evaluate_single = single
         sys.argv = saved_argv
+        for key, value in saved_env.items():  # a second in-process run gets its own id and records
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     if errors:
         exc = errors[0]
         print(f"seats-eval eval: the evaluation failed: {type(exc).__name__}: {exc} (traceback above)",
@@ -161,11 +167,12 @@ def main(argv: list[str]) -> int:
         return 1
     if int(os.environ.get("RANK", "0")) != 0:  # data parallel: rank 0 writes the results
         return 0
-    results_json, results, problem = _check_written(run_dir, start, "--log_samples" in argv)
+    predict_only = any(a in ("--predict_only", "-x") for a in argv)  # lmms-eval then logs samples itself
+    results_json, results, problem = _check_written(run_dir, start, "--log_samples" in argv or predict_only)
     if problem:
         print(f"seats-eval eval: {problem}", file=sys.stderr)
         return 1
-    if any(a in ("--predict_only", "-x") for a in argv):  # lmms-eval's bypass metric scores 999: no score
+    if predict_only:  # lmms-eval's bypass metric scores 999: no score
         print(f"seats-eval eval: predictions only (--predict_only: nothing scored); results in {results_json}")
         return 0
     scores, failures = task_scores(results), task_failures(results)

@@ -26,10 +26,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json_atomic
 from ..config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
 
@@ -127,15 +127,7 @@ def extract_metrics(results: dict[str, Any], tasks: list[str], metric: str | Non
 
 
 def _atomic_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data, indent=1)
 
 
 def _lmms_eval() -> str:
@@ -176,6 +168,7 @@ def run_job(settings: dict[str, Any], modality: str | None, layer: int | None, o
     job.mkdir(parents=True, exist_ok=True)
     for old in (job / "lmms_eval").rglob("*_results.json"):
         old.unlink()  # a previous attempt that died before result.json: start clean
+    shutil.rmtree(job / "records", ignore_errors=True)  # its rows too (a record folder takes one run)
     env = dict(os.environ, SEATS_RECORD_DIR=str(job / "records"))
     with open(job / "lmms_eval.log", "w", encoding="utf-8") as log:
         rc = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -136,7 +136,8 @@ COMMON_OPTIONS: dict[str, Rule] = {
     "attn_implementation": _TEXT, "dtype": Rule("choice", choices=DTYPES),
     "max_frames": _int(1), "fps": _num(0.0, lo_open=True), "min_pixels": _int(1), "max_pixels": _int(1),
     "total_pixels": _num(0.0, lo_open=True), "system_prompt": _TEXT, "max_new_tokens": _int(1),
-    "record_dir": _TEXT, "backbone_config": _TEXT, "feature_cache": _TEXT,
+    "record_dir": _TEXT, "backbone_config": _TEXT,
+    "feature_cache": Rule("any"),  # a folder, or off / none / false (lmms-eval reads "false" as False)
 }
 # lmms-eval's names for our options (its Qwen wrappers say max_num_frames).
 ALIASES: dict[str, str] = {"max_num_frames": "max_frames"}
@@ -154,8 +155,12 @@ SPEC_RULES: dict[str, Rule] = {
     "unregistered": Rule("choice", choices=("fail", "skip")),
 }
 FLAG_RULES: dict[str, Rule] = {"layers": _int(1), "hidden": _int(1), "tokens": _int(1)}
+# lmms-eval's --gen_kwargs that the pruned decoder honours (runtime/decoding.py); max_new_tokens
+# is the common option's rule.
+GEN_RULES: dict[str, Rule] = {"temperature": _num(0.0), "top_p": _num(0.0, 1.0, lo_open=True), "top_k": _int(0),
+                              "num_beams": _int(1), "do_sample": _BOOL}
 # The one table: an option's name means the same rule wherever it is given.
-OPTIONS: dict[str, Rule] = {**COMMON_OPTIONS, **BUDGET_RULES, **SPEC_RULES, **FLAG_RULES}
+OPTIONS: dict[str, Rule] = {**COMMON_OPTIONS, **BUDGET_RULES, **SPEC_RULES, **FLAG_RULES, **GEN_RULES}
 
 
 def flag(name: str, flag_name: str | None = None) -> Any:

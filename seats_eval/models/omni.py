@@ -20,6 +20,8 @@ import json
 import os
 import sys
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +186,7 @@ class QwenOmniModel(lmms):
             return None
         path = Path(folder)
         check_writable(path, "the record directory")
-        old = [p.name for p in map(path.joinpath, ("records.jsonl", "failures.jsonl")) if p.is_file()]
+        old = sorted(p.name for pattern in ("records*.jsonl", "failures*.jsonl") for p in path.glob(pattern))
         if old:
             raise ConfigError(f"the record directory {path} already holds {', '.join(old)} of an earlier run; "
                               "give each run its own record_dir (or move those files away)")
@@ -252,11 +254,14 @@ class QwenOmniModel(lmms):
 
         # every distinct --gen_kwargs checked before the first sample runs
         decodings = {id(req): Decoding.from_gen_kwargs(dict(req.args[2]), torch.initial_seed()) for req in requests}
-        out, start = [], len(self.records)
+        out, start, draws = [], len(self.records), Counter()
         for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
+            draw = draws[(task, split, doc_id)]  # the n-th copy of a repeated request draws anew
+            draws[(task, split, doc_id)] += 1
             answer, rec = self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
-                                       record=not parallel.is_padding(req), decoding=decodings[id(req)])
+                                       record=not parallel.is_padding(req),
+                                       decoding=replace(decodings[id(req)], draw=draw))
             out.append(efficiency.result(answer, rec))
         parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
                         list(dict.fromkeys(req.args[4] for req in requests)))

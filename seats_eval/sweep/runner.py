@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError
 from .jobs import Job
 from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
-from .store import UnreadableStatus, _jsonl, _valid_result, job_summary, read_status, write_json_atomic
+from .store import UnreadableStatus, _jsonl, _valid_result, job_summary, read_status
 
 
 class Interrupted(Exception):
@@ -187,10 +188,11 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
         ok, why = _valid_result(job, result)
         if ok:
             return JobOutcome(job, "done", "already done")
-        if why == "settings differ" and result.is_dir():
-            return JobOutcome(job, "failed", f"a finished result with other settings is in {result}; "
+        if result.is_dir():  # a finished result that does not verify is kept: nothing finished is lost
+            what = "with other settings" if why == "settings differ" else f"that does not verify ({why})"
+            return JobOutcome(job, "failed", f"a finished result {what} is in {result}; "
                                              "not overwritten: rerun with --force to replace it")
-        echo(f"{job.name}: marked done but its result is gone or incomplete ({why}): running it again")
+        echo(f"{job.name}: marked done but its result is gone: running it again")
     if st and st.get("state") == "running":
         # We hold the lock, so whoever wrote this is gone: a killed sweep. Clean up after it.
         n = kill_orphans(st)
@@ -213,7 +215,7 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
     write_json_atomic(attempt / "job.json", job.describe())
     write_json_atomic(jdir / "job.json", job.describe())
     argv = lmms_eval_argv(sweep, job, attempt / "output", port=free_port())
-    (attempt / "command.txt").write_text(shlex.join(argv) + "\n")
+    write_text_atomic(attempt / "command.txt", shlex.join(argv) + "\n")
     env = dict(os.environ, **sweep.env, SEATS_RECORD_DIR=str(attempt / "records"))
     if any(t.startswith("seats_fixture_") for t in job.tasks):
         env.setdefault("SEATS_FIXTURE_CLIPS", str(sweep.artifacts / "clips"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..sweep.jobs import Job
 from ..sweep.spec import BENCHMARK_LABELS, BENCHMARKS, REPO, Sweep, benchmark_of
-from ..sweep.store import job_summary, read_status
+from ..sweep.store import UnreadableStatus, job_summary, read_status
 from .table import NOT_IN_PAPER, Column, mean_of
 
 
@@ -44,7 +44,11 @@ def load_results(sweep: Sweep) -> list[JobResult]:
     out = []
     for job in sweep.jobs:
         jdir = sweep.job_dir(job)
-        st = read_status(jdir) or {}
+        st = read_status(jdir)
+        if isinstance(st, UnreadableStatus):  # never "not run": its result may be there
+            out.append(JobResult(job=job, state="unknown", error=f"{st.path} is unreadable ({st.error})"))
+            continue
+        st = st or {}
         state = st.get("state", "not run")
         if state == "done" and st.get("key") != job.key:
             state, err = "stale", "finished with other settings (rerun the sweep with --force)"
