@@ -132,3 +132,31 @@ def test_fixture_twins_load_in_lmms_eval_and_match_the_rule(tmp_path):
         rows = pq.read_table(REPO / "tasks" / "fixtures" / bench / "test-00000-of-00001.parquet").to_pylist()
         kept = [rows[i] for i in subset.select_indices(bench, rows, subset.FIXTURE_SIZE)]
         assert str(info["payload"]["question_id"]) == str(subset.question_key(bench, kept[0]))
+
+
+@pytest.mark.slow
+def test_regression_tiny_end_to_end(tmp_path, artifacts):
+    """The GPU recipe's commands on CPU (regression_tiny.yaml: the trained tiny model on the
+    fixture twins of the subsets): sweep, --update, the paired check passes its own baseline,
+    --against paper prints the paper's layout with every cell. Slow (two tiny jobs)."""
+    import os
+
+    env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(artifacts / "clips"), HF_HUB_OFFLINE="1",
+               HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
+    out, base = tmp_path / "sweep", tmp_path / "baseline.json"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "seats_eval.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=1500)
+
+    proc = cli("sweep", "--spec", "regression_tiny", "--out", str(out), "--artifacts", str(artifacts), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    common = ("--spec", "regression_tiny", "--out", str(out), "--artifacts", str(artifacts))
+    assert cli("regression", *common, "--update", "--baseline", str(base)).returncode == 0
+    stored = json.loads(base.read_text())
+    assert len(stored["cells"]) == 10 and all(len(c["outcomes"]) == subset.FIXTURE_SIZE for c in stored["cells"])
+    proc = cli("regression", *common, "--baseline", str(base))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("PASS"), proc.stdout
+    proc = cli("regression", *common, "--against", "paper")
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| Full tokens |", "| SEATS |"))]
+    assert len(rows) == 2 and all(line.count("/ ") == 5 for line in rows), proc.stdout

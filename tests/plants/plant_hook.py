@@ -1,5 +1,5 @@
 """Shared by the planted bugs (tests/plants/<name>/sitecustomize.py): run `plant(module)`
-right after the module `target` is first imported, so the plant needs no early import."""
+right after the module `module_name` is first imported, so the plant needs no early import."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Callable
 from types import ModuleType
 
 
-def patch_on_import(target: str, plant: Callable[[ModuleType], None]) -> None:
+def patch_on_import(module_name: str, plant: Callable[[ModuleType], None]) -> None:
     class _Finder(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target_=None):
-            if name != target:
+        def find_spec(self, name, path=None, target=None):
+            if name != module_name:
                 return None
             sys.meta_path.remove(self)
             spec = importlib.util.find_spec(name)
