@@ -107,7 +107,7 @@ def read_outcomes(run_dir: Path, task: str) -> dict[str, int] | None:
         if not line.strip():
             continue
         row = json.loads(line)
-        payload = next((v for v in row.values() if isinstance(v, dict) and "score" in v), None)
+        payload = next((v for k, v in row.items() if k != "doc" and isinstance(v, dict) and "score" in v), None)
         if payload is None:
             raise ValueError(f"{files[-1]}: a sample without a per-sample score (doc_id {row.get('doc_id')})")
         qid = payload.get("question_id")
