@@ -263,8 +263,10 @@ def check(sweep: Sweep, cells: list[Cell], path: Path | None = None, only: str |
         lines.append(row + f"{100 * c.accuracy:6.1f} | {paired_s} | {100 * lo:5.1f} - {100 * hi:5.1f} | "
                            f"{band_v:<4} | {'ok' if verdict_ok else 'FAIL':<7} |")
     extra = sorted(set(now) - {(b["job"], b["task"]) for b in bcells})
-    for job, task in extra:
-        lines.append(f"(not in the baseline: {job} on {task}; update the baseline to check it)")
+    if extra:
+        listed = ", ".join(f"{job} on {task}" for job, task in extra[:4]) + (", ..." if len(extra) > 4 else "")
+        lines.append(f"(not in the baseline, unchecked: {len(extra)} job/task pairs: {listed}; update the baseline "
+                     "to check them)")
     lines.append("PASS" if ok else "FAIL: a job changed against its baseline (see the verdict column; "
                                    "docs/regression.md: reading a failure)")
     return ok, lines
