@@ -234,7 +234,7 @@ def check(sweep: Sweep, cells: list[Cell], path: Path | None = None, only: str |
              f"| {'job':<28} | {'task':<30} | {'n':>4} | base % | now %  | b  | c  | p paired | paired  | band %        "
              f"| band | verdict |",
              "|" + "|".join("-" * w for w in (30, 32, 6, 8, 8, 4, 4, 10, 9, 15, 6, 9)) + "|"]
-    ok = True
+    ok, fallback = True, 0
     for b in bcells:
         k0, n0 = int(b["correct"]), int(b["n"])
         lo, hi = band(k0, n0)
@@ -254,6 +254,7 @@ def check(sweep: Sweep, cells: list[Cell], path: Path | None = None, only: str |
         else:
             paired_v, paired_s = "n/a", f"{'-':>2} | {'-':>2} | {'-':>8} | {'n/a':<7}"
         if test == "band" or (test == "paired" and paired_v == "n/a"):
+            fallback += test == "paired"
             verdict_ok = band_ok
         elif test == "paired":
             verdict_ok = paired_v == "ok"
@@ -262,6 +263,9 @@ def check(sweep: Sweep, cells: list[Cell], path: Path | None = None, only: str |
         ok = ok and verdict_ok
         lines.append(row + f"{100 * c.accuracy:6.1f} | {paired_s} | {100 * lo:5.1f} - {100 * hi:5.1f} | "
                            f"{band_v:<4} | {'ok' if verdict_ok else 'FAIL':<7} |")
+    if fallback:
+        lines.append(f"({fallback} cells had no per-question outcomes on one side (a baseline without them, or a "
+                     "run without --log_samples): the band decided there)")
     extra = sorted(set(now) - {(b["job"], b["task"]) for b in bcells})
     if extra:
         listed = ", ".join(f"{job} on {task}" for job, task in extra[:4]) + (", ..." if len(extra) > 4 else "")
