@@ -248,3 +248,22 @@ def test_where_tasks_load_and_score(tmp_path, monkeypatch):
     assert Path(path).stat().st_size > 0 and utils.doc_to_visual(doc) == [path]
     assert "Answer with the option's letter" in utils.doc_to_text(doc)
     assert utils.process_results(doc, [doc["answer"]])["where_accuracy"]["score"] == 1.0
+
+
+def test_read_outcomes_from_logged_samples(tmp_path):
+    """Per-question outcomes from lmms-eval's samples file: the payload's question_id (else
+    doc_id), the doc's own fields ignored, a question logged twice refused."""
+    from seats_eval.sweep.regression import read_outcomes
+
+    out = tmp_path / "output" / "model"
+    out.mkdir(parents=True)
+    rows = [{"doc_id": 0, "doc": {"score": 7}, "where_accuracy": {"score": 1.0, "question_id": "w-3"}},
+            {"doc_id": 1, "where_accuracy": {"score": 0.0, "question_id": "w-9"}},
+            {"doc_id": 2, "where_accuracy": {"score": 1.0, "question_id": None}}]
+    path = out / "20261207_samples_seats_fixture_where_ci.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert read_outcomes(tmp_path, "seats_fixture_where_ci") == {"w-3": 1, "w-9": 0, "doc2": 1}
+    assert read_outcomes(tmp_path, "other_task") is None
+    path.write_text("\n".join(json.dumps(r) for r in rows + rows[:1]) + "\n")
+    with pytest.raises(ValueError, match="logged twice"):
+        read_outcomes(tmp_path, "seats_fixture_where_ci")
