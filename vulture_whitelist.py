@@ -38,6 +38,17 @@ _.aggregate_results
 _.doc_to_messages
 _.fixture_doc_to_messages
 _.official_accuracy
+# tasks/subsets/*.yaml: process_docs
+_.worldsense_docs
+_.worldsense_fixture_docs
+_.dailyomni_docs
+_.dailyomni_fixture_docs
+_.omnivideobench_docs
+_.omnivideobench_fixture_docs
+_.videomme_docs
+_.videomme_fixture_docs
+_.lvomnibench_docs
+_.lvomnibench_fixture_docs
 # pytest: module marks, fixtures used for their side effect only
 _.pytestmark
 _.checks_off

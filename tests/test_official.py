@@ -318,3 +318,75 @@ def test_model_ids_default_to_the_official_profile(tiny_dir, clips_dir):
     _, k_v, k_a = rec["llm_input_counts"]
     assert (k_v, k_a) == (max(int(0.3 * n_v), 1), max(int(0.3 * n_a), 1))
     assert (k_v, k_a) != (round(0.3 * n_v), round(0.3 * n_a))  # the clip tells the profiles apart
+
+
+# -- issue 27: the last four departures (docs/profiles.md rules 13-15 and the statistic row) ------------------------
+def _float64_visionzip(w: int, ratio: float, context: float = 0.05) -> int:
+    """Total kept by a VisionZip group when the products are float64 (our old rule)."""
+    dom = min(max(int((ratio - context) * w), 1), w)
+    return dom + min(max(round(context * w), 1), w - dom)
+
+
+def test_rule13_visionzip_counts_multiply_in_float32_as_the_authors_tensors():
+    import numpy as np
+
+    assert off.visionzip_counts(100, 0.12, 0.05) == (7, 5)  # 12 there; float64 gives 6 + 5
+    assert _float64_visionzip(100, 0.12) == 11
+    assert sum(off.visionzip_counts(20, 0.6, 0.05)) == 12 and _float64_visionzip(20, 0.6) == 11
+    # every ratio their scripts pass (Table 7 pairs of both backbones, the Qwen3 VisionZip
+    # starts) against numpy's float32 products: 17 of the 2,880 groups differ from float64
+    ratios = sorted({0.30, 0.65, 0.20, 0.55, 0.10, 0.45, 0.06, 0.35, 0.32, 0.70, 0.22, 0.60, 0.12, 0.50, 0.07,
+                     0.29, 0.18, 0.08})
+    differ = 0
+    for r in ratios:
+        for w in range(1, 161):
+            dom = min(max(int(np.float32(r - 0.05) * np.float32(w)), 1), w)
+            ctx = min(max(int(np.round(np.float32(0.05) * np.float32(w))), 1), w - dom)
+            assert off.visionzip_counts(w, r, 0.05) == (dom, ctx), (r, w)
+            differ += dom + ctx != _float64_visionzip(w, r)
+    assert len(ratios) * 160 == 2880 and differ == 17
+
+
+def test_rule13_qwen3_visionzip_om_ragged_audio_tile_keeps_184():
+    lay = _layout([(288, 50)] * 5, trailing_audio=20)  # 270 audio tokens: five 50-tiles and one of 20
+    assert lay.count(AUDIO) == 270
+    keep = build_method("visionzip_om", Q3, {"R": 0.35}).pre_llm(_ctx(lay), Plan(lay.counts())).keep
+    assert int((keep & (lay.modality == AUDIO)).sum()) == 184
+    assert 5 * _float64_visionzip(50, 0.70) + _float64_visionzip(20, 0.70) == 183
+
+
+def test_rule14_qwen3_pairs_are_the_ones_their_scripts_pass():
+    rnd = build_method("random", Q3, {"R": 0.35})
+    assert (rnd.budget.R_v, rnd.budget.R_a) == (0.30, 0.65)  # eval_qwen3_omni_random.sh: Qwen2.5's pair
+    paper = build_method("random", Q3, {"R": 0.35, "profile": "paper"})
+    assert (paper.budget.R_v, paper.budget.R_a) == (0.32, 0.70)
+    explicit = build_method("random", Q3, {"R": 0.35, "R_v": 0.32, "R_a": 0.70})
+    assert (explicit.budget.R_v, explicit.budget.R_a) == (0.32, 0.70)
+    assert build_method("visionzip", Q3, {"R": 0.35}).start == (0.29, 1.0)
+    assert build_method("visionzip", Q3, {"R": 0.25}).start == (0.18, 1.0)
+    assert build_method("visionzip", Q3, {"R": 0.25, "profile": "paper"}).start == (0.22, 0.60)
+    assert build_method("visionzip", Q7B, {"R": 0.25}).start == (0.20, 0.55)  # Qwen2.5 unchanged
+    # per 144-token grid at R = 0.25 with Qwen3's 2-s geometry: 25 from (0.18, 1.0), 26 from (0.22, 0.60)
+    lay = _layout([(288, 26)] * 4, audio_per_window=26)
+    keep = build_method("visionzip", Q3, {"R": 0.25}).pre_llm(_ctx(lay), Plan(lay.counts())).keep
+    per_grid = torch.bincount(lay.frame[keep & (lay.modality == VIDEO)], minlength=8)
+    assert per_grid.tolist() == [25] * 8
+    r_v, _ = off.audio_intact_reallocate(0.22, 0.60, 1152, 104)
+    assert sum(off.visionzip_counts(144, r_v, 0.05)) == 26
+
+
+def test_rule15_the_gate_prunes_nothing_unless_some_lam_r_is_below_one():
+    from seats_eval.errors import ConfigError
+
+    at = {"R": 1 / 1.4, "R_v": 1 / 1.4, "R_a": 1 / 1.4}
+    official = build_method("seats", Q7B, at)
+    assert official.schedule.is_identity and official.drop_steps(28) == []
+    paper = build_method("seats", Q7B, {**at, "profile": "paper"})
+    assert [s.after_layer for s in paper.drop_steps(28)] == [15, 17, 19, 22]
+    above = {"R": 0.8, "R_v": 0.8, "R_a": 0.8}
+    assert build_method("seats", Q7B, above).schedule.is_identity
+    with pytest.raises(ConfigError, match="cannot exceed 1"):
+        build_method("seats", Q7B, {**above, "profile": "paper"})
+    with pytest.raises(ConfigError, match="cannot exceed 1"):  # one ratio below 1: they assert, we refuse
+        build_method("seats", Q7B, {"R": 0.5, "R_v": 0.3, "R_a": 0.8})
+    assert off.gate_prunes(1.4, 0.3, 0.65) and not off.gate_prunes(1.4, 1 / 1.4, 1 / 1.4)

@@ -32,6 +32,8 @@ ALL_TASKS = sorted(
     [f"seats_{b}" for b in BENCHES]
     + [f"seats_fixture_{b}" for b in BENCHES]
     + ["seats_fixture_mcq", "seats_fixture_where", "seats_fixture_where_ci"]
+    + [f"seats_subset_{b}" for b in BENCHES]
+    + [f"seats_fixture_subset_{b}" for b in BENCHES]
 )
 
 # per benchmark: options column, answer column, metric, category fields, video id of a doc
@@ -663,7 +665,7 @@ def test_task_utils_import_without_model_code(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEATS_")}
     env.update(HF_HOME=str(tmp_path), PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     files = [str(p) for p in sorted(TASKS.glob("*/utils.py"))]
-    assert len(files) == len(BENCHES) + 2  # + fixture_mcq, fixture_where
+    assert len(files) == len(BENCHES) + 3  # + fixture_mcq, fixture_where, subsets
     proc = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, *files], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=120, check=True)
     assert proc.stdout.strip() == "[]"
@@ -723,8 +725,9 @@ def test_lmms_eval_lists_and_loads_the_tasks_offline(tmp_path):
         SEATS_DATA_ROOT=str(data_root),
         PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
     )
-    # the where tasks (200 / 60 generated questions, their own clips) are loaded in tests/test_regression.py
-    fixture_tasks = [t for t in ALL_TASKS if t.startswith("seats_fixture") and "where" not in t]
+    # the where tasks (200 / 60 generated questions, their own clips) are loaded in tests/test_regression.py,
+    # the subsets in tests/test_subsets.py
+    fixture_tasks = [t for t in ALL_TASKS if t.startswith("seats_fixture") and "where" not in t and "subset" not in t]
     real_tasks = [f"seats_{b}" for b in BENCHES]
     proc = subprocess.run(
         [sys.executable, "-c", LMMS_SCRIPT, str(TASKS), ",".join(fixture_tasks + real_tasks)],

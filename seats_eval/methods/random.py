@@ -3,17 +3,19 @@
 Global per modality (no windows), as the reference baseline; unlike the reference the draw
 is seeded (`seed`, default 0), so a run is reproducible. Default mode: both-selected.
 Counts: `profile=official` (default) max(int(R_m * N_m), 1) as the authors' code (R_v=0.06,
-N=9216: 552); `paper` round(R_m * N_m) (553).
+N=9216: 552); `paper` round(R_m * N_m) (553). On Qwen3-Omni `official` draws at the pairs
+the authors' Qwen3 script passes, the Qwen2.5 ones (select/official.py `script_pair`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..budgets import Budget
-from ..config import BackboneConfig
+from ..config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO
-from ..select.official import floor_count
+from ..select.official import floor_count, script_pair
 from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, PROFILES, parse_budget, random_keep, target
 from .options import Options
@@ -48,5 +50,9 @@ class RandomSelect(Method):
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("random", options, OPTIONS)
-    return RandomSelect(parse_budget(opts, cfg, "both"), seed=opts.integer("seed", 0),
-                        profile=opts.choice("profile", "official", PROFILES))
+    budget = parse_budget(opts, cfg, "both")
+    profile = opts.choice("profile", "official", PROFILES)
+    pair = script_pair(normalise_name(cfg.name), "random", budget.R) if budget.mode == "both" else None
+    if profile == "official" and pair is not None and "R_v" not in opts and "R_a" not in opts:
+        budget = replace(budget, R_v=pair[0], R_a=pair[1])
+    return RandomSelect(budget, seed=opts.integer("seed", 0), profile=profile)

@@ -42,7 +42,8 @@ Each switch changes only what it names: every switch but `stage1`, `attn_weighte
 has none of these switches: under `official` the switched-off allocation levels
 (`coupled`, `inter_window`, `intra_window`) use the paper's allocator on the official
 windows and relevances, and `stage1=visionzip|omnizip` the baselines' own rules at the
-official Stage I counts (docs/profiles.md).
+official Stage I counts (docs/profiles.md). Under `official` nothing is pruned when no
+lam * R_m is below 1 (the authors' gate: full tokens at R_v = R_a = 1 / lam and above).
 """
 
 from __future__ import annotations
@@ -200,7 +201,12 @@ class Seats(Method):
         self.official = profile == "official"
         self.geometry = cfg.official_geometry
         self.budget = budget
-        if stage2:
+        lam_eff = float(lam if lam is not None else cfg.lam)
+        if stage2 and self.official and not off.gate_prunes(lam_eff, budget.R_v, budget.R_a):
+            # the authors' gate: no lam * R_m below 1, nothing pruned at all (their full tokens)
+            self.schedule = replace(build_schedule(Budget(1.0, 1.0, 1.0, budget.mode), cfg, lam=lam,
+                                                   decay=decay, boundaries=boundaries), budget=budget)
+        elif stage2:
             self.schedule = build_schedule(budget, cfg, lam=lam, decay=decay, boundaries=boundaries)
             if not late_removal:
                 self.schedule = no_late_removal_schedule(self.schedule)

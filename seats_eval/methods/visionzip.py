@@ -20,7 +20,8 @@ audio by a seeded uniform draw. pre_llm returns (keep_mask, replacement_embeds).
 and 50-token audio tiles, YAML `official:`): dominant = max(int((R - 0.05) * w), 1),
 contextual = min(max(round(0.05 * w), 1), w - dominant), so totals are not exact; the
 audio-intact VisionZip re-derives (R_v, R_a) per sample from the Table 7 pair
-(`audio_intact_reallocate`) and draws leftover audio with a floored count. `paper` keeps
+(on Qwen3-Omni from the pair its script passes, `script_pair`: (0.29, 1.0) at R = 0.35;
+`audio_intact_reallocate`) and draws leftover audio with a floored count. `paper` keeps
 the exact split above. Contextual tokens are assigned by post-merger embeddings under both
 profiles (the authors use the encoder's keys: docs/profiles.md).
 """
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 
 from ..budgets import Budget
-from ..config import BackboneConfig
+from ..config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import official as off
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned
@@ -192,10 +193,14 @@ def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, A
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
     profile = opts.choice("profile", "official", PROFILES)
+    start = None if both else intact_start(opts, cfg, budget)
+    pair = off.script_pair(normalise_name(cfg.name), method_id, budget.R)
+    if start is not None and profile == "official" and pair is not None and "R_v" not in opts:
+        start = pair  # the audio-intact start the authors' Qwen3 script passes
     return VisionZip(method_id, budget, both, context=opts.number("context", 0.05, lo=0.0, hi=1.0),
                      merge=opts.choice("merge", "sum", ("sum", "mean")), seed=opts.integer("seed", 0),
                      group_batch=opts.integer("group_batch", 64, lo=1), profile=profile,
-                     start=None if both else intact_start(opts, cfg, budget), cfg=cfg)
+                     start=start, cfg=cfg)
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:

@@ -19,7 +19,10 @@ What they decide, rule by rule (numbers as in docs/profiles.md):
 6. `maxmin_windows`: max-min diversity with 1 - cos distances unclamped, the first pick by
    the second-smallest entry of each column (self included), windows batched by (size, k).
 9. `audio_intact_reallocate`: an audio-intact method's per-sample (R_v, R_a).
-10. `visionzip_counts`, `floor_count`: VisionZip-om's and Random's integer rules.
+10. `visionzip_counts`, `floor_count`: VisionZip-om's and Random's integer rules
+    (13: VisionZip's products in float32, as their tensor arithmetic makes them).
+14. `script_pair`: the (R_v, R_a) their Qwen3 scripts pass to Random and VisionZip.
+15. `gate_prunes`: their thinker's gate (nothing is pruned unless some lam R_m < 1).
 """
 
 from __future__ import annotations
@@ -210,10 +213,16 @@ def audio_intact_reallocate(r_v: float, r_a: float, n_v: int, n_a: int,
 def visionzip_counts(w: int, ratio: float, context: float) -> tuple[int, int]:
     """(dominant, contextual) tokens of one VisionZip window of w tokens:
     dominant = min(max(int((ratio - context) * w), 1), w) (0 when ratio <= context),
-    contextual = min(max(round(context * w), 1), w - dominant) (0 when context is 0)."""
+    contextual = min(max(round(context * w), 1), w - dominant) (0 when context is 0).
+
+    The authors' w is a 0-dim int64 tensor (a window bound's difference), so both products
+    are float32 tensors (torch promotes a Python float times an integer tensor to the default
+    float dtype): R = 0.12, w = 100 gives 7 dominant there (float32 0.07 * 100 = 7.0000001)
+    where float64 gives 6 (6.999...). The products here are made the same way, by torch."""
+    wt = torch.tensor(int(w), dtype=torch.long)
     dom_ratio = max(ratio - context, 0.0)
-    dominant = min(max(int(dom_ratio * w), 1), w) if dom_ratio > 0 else 0
-    contextual = min(max(round(context * w), 1), w - dominant) if context > 0 else 0
+    dominant = min(max(int(dom_ratio * wt), 1), int(w)) if dom_ratio > 0 else 0
+    contextual = min(max(int(torch.round(context * wt)), 1), int(w) - dominant) if context > 0 else 0
     return dominant, contextual
 
 
@@ -222,3 +231,29 @@ def floor_count(ratio: float, n: int) -> int:
     if n <= 0 or ratio <= 0:
         return 0
     return min(max(int(ratio * n), 1), n)
+
+
+# (backbone, method) -> R -> (R_v, R_a) their scripts pass where it is not Table 7's
+# both-selected pair of the backbone: scripts/eval_qwen3_omni_random.sh passes the Qwen2.5
+# pairs, scripts/eval_qwen3_omni_visionzip.sh audio-intact starts (it runs no R = 0.10).
+SCRIPT_PAIRS: dict[tuple[str, str], dict[float, tuple[float, float]]] = {
+    ("qwen3_omni_30b_a3b", "random"): {0.35: (0.30, 0.65), 0.25: (0.20, 0.55), 0.15: (0.10, 0.45),
+                                        0.10: (0.06, 0.35)},
+    ("qwen3_omni_30b_a3b", "visionzip"): {0.35: (0.29, 1.0), 0.25: (0.18, 1.0), 0.15: (0.08, 1.0)},
+}
+
+
+def script_pair(backbone: str, method: str, R: float) -> tuple[float, float] | None:
+    """The (R_v, R_a) the authors' script for `method` on `backbone` (a normalised name)
+    passes at R, where it departs from Table 7; None where it does not (or they ran no R)."""
+    for r_key, pair in SCRIPT_PAIRS.get((backbone, method), {}).items():
+        if abs(r_key - float(R)) <= 1e-9:
+            return pair
+    return None
+
+
+def gate_prunes(lam: float, r_v: float, r_a: float) -> bool:
+    """Whether the authors' SEATS thinker prunes at all: only when some Stage I ratio
+    lam * R_m (their `video_ratio * encoder_ratio_scale`) is below 1. Otherwise no stage
+    runs, Stage II and III included (R_v = R_a = 1 / 1.4 is full tokens there)."""
+    return float(r_v) * float(lam) < 1.0 or float(r_a) * float(lam) < 1.0

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path, PurePosixPath
 
 try:
-    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources, subset
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
+    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources, subset
 
 BENCH = "omnivideobench"
 METRIC = "omnivideobench_perception_score"
@@ -72,6 +72,7 @@ def doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str
 
 def process_results(doc: dict, results: list[str]) -> dict:
     fields = {
+        "question_id": subset.question_key(BENCH, doc),  # the release has no id: video + question
         "video_type": doc.get("video_type"),
         "question_type": doc.get("question_type"),
         "audio_type": doc.get("audio_type"),

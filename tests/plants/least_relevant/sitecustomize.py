@@ -6,11 +6,11 @@ imported early)."""
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import sys
+from pathlib import Path
 
-TARGET = "seats_eval.methods.seats"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from plant_hook import patch_on_import  # noqa: E402
 
 
 def _plant(module) -> None:
@@ -26,20 +26,4 @@ def _plant(module) -> None:
     print("seats-eval PLANTED BUG: SEATS keeps the least relevant tokens", file=sys.stderr)
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name != TARGET:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            _plant(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _Finder())
+patch_on_import("seats_eval.methods.seats", _plant)
