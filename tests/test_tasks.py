@@ -349,9 +349,10 @@ def test_process_results_payload(bench):
         letters = records.option_letters(doc[spec["options"]])
         wrong = next(x for x in letters if x != gold)
         right = module.process_results(doc, [f"The answer is {gold}."])
-        assert set(right) == {spec["metric"], "sample_failures", "mcq_accuracy_official"}
+        assert set(right) == {spec["metric"], "sample_failures", "mcq_accuracy_official", "category_breakdown"}
         payload = right[spec["metric"]]
-        assert right["sample_failures"] is payload and payload["failed"] == 0.0
+        assert right["sample_failures"] is payload and right["category_breakdown"] is payload
+        assert payload["failed"] == 0.0
         assert payload["score"] == 1.0 and payload["pred"] == gold and payload["answer"] == gold
         assert payload["video_id"] == spec["video_id"](doc)
         for name in spec["fields"]:
@@ -617,6 +618,18 @@ def test_breakdown(tmp_path):
     assert set(default["field"]) == {"overall", "task_type", "domain", "audio_class"}
     with pytest.raises(ValueError, match="nope"):
         scoring.breakdown(samples, ["nope"])
+
+
+def test_category_breakdown_metric_agrees_with_the_offline_breakdown(tmp_path):
+    """The `category_breakdown` aggregation (results JSON) equals `seats-eval breakdown` on the
+    logged samples: same n and accuracy per value, list fields counted once per item."""
+    samples = _write_samples(tmp_path / "s.jsonl")
+    payloads = [json.loads(x)["worldsense_score"] for x in samples.read_text().splitlines()]
+    got = scoring.category_breakdown(payloads, ["task_type", "audio_class", "absent"])
+    table = scoring.breakdown(samples, ["task_type", "audio_class"])
+    want = {(r.field, r.value): (r.n, r.accuracy) for r in table.itertuples() if r.field != "overall"}
+    assert {(f, v): (c["n"], c["accuracy"]) for f, vals in got.items() for v, c in vals.items()} == want
+    assert "absent" not in got
 
 
 def test_breakdown_cli(tmp_path):
