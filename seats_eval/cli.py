@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "regression": "regression",
     "models": "models",
     "eval": "eval",
+    "tasks-path": "tasks_path",
 }
 
 

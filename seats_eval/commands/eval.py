@@ -8,7 +8,9 @@ logged ("Error during evaluation") and the process ends normally; an unwritable
 - no results JSON was written under --output_path during this run,
 - any sample failed (its data was unusable; lmms-eval's results JSON counts them in each
   task's `sample_failures`), unless `--allow-failures` is given.
---output_path is required and checked writable before anything loads.
+--output_path is required and checked writable before anything loads. seats-eval's own task
+folder (`seats-eval tasks-path`: the checkout's tasks/ or the installed copy) is passed as
+--include_path unless the command line gives one (lmms-eval takes one folder there).
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ def run(args) -> int:  # reached only through argparse, i.e. without arguments
     return 2
 
 
+def with_include_path(argv: list[str]) -> list[str]:
+    """`argv` plus `--include_path <seats-eval's tasks>` unless it already names one
+    (`--include_path DIR` or `--include_path=DIR`)."""
+    from ..resources import tasks_dir
+
+    if any(a == "--include_path" or a.startswith("--include_path=") for a in argv):
+        return argv
+    return [*argv, "--include_path", str(tasks_dir())]
+
+
 def _results_since(output: Path, since: float) -> list[Path]:
     return sorted((p for p in output.rglob("*_results.json") if p.stat().st_mtime >= since),
                   key=lambda p: p.stat().st_mtime)
@@ -46,7 +58,7 @@ def main(argv: list[str]) -> int:
         print(USAGE + "\n\n" + __doc__)
         return 0 if argv else 2
     allow = "--allow-failures" in argv
-    argv = [a for a in argv if a != "--allow-failures"]
+    argv = with_include_path([a for a in argv if a != "--allow-failures"])
     output = cli_output_path(argv)
     if output is None:
         print("seats-eval eval: --output_path is required (the run is checked for its results JSON there)",
