@@ -187,7 +187,7 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     art = Path(artifacts).resolve() if artifacts else Path(os.environ.get("SEATS_ARTIFACTS", REPO / "artifacts"))
     art = art if art.is_absolute() else (REPO / art).resolve()
     # {tiny_trained}: the committed trained tiny models, wherever they are installed
-    mapping = {"artifacts": str(art), "repo": str(REPO), "tiny_trained": str(resources.resource("tiny_trained"))}
+    mapping = {"artifacts": str(art), "repo": str(REPO), "tiny_trained": str(resources.resource("tiny_trained", check=False))}
     raw = _subst(raw, mapping)
     spec_tasks = _as_list(raw["tasks"])
     task_list, task_set = map_tasks(spec_tasks, tasks)
