@@ -13,7 +13,6 @@ from ..resources import project_dir, resource, work_dir
 help = "train the tiny Qwen-Omni thinker on generated 'where' questions (CPU, minutes) and write its model card"
 
 
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..train_tiny import TrainSettings
 
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.out and project_dir() is None:
         raise ConfigError("train-tiny: --out is required outside a checkout (the default rewrites the committed "
                           "models, seats_eval/data/tiny_trained/, of a project folder; see seats_eval/resources.py)")
-    out = Path(args.out) if args.out else resource("tiny_trained") / args.backbone
+    out = Path(args.out) if args.out else resource("tiny_trained", check=False) / args.backbone
     settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr,
                              threads=args.threads)  # steps None: train() takes the backbone's default
     metrics = train(settings, out, log=lambda s: print(s, flush=True))

@@ -231,6 +231,18 @@ def _frame_rate(path: str, total: int, meta_fps: float, start_span: float) -> tu
     return total / span, True
 
 
+def _read_batched(indices: np.ndarray, size: tuple[int, int], get_batch) -> np.ndarray:
+    """Frames `indices` at `size`, READ_CHUNK source frames at a time from `get_batch(list of
+    indices) -> (n, H, W, 3) uint8` (the batch readers: torchcodec, decord)."""
+    out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
+    for s in range(0, len(indices), READ_CHUNK):
+        batch = get_batch(indices[s:s + READ_CHUNK].tolist())
+        out[s:s + len(batch)] = _resize(batch, size)
+        del batch
+        _trim_heap()
+    return out
+
+
 class _DecordReader:
     name = "decord"
 
@@ -251,13 +263,7 @@ class _DecordReader:
         return VideoInfo(total, fps, int(h), int(w), self.name, from_ts)
 
     def read(self, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
-        for s in range(0, len(indices), READ_CHUNK):
-            batch = self.vr.get_batch(indices[s:s + READ_CHUNK].tolist()).asnumpy()
-            out[s:s + len(batch)] = _resize(batch, size)
-            del batch
-            _trim_heap()
-        return out
+        return _read_batched(indices, size, lambda idx: self.vr.get_batch(idx).asnumpy())
 
     def close(self) -> None:
         del self.vr
@@ -285,13 +291,7 @@ class _TorchCodecReader:
         return VideoInfo(total, fps, int(meta.height), int(meta.width), self.name, from_ts)
 
     def read(self, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
-        for s in range(0, len(indices), READ_CHUNK):
-            batch = self.decoder.get_frames_at(indices[s:s + READ_CHUNK].tolist()).data.numpy()
-            out[s:s + len(batch)] = _resize(batch, size)
-            del batch
-            _trim_heap()
-        return out
+        return _read_batched(indices, size, lambda idx: self.decoder.get_frames_at(idx).data.numpy())
 
     def close(self) -> None:
         del self.decoder
