@@ -7,7 +7,7 @@ ARTIFACTS ?= artifacts
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test test-all lint mutants clean-artifacts table3 table8 table4 table5 table9 train-tiny \
-	regression-baseline
+	regression-baseline compat
 
 # Paper tables: `make table3` runs the sweep (resumable: rerun to continue) and then writes
 # results/table3.md + .csv (ours beside the paper's numbers) and the figures.
@@ -60,6 +60,23 @@ test: setup
 
 test-all: setup
 	SEATS_TEST_ARTIFACTS=$(abspath $(ARTIFACTS))/test $(PY) -m pytest -q -m "not gpu" $(PYTEST_ARGS)
+
+# The stack users have: the spine tests (identity with stock generate, equality with the mask
+# oracle, no host sync, the transformers seam; both backbones) in a venv of their own with the
+# NEWEST transformers, accelerate and lmms-eval the registry serves, past pyproject's upper
+# bounds (torch stays at 2.14.1: this machine's pip is capped there). A failure here is the
+# warning that the next release breaks us; CI runs it (`.ci/run`).
+COMPAT_VENV ?= .venv-compat
+COMPAT_PACKAGES ?= transformers accelerate lmms-eval
+SPINE_TESTS ?= tests/test_runtime.py tests/test_no_sync.py tests/test_layer_call.py \
+	tests/test_qwen3.py::test_qwen3_identity_with_stock_generate tests/test_qwen3.py::test_qwen3_seats_matches_oracle_with_exact_counts
+compat:
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1 -e '.[dev]'
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade $(COMPAT_PACKAGES)
+	@$(COMPAT_VENV)/bin/python -c "import importlib.metadata as m; print('compat stack:', ', '.join(f'{p} {m.version(p)}' for p in ('torch', 'transformers', 'accelerate', 'lmms-eval')))"
+	SEATS_TEST_ARTIFACTS=$(abspath $(ARTIFACTS))/test $(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(SPINE_TESTS)
 
 lint: setup
 	$(VENV)/bin/ruff check seats_eval tests tasks

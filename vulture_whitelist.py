@@ -17,6 +17,7 @@ from seats_eval.models.omni import QwenOmniModel
 # lmms-eval's model API
 QwenOmniModel.is_simple
 QwenOmniModel.world_size
+QwenOmniModel.batch_size
 QwenOmniModel.loglikelihood
 QwenOmniModel.generate_until_multi_round
 # entry point (pyproject: lmms_eval.models), the method and adapter registries (by name)

@@ -3,6 +3,9 @@
 Each command module exposes `help: str`, `add_arguments(parser)` and `run(args) -> int`,
 and imports its heavy dependencies (torch, transformers, lmms-eval) inside `run`, so
 `seats-eval --help` stays fast and a broken optional dependency only affects its command.
+A ConfigError (a bad value, named) exits 2 and an OSError about a file (not found,
+read-only, disk full) exits 1, each with one line naming it; anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import argparse
 import importlib
 import os
 import sys
+
+from .errors import ConfigError
 
 # subcommand name -> module under seats_eval.commands
 COMMANDS: dict[str, str] = {
@@ -54,7 +59,16 @@ def main(argv: list[str] | None = None) -> int:
 
             return eval_main(argv[1:])
         args = build_parser().parse_args(argv)
-        rc = int(args._run(args) or 0)
+        try:
+            rc = int(args._run(args) or 0)
+        except ConfigError as exc:  # a bad value, named: no traceback
+            print(f"seats-eval {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user named: loud
+                raise
+            print(f"seats-eval {args.command}: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
         return rc
     except BrokenPipeError:  # `seats-eval schedule ... | head`: the reader left; no traceback

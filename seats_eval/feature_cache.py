@@ -11,15 +11,16 @@ placeholder (tests check the splice against the processor, token for token).
 Keys hash the cache format version, the model's identity (config and weight files, dtype,
 attention implementation, device type), the video file's identity (path, size, mtime) and
 the sampling settings; any change gives a new key, so stale features are never served.
-Every tensor of an entry is stored with a content hash (BLAKE2b of its bytes) that is
-checked on load: an entry that is unreadable, of another version or key, or whose tensors
-do not match their hashes is reported, deleted and recomputed, never used. Tensors are
-saved compact (a view is cloned, so a slice never drags its parent buffer along).
-Entries are written atomically (a temp file named by host, pid and a random suffix, then a
-rename), so a reader never sees half an entry. Writes and deletions of one key take that
-key's lock (`flock` on `<key>.lock` beside the entry; NFS v4 and Lustre honour it), so that
-concurrent workers (data-parallel ranks, Slurm array tasks sharing one cache) are safe: a
-worker that found an entry bad deletes it only if it is still the very file it read (a
+Every byte of an entry file is covered by a checksum: the file is a one-line header holding
+the SHA-256 of the rest (torch.save's bytes: tensors, token ids, media facts, the pickled
+structure and the zip container, whose CRCs torch.load does not check), verified before
+anything is unpickled, on load and by `seats-eval cache info`. An entry that fails it, or is
+unreadable, of another version or key, is reported, deleted and recomputed, never used.
+Tensors are saved compact (a view is cloned, so a slice never drags its parent buffer along).
+Entries are written atomically (seats_eval/atomic.py), so a reader never sees half an
+entry. Writes and deletions of one key take that key's lock (`flock` on `<key>.lock`
+beside the entry; NFS v4 and Lustre honour it), so that concurrent workers (data-parallel
+ranks, Slurm array tasks sharing one cache) are safe: a worker that found an entry bad deletes it only if it is still the very file it read (a
 concurrent writer's fresh entry is read instead, never deleted); concurrent fills of one key
 leave one whole entry (identical content: the last rename wins). A cache never changes
 results: with R=1 and the cache on, logits equal the uncached run's
@@ -31,10 +32,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
-import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +43,14 @@ from typing import Any
 import torch
 from loguru import logger
 
+from .atomic import write_bytes_atomic
 from .errors import SeatsError
 from .runtime.features import EncoderFeatures
 
-CACHE_VERSION = 3  # 2: frames sized by the reference pixel rule, tensor hashes; 3: audio pooling stored
+CACHE_VERSION = 4  # 2: frames sized by the reference pixel rule, tensor hashes; 3: audio pooling stored;
+# 4: one checksum over the whole file
+HEADER = b"seats-eval feature cache; sha256 of the rest: "
+_HEX = 64
 MEDIA_KEYS = ("video_grid_thw", "video_second_per_grid", "feature_attention_mask")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
@@ -67,23 +71,41 @@ def _compact(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def tensor_digest(t: torch.Tensor) -> str:
-    """Hash of a tensor's dtype, shape and bytes."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+def seal(body: bytes) -> bytes:
+    """An entry file's bytes: the header with the SHA-256 of `body`, then `body`."""
+    return HEADER + _sha256(body).encode() + b"\n" + body
 
 
-def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
-    """Every tensor of a nested dict/list with its path ("features.video", "features.deepstack.0")."""
-    if isinstance(tree, torch.Tensor):
-        return [(prefix, tree)]
-    if isinstance(tree, dict):
-        return [x for k, v in tree.items() for x in _tensors(v, f"{prefix}.{k}" if prefix else str(k))]
-    if isinstance(tree, (list, tuple)):
-        return [x for i, v in enumerate(tree) for x in _tensors(v, f"{prefix}.{i}")]
-    return []
+def unseal(data: bytes) -> bytes:
+    """The body of an entry file whose checksum holds; CorruptEntry otherwise."""
+    head = len(HEADER) + _HEX + 1
+    if len(data) < head or not data.startswith(HEADER) or data[head - 1:head] != b"\n":
+        raise CorruptEntry("not a seats-eval cache file (its header is missing or damaged)")
+    body = data[head:]
+    if _sha256(body).encode() != data[len(HEADER):head - 1]:
+        raise CorruptEntry(f"does not match its checksum (sha256 over its {len(body)} bytes)")
+    return body
+
+
+def save_state(state: dict[str, Any]) -> bytes:
+    """An entry file's bytes for a state dict (torch.save, sealed)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return seal(buf.getvalue())
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state dict of an entry file, only after its checksum held."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CorruptEntry(f"unreadable: {type(exc).__name__}: {exc}") from exc
+    try:
+        return torch.load(io.BytesIO(unseal(data)), map_location="cpu", weights_only=True)
+    except CorruptEntry:
+        raise
+    except Exception as exc:  # torch raises many error types for foreign files
+        raise CorruptEntry(f"unreadable: {type(exc).__name__}: {exc}") from exc
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -248,18 +270,10 @@ class FeatureCache:
 
     def store(self, key: str, entry: CacheEntry, payload: dict[str, Any] | None = None) -> Path:
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        state = entry.to_state()
-        digests = {name: tensor_digest(t) for name, t in _tensors(state)}
-        try:
-            torch.save({"version": CACHE_VERSION, "key": key, "entry": state, "digests": digests,
-                        "payload": json.dumps(payload, default=str) if payload else None}, tmp)
-            with self.lock(key):
-                os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        data = save_state({"version": CACHE_VERSION, "key": key, "entry": entry.to_state(),
+                           "payload": json.dumps(payload, default=str) if payload else None})
+        with self.lock(key):
+            return write_bytes_atomic(path, data)
 
 
 def _identity(path: Path) -> tuple[int, int, int, int]:
@@ -270,22 +284,12 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
 
 def read_entry(path: Path, key: str | None = None) -> CacheEntry:
     """Load and verify one entry file; CorruptEntry says why it must not be used."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many error types for truncated or foreign files
-        raise CorruptEntry(f"unreadable: {type(exc).__name__}: {exc}") from exc
+    state = load_state(path)
     if not isinstance(state, dict) or state.get("version") != CACHE_VERSION:
         raise CorruptEntry(f"format version {state.get('version') if isinstance(state, dict) else '?'}, "
                            f"expected {CACHE_VERSION}")
     if key is not None and state.get("key") != key:
         raise CorruptEntry(f"holds key {state.get('key')}, not {key}")
-    digests = state.get("digests") or {}
-    found = dict(_tensors(state["entry"]))
-    if set(found) != set(digests):
-        raise CorruptEntry(f"tensors {sorted(set(found) ^ set(digests))} lack a hash or are missing")
-    for name, t in found.items():
-        if tensor_digest(t) != digests[name]:
-            raise CorruptEntry(f"tensor {name} does not match its content hash")
     try:
         return CacheEntry.from_state(state["entry"])
     except (KeyError, TypeError, ValueError) as exc:

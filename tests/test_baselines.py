@@ -460,7 +460,7 @@ def test_model_class_runs_every_baseline(method_id, tiny_dir, clips_dir, tmp_pat
     model.task_dict = {"seats_fixture_mcq": {"test": {0: {}}}}
     path = str(clips_dir / "av_long.mp4")
     req = chat_request(path, max_new_tokens=2)
-    [answer] = model.generate_until([req])
+    [answer] = [r.text for r in model.generate_until([req])]
     assert not answer.startswith(FAILURE_MARKER), answer
     [rec] = model.records
     n_t, n_v, n_a = rec["input_counts"]

@@ -20,8 +20,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _eval(tmp_path, tiny_dir, clips, *extra, env_extra=None, out="out", timeout=600):
-    env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips), SEATS_RECORD_DIR=str(tmp_path / "rec"),
-               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **(env_extra or {}))
+    env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips), SEATS_RECORD_DIR=str(tmp_path / out / "rec"),
+               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env.update(env_extra or {})
+    if not env["SEATS_RECORD_DIR"]:  # none set: the records' default folder
+        del env["SEATS_RECORD_DIR"]
     cmd = [sys.executable, "-m", "seats_eval.cli", "eval", *extra, "--model", "seats_qwen25omni",
            "--model_args", f"pretrained={tiny_dir},R=0.25", "--tasks", "seats_fixture_mcq",
            "--include_path", str(REPO / "tasks"), "--batch_size", "1", "--output_path", str(tmp_path / out)]
@@ -34,11 +37,16 @@ def _results(tmp_path, out="out") -> dict:
 
 
 def test_a_clean_run_exits_0_and_reports_failures_beside_the_accuracy(tmp_path, tiny_dir, clips_dir):
-    proc = _eval(tmp_path, tiny_dir, clips_dir)
+    proc = _eval(tmp_path, tiny_dir, clips_dir, env_extra={"SEATS_RECORD_DIR": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = _results(tmp_path)
     assert res["sample_failures,none"] == 0 and "mcq_accuracy,none" in res
     assert "seats_fixture_mcq:" in proc.stdout and "(0 failed sample(s))" in proc.stdout
+    # records on by default, in the run's own folder, each row naming that run
+    [run] = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    rows = [json.loads(x) for x in (run / "seats_records" / "records.jsonl").read_text().splitlines()]
+    assert rows and {r["run_id"] for r in rows} == {run.name} and {r["model"] for r in rows} == {"seats_qwen25omni"}
+    assert f"records in {run / 'seats_records'}" in proc.stdout
 
 
 def test_a_failed_sample_fails_the_run_unless_allowed(tmp_path, tiny_dir, clips_dir):
@@ -47,8 +55,9 @@ def test_a_failed_sample_fails_the_run_unless_allowed(tmp_path, tiny_dir, clips_
     shutil.copy(clips / "corrupt.mp4", clips / "short.mp4")  # one record's video is now corrupt
     proc = _eval(tmp_path, tiny_dir, clips)
     assert proc.returncode == 1 and "1 sample(s) failed" in proc.stderr, proc.stderr[-3000:]
+    assert f"{tmp_path / 'out' / 'rec' / 'failures.jsonl'} lists them" in proc.stderr
     assert _results(tmp_path)["sample_failures,none"] == 1
-    failures = [json.loads(x) for x in (tmp_path / "rec" / "failures.jsonl").read_text().splitlines()]
+    failures = [json.loads(x) for x in (tmp_path / "out" / "rec" / "failures.jsonl").read_text().splitlines()]
     assert len(failures) == 1 and "short.mp4" in failures[0]["video"]
     allowed = _eval(tmp_path, tiny_dir, clips, "--allow-failures", out="out2")
     assert allowed.returncode == 0, allowed.stderr[-3000:]
@@ -72,7 +81,7 @@ def test_a_bug_in_a_method_exits_non_zero_with_its_traceback(tmp_path, tiny_dir,
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" in proc.stderr and "RuntimeError: planted bug in in_llm" in proc.stderr
     assert "the evaluation failed: RuntimeError" in proc.stderr
-    assert not (tmp_path / "rec" / "failures.jsonl").exists()  # a bug is not a failed sample
+    assert not (tmp_path / "out" / "rec" / "failures.jsonl").exists()  # a bug is not a failed sample
 
 
 def test_setup_errors_stop_before_anything_loads(tmp_path, tiny_dir, clips_dir):

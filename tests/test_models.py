@@ -46,7 +46,7 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
     from seats_eval.models.inputs import build_inputs
 
     path = str(clips_dir / "av_moving.mp4")
-    [answer] = full_model.generate_until([_request(path)])
+    [answer] = [r.text for r in full_model.generate_until([_request(path)])]
     media = load_media(path, fps=2, max_frames=full_model.max_frames_for("seats_fixture_mcq"),
                        pixels=full_model.pixels, audio_max_seconds=full_model.audio_max_seconds)
     inputs = build_inputs(processor, media, "Which? A. a B. b", system_prompt=QWEN_OMNI_SYSTEM_PROMPT)
@@ -80,7 +80,7 @@ def test_corrupt_and_missing_clips_are_recorded_not_fatal(full_model, clips_dir)
     good = str(clips_dir / "video_only.mp4")
     reqs = [_request(corrupt, doc_id=0), _request(good, doc_id=1),
             _request(missing, doc_id=0)]
-    answers = full_model.generate_until(reqs)
+    answers = [r.text for r in full_model.generate_until(reqs)]
     assert answers[0].startswith(FAILURE_MARKER) and "corrupt.mp4" in answers[0]
     assert not answers[1].startswith(FAILURE_MARKER)
     assert "nope.mp4" in answers[2] and "does not exist" in answers[2]

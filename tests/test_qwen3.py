@@ -96,7 +96,7 @@ def test_every_qwen3_id_runs_through_the_model_class(tiny3_dir, clips_dir):
         args = {} if method == "full" else _lowest_r_args(method)
         model = cls(pretrained=str(tiny3_dir), **args)
         model.task_dict = {"seats_fixture_mcq": {"test": {0: {}}}}
-        [answer] = model.generate_until([req])
+        [answer] = [r.text for r in model.generate_until([req])]
         assert not answer.startswith(FAILURE_MARKER), (model_id, answer)
         assert model.records[-1]["layer_counts"], model_id
 

@@ -78,15 +78,26 @@ def test_oracle_detects_a_wrong_cache(thinker, make_inputs, monkeypatch):
     from seats_eval.runtime import prune
 
     inputs = make_inputs("av_moving.mp4")
-    original = prune.PruningRuntime._drop
-
-    def no_cache_pruning(self, step, hidden, kwargs):
-        kwargs = dict(kwargs)
-        kwargs["past_key_values"] = None  # keep stale K/V of dropped tokens
-        return original(self, step, hidden, kwargs)
-
-    monkeypatch.setattr(prune.PruningRuntime, "_drop", no_cache_pruning)
+    # keep the stale K/V of dropped tokens (what a renamed cache keyword did before layer_call)
+    monkeypatch.setattr(prune, "prune_kv", lambda *args: None)
     res = generate(thinker, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS)
     tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=5, eos=EOS)
     torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)  # prefill unaffected
     assert len(tokens) > 1 and res.tokens != tokens
+
+
+def test_each_layer_cache_is_pruned_once(thinker, make_inputs, monkeypatch):
+    """Every layer up to the last drop step is pruned exactly once (from the positions it saw
+    to the survivors), not once per later drop step; the oracle tests above check the result."""
+    from seats_eval.runtime import prune
+
+    pruned: list[int] = []
+    original = prune.prune_kv
+
+    def counting(cache, layers, length, index_on):
+        pruned.extend(layers)
+        return original(cache, layers, length, index_on)
+
+    monkeypatch.setattr(prune, "prune_kv", counting)
+    res = generate(thinker, make_inputs("av_moving.mp4"), ScriptedMethod(), max_new_tokens=2, eos_token_ids=EOS)
+    assert pruned == list(range(max(res.record.step_layers) + 1))

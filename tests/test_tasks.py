@@ -521,8 +521,11 @@ def test_dataset_source_local_overrides(tmp_path, monkeypatch):
     assert sources.video_root("videomme") == tmp_path / "videomme"
     # nothing local for LVOmniBench: annotations from the hub, videos from the data root
     monkeypatch.delenv("HF_HOME", raising=False)
+    (tmp_path / "lvomnibench").mkdir()
     path, kwargs = sources.dataset_source("lvomnibench")
     assert path == "xxayt/LVOmniBench" and kwargs["cache_dir"] == str(tmp_path / "lvomnibench")
+    (tmp_path / "lvomnibench").rmdir()  # a configured root that is missing: no download into it
+    assert "cache_dir" not in sources.dataset_source("lvomnibench")[1]
 
     monkeypatch.setenv("SEATS_DAILYOMNI_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="SEATS_DAILYOMNI_DATA"):

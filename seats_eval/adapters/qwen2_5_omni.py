@@ -17,6 +17,7 @@ from ..config import WindowGeometry
 from ..errors import ConfigError
 from ..layout import build_layout
 from ..runtime.features import EncoderFeatures
+from ..runtime.layer_call import required
 from .base import PreparedSample
 
 
@@ -174,7 +175,7 @@ class Qwen25OmniAdapter:
         n = hidden.shape[0]
         q = module.q(hidden).reshape(n, module.num_heads, -1)
         k = module.k(hidden).reshape(n, module.num_heads, -1)
-        cos, sin = kwargs["position_embeddings"]
+        cos, sin = required(kwargs, "position_embeddings", "last vision block")
         return apply_rotary_pos_emb_vision(q, k, cos, sin)
 
     def vision_to_raster(self, recv: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..runtime.features import EncoderFeatures
+from ..runtime.layer_call import required
 from .qwen2_5_omni import Qwen25OmniAdapter
 
 
@@ -75,7 +76,7 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
 
         n = hidden.shape[0]
         q, k, _ = module.qkv(hidden).reshape(n, 3, module.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
-        cos, sin = kwargs["position_embeddings"]
+        cos, sin = required(kwargs, "position_embeddings", "last vision block")
         return apply_rotary_pos_emb_vision(q, k, cos, sin)
 
     def vision_to_raster(self, recv: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

@@ -7,9 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from ..methods.options import flag
+
 help = "measure selection overhead (select), prefill / TTFT / memory (prefill) or media decoding (media)"
 
 DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
+
+
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select); "
                         "prefill always times full tokens too (added when missing: the ratios' reference)")
     p.add_argument("--windows", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=None,
+    p.add_argument("--hidden", type=flag("hidden"), default=None,
                    help="select: embedding width (default: the backbone's llm.hidden_size)")
     p.add_argument("--preset", choices=["full", "cpu-proxy"], default=None,
                    help="prefill: the real thinker (LLM geometry incl. MoE, real-size encoders; GPU) or a "

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from ..atomic import write_text_atomic
 
 help = "per-category accuracy from an lmms-eval --log_samples jsonl"
 
@@ -24,13 +24,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         table = breakdown(args.samples, args.by, args.metric)
     except (OSError, ValueError) as exc:
-        print(f"seats-eval breakdown: {exc}", file=sys.stderr)
+        print(f"seats-eval breakdown: {args.samples}: not a readable lmms-eval samples JSONL ({exc})",
+              file=sys.stderr)
         return 2
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(f"{args.out}.tmp")
-        table.to_csv(tmp, index=False, float_format="%.2f")
-        os.replace(tmp, args.out)
+        write_text_atomic(args.out, table.to_csv(index=False, float_format="%.2f"))
         print(f"wrote {args.out} ({len(table)} rows)")
     else:
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 help = "compare two sweeps' per-sample answers and records (timings ignored)"
 KEYS = ("task", "doc_id", "answer", "input_counts", "llm_input_counts", "layer_counts", "tflops", "steps")
 
@@ -38,6 +40,9 @@ def _job(path: Path) -> tuple[list[dict[str, Any]], dict[tuple[str, Any], Any]]:
 
 def run(args: argparse.Namespace) -> int:
     a, b = Path(args.a) / "jobs", Path(args.b) / "jobs"
+    for folder in (a, b):
+        if not folder.is_dir():
+            raise ConfigError(f"{folder.parent} is not a sweep folder (no {folder.name}/ folder of jobs in it)")
     names_a, names_b = sorted(p.name for p in a.iterdir()), sorted(p.name for p in b.iterdir())
     if names_a != names_b:
         print(f"different jobs: only in A {sorted(set(names_a) - set(names_b))}, "

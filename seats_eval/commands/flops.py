@@ -6,18 +6,23 @@ import argparse
 import json
 import sys
 
+from ..methods.options import flag, key_value
+
 help = "analytic prefill FLOPs (paper and true conventions) for full tokens or any method at R"
+
+
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="qwen2.5-omni-7b")
-    p.add_argument("--tokens", type=int, required=True, help="LLM input length with full tokens")
+    p.add_argument("--tokens", type=flag("tokens"), required=True, help="LLM input length with full tokens")
     p.add_argument("--windows", type=int, default=None,
                    help="2-s windows among the tokens (default: as many full windows as fit beside at least "
                         "one text token: the prompt)")
     p.add_argument("--method", default="full")
     p.add_argument("--R", type=float, default=None)
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="extra method option")
+    p.add_argument("--option", action="append", default=[], type=key_value, metavar="KEY=VALUE",
+                   help="extra method option")
     p.add_argument("--json", action="store_true")
 
 
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         n_text = args.tokens - windows * (n_v + n_a)
         if n_text < 1:
             raise ConfigError(f"{args.tokens} tokens cannot hold {windows} windows plus a prompt")
-        options = dict(kv.split("=", 1) for kv in args.option)
+        options = dict(args.option)
+        if len(options) < len(args.option):
+            raise ConfigError(f"--option: a key is given twice ({', '.join(k for k, _ in args.option)})")
         if args.R is not None:
             options["R"] = args.R
         method = build_method(args.method, cfg, options)

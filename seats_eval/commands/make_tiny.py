@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from ..methods.options import flag
+
 help = "write a tiny randomly initialised Qwen-Omni thinker and an offline processor"
+
+
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
     p.add_argument("--out", required=True, help="output directory (from_pretrained-loadable)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--layers", type=int, default=8, help="decoder layers (model_configs/tiny.yaml assumes 8)")
+    p.add_argument("--layers", type=flag("layers"), default=8, help="decoder layers (model_configs/tiny.yaml assumes 8)")
 
 
 def run(args: argparse.Namespace) -> int:

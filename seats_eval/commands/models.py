@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 help = "list the lmms-eval model ids (method x backbone) seats-eval registers"
 
@@ -14,6 +15,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..models.registry import BACKBONE_SUFFIXES, model_ids
 
+    if args.backbone and args.backbone not in BACKBONE_SUFFIXES:
+        print(f"seats-eval models: unknown --backbone {args.backbone!r}; allowed: {', '.join(BACKBONE_SUFFIXES)}",
+              file=sys.stderr)
+        return 2
     rows = []
     for mid in model_ids():
         suffix = mid.rsplit("_", 1)[-1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import BackboneConfig
 from ..errors import ConfigError
-from .base import Method
+
+if TYPE_CHECKING:  # not imported at run time: the option table (options.py) must load without torch
+    from ..config import BackboneConfig
+    from .base import Method
 
 # id -> "module:factory"; the "-om" variants are the same module with both modalities.
 _REGISTRY: dict[str, str] = {

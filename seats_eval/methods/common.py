@@ -13,28 +13,28 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..budgets import MODES, Budget, resolve_budget, round_count, split_budget
+from ..budgets import Budget, resolve_budget, round_count, split_budget
 from ..config import BackboneConfig
 from ..errors import SeatsError
 from ..layout import AUDIO, VIDEO, TokenLayout
 from ..select import apportion
-from .options import Options
+from .options import BUDGET_RULES, Options
 
 BUDGET_OPTIONS = {"R", "mode", "R_v", "R_a", "profile"}
 # official: the authors' rules (the default of every model id); paper: the text's (docs/profiles.md)
-PROFILES = ("official", "paper")
+PROFILES = BUDGET_RULES["profile"].choices
 
 
 def parse_budget(opts: Options, cfg: BackboneConfig, default_mode: str) -> Budget:
     """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode); the
     `profile` option is checked here too (methods whose rules do not differ accept it)."""
-    opts.choice("profile", "official", PROFILES)
-    R = opts.number("R", lo=0.0, hi=1.0, lo_open=True)
-    ratio = {"lo": 0.0, "hi": 1.0, "lo_open": True}
+    rules = BUDGET_RULES
+    opts.get("profile", rules["profile"], "official")
+    R = opts.get("R", rules["R"])
     n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
-    mode = opts.choice("mode", default_mode, MODES, aliases={"both_selected": "both", "audio-intact": "audio_intact"})
-    return resolve_budget(R, mode, n_v, n_a, R_v=opts.number("R_v", None, **ratio),
-                          R_a=opts.number("R_a", None, **ratio), backbone=cfg)
+    mode = opts.get("mode", rules["mode"], default_mode)
+    return resolve_budget(R, mode, n_v, n_a, R_v=opts.get("R_v", rules["R_v"], None),
+                          R_a=opts.get("R_a", rules["R_a"], None), backbone=cfg)
 
 
 def intact_start(opts: Options, cfg: BackboneConfig, budget: Budget) -> tuple[float, float]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lmms_eval.api.instance import Instance
+from lmms_eval.api.instance import GenerationOutput, Instance
 from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
@@ -33,9 +33,12 @@ from ..adapters import load_thinker, make_adapter
 from ..config import load_backbone_config
 from ..errors import ConfigError, DataError
 from ..methods import build_method
+from ..methods.options import check_arg_string
+from ..methods.options import model_args as split_model_args
+from ..runs import run_id
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
-from . import parallel
+from . import efficiency, parallel
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -50,13 +53,14 @@ def check_writable(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path} is not writable ({type(exc).__name__}: {exc})") from exc
 
 
-def cli_output_path(argv: list[str]) -> Path | None:
-    """lmms-eval's `--output_path` when this process was started by its CLI."""
+def cli_arg(argv: list[str], flag: str) -> str | None:
+    """The value of an lmms-eval flag (`--output_path`, `--model_args`) when this process was
+    started by its CLI."""
     for i, arg in enumerate(argv):
-        if arg == "--output_path" and i + 1 < len(argv):
-            return Path(argv[i + 1])
-        if arg.startswith("--output_path="):
-            return Path(arg.split("=", 1)[1])
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
     return None
 
 
@@ -92,31 +96,28 @@ class QwenOmniModel(lmms):
     method_id = "full"
     backbone = "qwen2.5-omni-7b"
 
-    def __init__(self, pretrained: str | None = None, device: str | None = None,
-                 device_map: str | None = None, batch_size: int | str = 1,
-                 attn_implementation: str | None = None, dtype: str = "auto",
-                 max_frames: int | None = None, fps: float | None = None,
-                 min_pixels: int | None = None, max_pixels: int | None = None,
-                 total_pixels: float | None = None, system_prompt: str = "auto", max_new_tokens: int | None = None,
-                 record_dir: str | None = None, backbone_config: str | None = None,
-                 feature_cache: str | None = None,
-                 **method_options: Any) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__()
-        if int(batch_size) != 1:
-            raise ConfigError(f"batch_size must be 1 (got {batch_size}): pruning is per sample")
-        self.pretrained = pretrained or load_backbone_config(self.backbone).pretrained
-        if backbone_config is None:
-            backbone_config = tiny_backbone(self.pretrained)
+        # Every option checked before any weights load (methods/options.py): a typo fails in seconds.
+        model_args = cli_arg(sys.argv, "--model_args")
+        if model_args is not None:
+            check_arg_string(model_args)  # R=0.1,R=0.35: lmms-eval would keep the last silently
+        opts, method_options = split_model_args(f"{self.method_id} model args", options)
+        device, device_map, dtype = opts.get("device"), opts.get("device_map"), opts.get("dtype", "auto")
+        self.pretrained = opts.get("pretrained") or load_backbone_config(self.backbone).pretrained
+        backbone_config = opts.get("backbone_config") or tiny_backbone(self.pretrained)
         self.cfg = load_backbone_config(backbone_config or self.backbone)
-        # Options and output folders are checked before any weights load: a typo fails in seconds.
         self.method = build_method(self.method_id, self.cfg, method_options)
-        self.record_dir = Path(record_dir or os.environ.get("SEATS_RECORD_DIR", "")) if (
-            record_dir or os.environ.get("SEATS_RECORD_DIR")) else None
-        if self.record_dir is not None:
-            check_writable(self.record_dir, "the record directory")
-        output = cli_output_path(sys.argv)
+        self.run_id = run_id()
+        self.record_dir = self._open_record_dir(opts.get("record_dir") or os.environ.get("SEATS_RECORD_DIR"))
+        output = cli_arg(sys.argv, "--output_path")
         if output is not None:
-            check_writable(output, "lmms-eval's --output_path")
+            check_writable(Path(output), "lmms-eval's --output_path")
+        cache_root = opts.get("feature_cache", os.environ.get("SEATS_ENCODER_CACHE"))
+        if cache_root and str(cache_root).lower() not in ("off", "none", "false", "0"):
+            check_writable(Path(cache_root), "the encoder feature cache folder")
+        else:
+            cache_root = None
         acc = parallel.make_accelerator()  # data parallel (models/parallel.py); None in one process
         if acc is not None:
             if device_map is not None:
@@ -132,9 +133,9 @@ class QwenOmniModel(lmms):
             self._device = torch.device(device)
         if dtype == "auto":
             dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
-        elif isinstance(dtype, str):
+        else:
             dtype = getattr(torch, dtype)
-        self.thinker = load_thinker(self.pretrained, dtype, device_map, attn_implementation or _default_attn())
+        self.thinker = load_thinker(self.pretrained, dtype, device_map, opts.get("attn_implementation") or _default_attn())
         if device_map is None:
             self.thinker.to(self._device)
         else:  # inputs go where the embeddings live
@@ -144,38 +145,57 @@ class QwenOmniModel(lmms):
         from transformers import AutoProcessor
 
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
-        self.fps = float(fps or self.cfg.fps)
+        self.fps = float(opts.get("fps") or self.cfg.fps)
         # The fps told to the processor (None: its default): the authors' Qwen3 wrapper never
         # tells it (profile=official, docs/profiles.md rule 12); frames are sampled at self.fps.
         official = getattr(self.method, "profile", "paper") == "official"
         self.processor_fps = None if official and not self.cfg.official_geometry.tell_fps else self.fps
-        self.max_frames = max_frames
+        self.max_frames = opts.get("max_frames")
         from .inputs import audio_seconds_used, pixel_budget
 
         # The reference frame sizing (media/decode.py) and the audio the processor keeps.
-        self.pixels = pixel_budget(self.processor, self.cfg, min_pixels=min_pixels, max_pixels=max_pixels,
-                                   total_pixels=total_pixels)
+        self.pixels = pixel_budget(self.processor, self.cfg, min_pixels=opts.get("min_pixels"),
+                                   max_pixels=opts.get("max_pixels"), total_pixels=opts.get("total_pixels"))
         self.audio_max_seconds = audio_seconds_used(self.processor)
-        self.system_prompt = system_prompt
-        self.max_new_tokens = max_new_tokens
+        self.system_prompt = opts.get("system_prompt", "auto")
+        self.max_new_tokens = opts.get("max_new_tokens")
         tok = self.processor.tokenizer
         self.eos_ids = sorted({i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"),
                                            tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
-        self.feature_cache = self._open_feature_cache(feature_cache)
+        self.feature_cache = self._open_feature_cache(cache_root)
         self.failures: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
         self._rank, self._world_size = (0, 1) if acc is None else (acc.process_index, acc.num_processes)
         logger.info(f"seats-eval: {self.method_id} on {self.pretrained} ({self.method.describe()})")
 
-    def _open_feature_cache(self, option: str | None) -> Any:
+    def _open_feature_cache(self, root: str | None) -> Any:
         """`feature_cache=DIR` (or $SEATS_ENCODER_CACHE, set by sweeps); `off`/`none` disables."""
-        root = option if option is not None else os.environ.get("SEATS_ENCODER_CACHE")
-        if not root or str(root).lower() in ("off", "none", "false", "0"):
+        if root is None:
             return None
         from ..feature_cache import FeatureCache, model_identity
 
         logger.info(f"seats-eval: encoder feature cache at {root}")
         return FeatureCache(root, model_identity(self.pretrained, self.thinker))
+
+    def _open_record_dir(self, folder: str | None) -> Path | None:
+        """The record folder, checked writable; one that already holds an earlier run's rows
+        is refused, so that two runs' rows never mix in one file."""
+        if not folder:
+            return None
+        path = Path(folder)
+        check_writable(path, "the record directory")
+        old = [p.name for p in map(path.joinpath, ("records.jsonl", "failures.jsonl")) if p.is_file()]
+        if old:
+            raise ConfigError(f"the record directory {path} already holds {', '.join(old)} of an earlier run; "
+                              "give each run its own record_dir (or move those files away)")
+        return path
+
+    def provenance(self) -> dict[str, Any]:
+        """What every record row says about the run that wrote it."""
+        about = self.method.describe()
+        return {"run_id": self.run_id, "model": type(self).__name__.removeprefix("Model_"),
+                "pretrained": self.pretrained, "method": self.method_id, "R": about.get("R"),
+                "profile": getattr(self.method, "profile", about.get("profile"))}
 
     # lmms-eval plumbing ------------------------------------------------------------------
     @property
@@ -225,18 +245,28 @@ class QwenOmniModel(lmms):
         return prompts.PRESETS[prompts.DEFAULT_SYSTEM]
 
     # the work --------------------------------------------------------------------------------
-    def generate_until(self, requests: list[Instance]) -> list[str]:
-        out = []
+    def generate_until(self, requests: list[Instance]) -> list[GenerationOutput]:
+        """Answers, each with its token counts (lmms-eval's `efficiency` block); the run's
+        token and cost figures go to lmms-eval's `throughput` block (models/efficiency.py)."""
+        from ..runtime.decoding import Decoding
+
+        # every distinct --gen_kwargs checked before the first sample runs
+        decodings = {id(req): Decoding.from_gen_kwargs(dict(req.args[2]), torch.initial_seed()) for req in requests}
+        out, start = [], len(self.records)
         for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
-            out.append(self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
-                                    record=not parallel.is_padding(req)))
+            answer, rec = self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
+                                       record=not parallel.is_padding(req), decoding=decodings[id(req)])
+            out.append(efficiency.result(answer, rec))
         parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
                         list(dict.fromkeys(req.args[4] for req in requests)))
+        efficiency.log_run(self.records[start:])
         self._flush_summary()
         return out
 
-    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True) -> str:
+    def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True,
+                decoding: Any = None) -> tuple[str, dict[str, Any] | None]:
+        """(the answer, its record row; None when the sample failed)."""
         from ..flops import prefill_flops
         from ..runtime.generate import generate
 
@@ -254,7 +284,8 @@ class QwenOmniModel(lmms):
             t0 = time.perf_counter()
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
                            eos_token_ids=self.eos_ids, sample=sample, features=features,
-                           capture_signals=self.feature_cache is not None, window=self.cfg.window)
+                           capture_signals=self.feature_cache is not None, window=self.cfg.window,
+                           **({"decoding": decoding} if decoding is not None else {}))
             if fill is not None:
                 fill(res.extras["features"])
             answer = self.processor.tokenizer.decode(
@@ -267,11 +298,12 @@ class QwenOmniModel(lmms):
                         "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
                         "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
                                                      "true") / 1e12,
-                        "seconds": time.perf_counter() - t0, "answer": answer})
+                        "seconds": time.perf_counter() - t0, "answer": answer, "output_tokens": len(res.tokens),
+                        **(decoding.describe() if decoding is not None else {})})
             if record:  # not a rank-padding copy (models/parallel.py)
                 self._write("records", rec)
                 self.records.append(rec)
-            return answer
+            return answer, rec
         except DataError as exc:  # the sample's own data; anything else is a bug and propagates
             msg = f"{sample} ({path or 'no video'}): {type(exc).__name__}: {exc}"
             logger.error(f"seats-eval: sample failed: {msg}")
@@ -279,7 +311,7 @@ class QwenOmniModel(lmms):
             if record:
                 self.failures.append(fail)
                 self._write("failures", fail)
-            return f"{FAILURE_MARKER} {msg}"
+            return f"{FAILURE_MARKER} {msg}", None
 
     def _inputs(self, path: str, context: str, system_prompt: str, max_frames: int, sample: str):
         """(inputs, cached features or None, media facts for the record, fill) for one sample:
@@ -326,7 +358,7 @@ class QwenOmniModel(lmms):
             return
         self.record_dir.mkdir(parents=True, exist_ok=True)
         with open(self.record_dir / parallel.row_file(name, self.rank, self.world_size), "a") as f:
-            f.write(json.dumps(row, default=str) + "\n")
+            f.write(json.dumps({**self.provenance(), **row}, default=str) + "\n")
 
     def _flush_summary(self) -> None:
         n = len(self.records)

@@ -7,7 +7,8 @@ TokenLayout) -> `run_prepared`, which is three steps:
 2. `PruningRuntime.prefill`: the stock language model under the runtime's hooks (Stage II
    drops, Stage III), lm_head on the last position;
 3. `decode`: one token at a time through `PruningRuntime.decode_step`, every layer
-   attending to its own (pruned) KV cache, with explicit unpruned M-RoPE positions.
+   attending to its own (pruned) KV cache, with explicit unpruned M-RoPE positions; greedy,
+   or sampled as `decoding` (runtime/decoding.py) says.
 Benchmarks enter at `run_prepared` with synthetic embeddings of real token counts.
 """
 
@@ -25,6 +26,7 @@ from ..config import WindowGeometry
 from ..errors import SeatsError
 from ..layout import TEXT, TokenLayout
 from ..methods.base import EncoderSignals, Method, Plan, PreLLMContext, PruneRecord
+from .decoding import GREEDY, Decoding
 from .features import EncoderFeatures
 from .prune import PruningRuntime
 from .signals import encode_with_signals
@@ -61,6 +63,7 @@ def generate(
     features: EncoderFeatures | None = None,
     capture_signals: bool = False,
     window: WindowGeometry | None = None,
+    decoding: Decoding = GREEDY,
 ) -> GenerationResult:
     """Run one sample end to end; see the module docstring for the steps.
 
@@ -69,6 +72,7 @@ def generate(
     `capture_signals`: record Stage I signals even when the method does not use them (so a
     cached entry serves every method). The features used are in `result.extras["features"]`.
     `window`: the backbone config's interleaving, checked against the checkpoint's.
+    `decoding`: greedy (default) or sampling, with a stream seeded per `sample`.
     """
     adapter = make_adapter(thinker, window)
     record = PruneRecord()
@@ -86,7 +90,8 @@ def generate(
     _sync(prep.inputs_embeds)
     record.timings["encode_s"] = time.perf_counter() - t0
     result = run_prepared(adapter, prep, method, signals, record, max_new_tokens=max_new_tokens,
-                          eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits)
+                          eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits,
+                          decoding=decoding)
     result.extras["features"] = features
     return result
 
@@ -103,8 +108,9 @@ def run_prepared(
     eos_token_ids: list[int] | tuple[int, ...] = (),
     sample: str = "",
     return_text_logits: bool = False,
+    decoding: Decoding = GREEDY,
 ) -> GenerationResult:
-    """Everything after the encoders: Stage I, pruned prefill, greedy decode."""
+    """Everything after the encoders: Stage I, pruned prefill, decode."""
     record = record if record is not None else PruneRecord()
     plan = method.plan(prep.layout.counts())
     llm_input = stage1(prep, method, plan, signals, record, sample)
@@ -117,7 +123,8 @@ def run_prepared(
         record.timings["prefill_s"] = time.perf_counter() - t
         record.timings["inner_select_s"] = sum(s["seconds"] for s in record.steps)
         t = time.perf_counter()
-        tokens = decode(runtime, logits, prep, max_new_tokens, eos_token_ids)
+        tokens = decode(runtime, logits, prep, max_new_tokens, eos_token_ids, decoding,
+                        decoding.generator(sample, logits.device))
         record.timings["decode_s"] = time.perf_counter() - t
     return GenerationResult(tokens=tokens, record=record, prefill_logits=logits, text_logits=text_logits)
 
@@ -154,20 +161,21 @@ def stage1(prep: PreparedSample, method: Method, plan: Plan, signals: EncoderSig
 
 
 def decode(runtime: PruningRuntime, logits: torch.Tensor, prep: PreparedSample, max_new_tokens: int,
-           eos_token_ids: list[int] | tuple[int, ...]) -> list[int]:
-    """Greedy tokens after the prefill: positions stay unpruned (prefill length + step +
-    rope delta), the runtime's caches stay pruned."""
+           eos_token_ids: list[int] | tuple[int, ...], decoding: Decoding = GREEDY,
+           generator: torch.Generator | None = None) -> list[int]:
+    """Tokens after the prefill, each picked by `decoding`: positions stay unpruned (prefill
+    length + step + rope delta), the runtime's caches stay pruned."""
     eos = {int(e) for e in eos_token_ids}
     unpruned_len = prep.input_ids.shape[1]
     delta = prep.rope_deltas.reshape(-1)[0]
     tokens: list[int] = []
-    next_tok = logits.argmax()
+    next_tok = decoding.pick(logits, generator)
     for step in range(max_new_tokens):
         tok = int(next_tok)
         tokens.append(tok)
         if tok in eos or step == max_new_tokens - 1:
             break
-        next_tok = runtime.decode_step(next_tok, unpruned_len + step + delta).argmax()
+        next_tok = decoding.pick(runtime.decode_step(next_tok, unpruned_len + step + delta), generator)
     return tokens
 
 

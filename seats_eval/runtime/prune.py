@@ -1,8 +1,11 @@
 """Token dropping between decoder layers, via forward pre-hooks on the stock layers.
 
 At a drop step after layer l the pre-hook of layer l+1 (i) obtains last-text-token scores,
-(ii) asks the method for a keep-mask, (iii) slices the hidden states and (iv) prunes the
-KV caches of layers 0..l to the same kept set (DESIGN 5b), so decoding sees only survivors.
+(ii) asks the method for a keep-mask and (iii) slices the hidden states. (iv) The KV caches
+keep only the final survivors (DESIGN 5b), so decoding sees only them: a layer's cache is
+read by that layer alone, and in the prefill each layer runs once, so every layer's cache is
+pruned once, at the end of the prefill, from the positions it saw to the survivors (one
+`index_select` per layer and tensor, not one per drop step after it).
 Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
 survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
 
@@ -27,6 +30,7 @@ from ..methods.base import DropStep, Method, Plan, PruneRecord
 from ..select import checks
 from .attention import last_row_attention, set_probe
 from .devices import execution_device
+from .layer_call import LayerCall, cache_keyword, prune_kv
 
 if TYPE_CHECKING:
     from ..adapters.base import OmniAdapter
@@ -53,8 +57,10 @@ class PruningRuntime:
                 raise SeatsError(f"{method.name}: two drop steps after layer {s.after_layer}")
             self.steps[s.after_layer] = s
         self.idx: torch.Tensor | None = None  # kept indices into the LLM input; None = all
+        self._seen: list[tuple[int, torch.Tensor | None]] = []  # (last layer, the positions it saw) per drop
         self.phase = "idle"  # set by prefill / decode_step only
         self.cache: Any = None
+        self._input_length = 0  # length of the LLM input: what the rotary pair and mask are built for
         self._sliced_key: tuple[int, int] | None = None
         self._sliced: dict[str, Any] = {}
         self._captured: dict[int, torch.Tensor] = {}
@@ -96,11 +102,13 @@ class PruningRuntime:
 
         lm, head = self.adapter.lm, self.adapter.lm_head
         self.cache = DynamicCache(config=lm.config)
+        self._input_length = embeds.shape[1]
         self.phase = "prefill"
         try:
-            out = lm(inputs_embeds=embeds, position_ids=positions, past_key_values=self.cache, use_cache=True,
+            out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True,
                      attention_mask=self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
-                     return_dict=True)
+                     return_dict=True, **{cache_keyword(lm): self.cache})
+            self._prune_caches()
         finally:
             self.phase = "decode"
         hidden = out.last_hidden_state
@@ -119,7 +127,7 @@ class PruningRuntime:
         emb = embed(token.view(1, 1).to(execution_device(embed, token.device)))  # under a device map: its device
         pos = position.reshape(1, 1, 1).expand(3, 1, 1).to(emb.device)
         out = self.adapter.lm(inputs_embeds=emb, position_ids=pos, attention_mask=self.adapter.decode_attention_mask(),
-                              past_key_values=self.cache, use_cache=True, return_dict=True)
+                              use_cache=True, return_dict=True, **{cache_keyword(self.adapter.lm): self.cache})
         return self.adapter.lm_head(out.last_hidden_state[:, -1]).float()[0]
 
     def _make_probe(self, layer_idx: int):
@@ -133,35 +141,35 @@ class PruningRuntime:
         def hook(module, args, kwargs):
             if self.phase == "prefill":
                 return self._pre_layer(i, args, kwargs)
-            if self.phase == "decode" and kwargs.get("attention_mask") is not None:
-                # One new query attends to its layer's whole (pruned) cache; a mask built by
-                # the text model is sized to layer 0's cache and is wrong for other layers.
-                return args, {**kwargs, "attention_mask": None}
+            if self.phase == "decode":
+                call = LayerCall.find(args, kwargs, self.cache, 1, 1, self.adapter.rope_seq_dim, i)
+                if call.mask is not None and kwargs[call.mask] is not None:
+                    # One new query attends to its layer's whole (pruned) cache; a mask built by
+                    # the text model is sized to layer 0's cache and is wrong for other layers.
+                    return args, {**kwargs, call.mask: None}
             return None
 
         return hook
 
     # -- the per-layer work -------------------------------------------------------------
     def _pre_layer(self, i: int, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
-        hidden = args[0] if args else kwargs["hidden_states"]
+        call = LayerCall.find(args, kwargs, self.cache, self._input_length, self.layout.length,
+                              self.adapter.rope_seq_dim, i)
+        hidden = call.hidden_states(args, kwargs)
         changed = False
         if 0 <= i - 1 < len(self.deepstack):
             hidden = self._add_deepstack(self.deepstack[i - 1], hidden)
             changed = True
         step = self.steps.get(i - 1)
         if step is not None:
-            hidden = self._drop(step, hidden, kwargs)
+            hidden = self._drop(step, hidden, kwargs, call)
         self.record.layer_counts.append(self.layout.counts())
         if self.idx is None and not changed:
             return None
         kwargs = dict(kwargs)
         if self.idx is not None:
-            kwargs.update(self._slice_shared(kwargs))
-        if args:
-            args = (hidden,) + tuple(args[1:])
-        else:
-            kwargs["hidden_states"] = hidden
-        return args, kwargs
+            kwargs.update(self._slice_shared(kwargs, call))
+        return call.with_hidden(args, kwargs, hidden)
 
     def _add_deepstack(self, feats: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """DeepStack (Qwen3-Omni): add a vision layer's features at the video positions
@@ -175,27 +183,24 @@ class PruningRuntime:
         add = feats[rows.to(feats.device)].to(dev, hidden.dtype)
         return torch.where(is_video, hidden + add[None], hidden)
 
-    def _slice_shared(self, kwargs: dict) -> dict:
+    def _slice_shared(self, kwargs: dict, call: LayerCall) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
-        key = (len(self.record.step_layers), id(kwargs.get("position_embeddings")))
+        key = (len(self.record.step_layers), id(kwargs[call.rope]))
         if self._sliced_key != key:
             idx = self.idx
-            out: dict[str, Any] = {}
-            pe = kwargs.get("position_embeddings")
-            if pe is not None:
-                d = self.adapter.rope_seq_dim
-                out["position_embeddings"] = tuple(t.index_select(d, idx.to(t.device)) for t in pe)
-            mask = kwargs.get("attention_mask")
+            d = self.adapter.rope_seq_dim
+            out: dict[str, Any] = {call.rope: tuple(t.index_select(d, idx.to(t.device)) for t in kwargs[call.rope])}
+            mask = kwargs.get(call.mask) if call.mask else None
             if isinstance(mask, torch.Tensor):
                 at = idx.to(mask.device)
-                out["attention_mask"] = mask.index_select(-2, at).index_select(-1, at)
-            pos = kwargs.get("position_ids")
+                out[call.mask] = mask.index_select(-2, at).index_select(-1, at)
+            pos = kwargs.get(call.positions) if call.positions else None
             if isinstance(pos, torch.Tensor):
-                out["position_ids"] = pos.index_select(-1, idx.to(pos.device))
+                out[call.positions] = pos.index_select(-1, idx.to(pos.device))
             self._sliced, self._sliced_key = out, key
         return self._sliced
 
-    def _scores(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor | None:
+    def _scores(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor | None:
         src = step.score_source
         if src is None:
             return None
@@ -207,17 +212,34 @@ class PruningRuntime:
         attn = layer.self_attn
         x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
         q, k = self.adapter.project_qk(attn, layer.input_layernorm(x))
-        cos, sin = kwargs["position_embeddings"]
+        cos, sin = kwargs[call.rope]
         if self.idx is not None:  # the positions of the tokens entering this drop
-            cos, sin = self._slice_shared(kwargs)["position_embeddings"]
+            cos, sin = self._slice_shared(kwargs, call)[call.rope]
         cos, sin = cos.to(k.device), sin.to(k.device)
         q, _ = self.adapter.apply_rotary(q, q, cos[:, -1:], sin[:, -1:])
         _, k = self.adapter.apply_rotary(k, k, cos, sin)
         return last_row_attention(q, k, attn.scaling, model_dtype=step.model_dtype)[0].to(home)
 
-    def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict) -> torch.Tensor:
+    def _prune_caches(self) -> None:
+        """Each layer's cache from the positions it saw to the survivors (`self.idx`); the
+        layers after the last drop saw only survivors. Kept index sets are ascending (sorted
+        subsets of the LLM input), so a survivor's row in a layer's cache is `searchsorted`."""
+        first = 0
+        for last, seen in self._seen:
+            rows = self.idx if seen is None else torch.searchsorted(seen, self.idx)
+            moved: dict[torch.device, torch.Tensor] = {}  # one copy per device (each layer on its own)
+
+            def on(dev: torch.device, rows: torch.Tensor = rows, moved: dict = moved) -> torch.Tensor:
+                if dev not in moved:
+                    moved[dev] = rows.to(dev)
+                return moved[dev]
+
+            prune_kv(self.cache, range(first, last + 1), self._input_length if seen is None else seen.shape[0], on)
+            first = last + 1
+
+    def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
         t0 = time.perf_counter()
-        scores = self._scores(step, hidden, kwargs)
+        scores = self._scores(step, hidden, kwargs, call)
         expected = self.method.kept_counts(step, self.layout.counts(), self.plan)
         keep = self.method.in_llm(step, scores, self.layout, self.plan)
         if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
@@ -233,20 +255,10 @@ class PruningRuntime:
             local = torch.nonzero(keep).flatten()
         else:  # kept indices in order without reading the mask: a stable sort puts them first
             local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
-        moved = {local.device: local}  # one copy of the indices per device they are used on
-
-        def on(dev: torch.device) -> torch.Tensor:
-            if dev not in moved:
-                moved[dev] = local.to(dev)
-            return moved[dev]
-
-        hidden = hidden.index_select(1, on(hidden.device))
-        cache = kwargs.get("past_key_values")
-        if cache is not None:  # each cache layer lives on its own layer's device
-            for j in range(step.after_layer + 1):
-                lay = cache.layers[j]
-                lay.keys = lay.keys.index_select(-2, on(lay.keys.device))
-                lay.values = lay.values.index_select(-2, on(lay.values.device))
+        hidden = hidden.index_select(1, local.to(hidden.device))  # under a device map: the layer's device
+        # the layers since the previous drop saw the current positions; their caches are pruned
+        # once, after the prefill (_prune_caches)
+        self._seen.append((step.after_layer, self.idx))
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
         self.layout = self.layout.subset(local).with_counts(expected)  # None: read once

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .features import EncoderFeatures
+from .layer_call import required
 
 if TYPE_CHECKING:
     from ..adapters.base import OmniAdapter
@@ -71,7 +72,7 @@ class EncoderSignalCapture:
                 h.remove()
 
     def _vision_hook(self, module, args, kwargs):
-        hidden = args[0] if args else kwargs["hidden_states"]
+        hidden = args[0] if args else required(kwargs, "hidden_states", "last vision block")
         q, k = self.adapter.vision_qk(module, hidden, kwargs)
         merge = self.adapter.model.visual.spatial_merge_size
         t, h, w = (int(x) for x in self._grid.reshape(-1, 3)[0])
@@ -81,13 +82,13 @@ class EncoderSignalCapture:
         self.vision_recv = self.adapter.vision_to_raster(recv, self._grid)
 
     def _audio_hook(self, module, args, kwargs):
-        hidden = args[0] if args else kwargs["hidden_states"]
+        hidden = args[0] if args else required(kwargs, "hidden_states", "last audio block")
         q, k = self.adapter.audio_qk(module, hidden)
         if self.audio_window is not None:  # fixed windows over all frames (the authors' Qwen3: 52)
             n = hidden.shape[0]
             lengths = [min(self.audio_window, n - s) for s in range(0, n, self.audio_window)]
         else:
-            cu = kwargs["cu_seqlens"]
+            cu = required(kwargs, "cu_seqlens", "last audio block")
             lengths = (cu[1:] - cu[:-1]).tolist()
         self.audio_recv = received_attention_chunks(q, k, [x for x in lengths if x > 0], module.scaling)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..methods.options import check_known
 
 # method id (lmms-eval id prefix) -> the paper's row label
 METHOD_LABELS: dict[str, str] = {
@@ -94,6 +95,14 @@ def _fmt_value(v: Any) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")
+
+
+def check_name(where: str, key: str, name: str) -> str:
+    """A name that becomes a folder: letters, digits, `_.=-`, not starting with a dot (`..`)."""
+    if not name or name.startswith(".") or _slug(name) != name:
+        raise ConfigError(f"{where}: {key} {name!r} is not allowed: it names a folder, so it must be "
+                          "letters, digits and _ . = - (not starting with a dot)")
+    return name
 
 
 def _budget_meta(method: str, R: float | None, mode: str | None, args: dict[str, Any],
@@ -181,7 +190,8 @@ def expand_jobs(raw_jobs: Iterable[dict[str, Any]], *, backbone: str, model_args
                     name += f"_lam{float(lam):g}"
                 for k in sorted(extra):
                     name += f"_{k}-{_fmt_value(extra[k])}"
-            name = _slug(name)
+            name = check_name(where, "job name", _slug(name))
+            check_known(where, margs)  # the option table's rules (methods/options.py): R, mode, max_frames...
             if name in seen:
                 raise ConfigError(f"sweep: two jobs named {name!r}; give one a `name`")
             seen[name] = len(jobs)

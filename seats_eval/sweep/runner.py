@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from .jobs import Job
 from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
-from .store import _jsonl, _valid_result, job_summary, read_status, write_json_atomic
+from .store import UnreadableStatus, _jsonl, _valid_result, job_summary, read_status, write_json_atomic
 
 
 class Interrupted(Exception):
@@ -37,7 +37,7 @@ class Interrupted(Exception):
 @dataclass
 class JobOutcome:
     job: Job
-    state: str  # done | failed | skipped | running (elsewhere)
+    state: str  # done | failed | skipped | running (elsewhere) | unknown (status.json unreadable)
     message: str = ""
     ran: bool = False
     seconds: float = 0.0
@@ -179,6 +179,10 @@ def _run_locked(sweep: Sweep, job: Job, jdir: Path, *, force: bool, registered: 
                 echo: Callable[[str], None]) -> JobOutcome:
     st = read_status(jdir)
     result, attempt = jdir / "result", jdir / "attempt"
+    if isinstance(st, UnreadableStatus) and not force:
+        kept = f"; the result in {result} is kept" if result.exists() else ""
+        return JobOutcome(job, "unknown", f"state unknown: {st.path} is unreadable ({st.error}){kept}; "
+                                          "rerun with --force to run the job again")
     if st and st.get("state") == "done" and not force:
         ok, why = _valid_result(job, result)
         if ok:
@@ -377,12 +381,16 @@ def _main_thread() -> bool:
 
 
 def sweep_status(sweep: Sweep) -> list[dict[str, Any]]:
-    """One row per job: index, name, state (pending when never started; interrupted when
+    """One row per job: index, name, state (pending when never started; unknown when its
+    status.json does not parse: the result is kept, --force reruns it; interrupted when
     its status says running but no process holds its lock: the sweep was killed), error."""
     rows = []
     for job in sweep.jobs:
         jdir = sweep.job_dir(job)
-        st = read_status(jdir) or {}
+        st = read_status(jdir)
+        if isinstance(st, UnreadableStatus):  # empty as a mapping, so tested before `or {}`
+            st = {"state": "unknown", "error": f"{st.path} is unreadable ({st.error}); result kept, --force needed"}
+        st = st or {}
         state = st.get("state", "pending")
         if state == "done" and st.get("key") != job.key:
             state = "done (other settings)"

@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import resources
 from ..errors import ConfigError
-from .jobs import Job, _as_list, expand_jobs
+from ..methods.options import SPEC_RULES
+from .jobs import Job, _as_list, check_name, expand_jobs
 
 # the project folder: where relative outputs of a spec go (a checkout, else the working
 # directory); the specs themselves are a resource (seats_eval/resources.py)
@@ -33,7 +34,6 @@ BENCHMARK_LABELS: dict[str, str] = {
     "videomme": "Video-MME",
     "lvomnibench": "LVOmniBench",
 }
-LAUNCHERS = ("local", "accelerate")
 _SPEC_KEYS = {
     "name", "table", "description", "base", "backbone", "backbone_config", "out", "table_out",
     "tasks", "model_args", "lmms_eval_args", "lmms_eval_cmd", "limit", "launcher", "num_processes",
@@ -81,6 +81,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"sweep spec {path}: no such file") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"sweep spec {path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"sweep spec {path}: expected a mapping at the top level")
     return data
@@ -184,6 +186,11 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     for key in ("name", "backbone", "tasks", "jobs"):
         if not raw.get(key):
             raise ConfigError(f"sweep spec {path}: `{key}` is required")
+    where = f"sweep spec {path}"
+    for key, rule in SPEC_RULES.items():  # the option table's rules (methods/options.py)
+        if raw.get(key) is not None:
+            raw[key] = rule.check(where, key, raw[key])
+    check_name(where, "name", str(raw["name"]))
     art = Path(artifacts).resolve() if artifacts else Path(os.environ.get("SEATS_ARTIFACTS", REPO / "artifacts"))
     art = art if art.is_absolute() else (REPO / art).resolve()
     # {tiny_trained}: the committed trained tiny models, wherever they are installed
@@ -193,6 +200,8 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     task_list, task_set = map_tasks(spec_tasks, tasks)
     if limit is None:
         limit = raw.get("limit")
+    else:
+        limit = SPEC_RULES["limit"].check("--limit", "limit", limit)
     model_args = {k: (_local_path(v) if k == "pretrained" and isinstance(v, str) else v)
                   for k, v in dict(raw.get("model_args") or {}).items()}
     name = str(raw["name"])
@@ -205,7 +214,7 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     if limit is not None and not out and limit != raw.get("limit"):
         out_dir = out_dir.with_name(out_dir.name + f"-limit{limit:g}")
     out_dir = out_dir if out_dir.is_absolute() else REPO / out_dir
-    tiny = bool(raw.get("tiny", False))
+    tiny = raw.get("tiny", False)
     if raw.get("table_out"):
         table_out = Path(raw["table_out"])
     elif tiny:
@@ -217,17 +226,16 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     else:
         table_out = Path("results")
     table_out = table_out if table_out.is_absolute() else REPO / table_out
-    launcher = launcher or raw.get("launcher") or "local"
-    if launcher not in LAUNCHERS:
-        raise ConfigError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
-    unregistered = str(raw.get("unregistered", "fail"))
-    if unregistered not in ("fail", "skip"):
-        raise ConfigError(f"unregistered must be 'fail' or 'skip', got {unregistered!r}")
+    launcher = SPEC_RULES["launcher"].check(where, "launcher", launcher or raw.get("launcher") or "local")
+    unregistered = raw.get("unregistered", "fail")
     lmms_args = [str(a) for a in (raw.get("lmms_eval_args") or ["--batch_size", "1", "--log_samples"])]
     jobs = expand_jobs(raw["jobs"], backbone=str(raw["backbone"]), model_args=model_args, tasks=task_list,
                        limit=limit, lmms_eval_args=lmms_args, backbone_config=raw.get("backbone_config"),
                        select=raw.get("select"), method_args=raw.get("method_args"),
                        profile=str(raw.get("profile", "official")))
+    if not jobs:
+        raise ConfigError(f"{where}: no job is left after `select` ({raw.get('select')}): "
+                          "check its R values and method names against the jobs")
     cmd = list(lmms_eval_cmd) if lmms_eval_cmd else raw.get("lmms_eval_cmd")
     scores_from = raw.get("scores_from")
     return Sweep(
@@ -235,9 +243,10 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
         backbone=str(raw["backbone"]), backbone_config=raw.get("backbone_config"), tasks=task_list,
         task_set=task_set, jobs=jobs,
         lmms_eval_cmd=[str(c) for c in cmd] if cmd else None, launcher=launcher,
-        num_processes=int(num_processes or raw.get("num_processes") or 1),
+        num_processes=SPEC_RULES["num_processes"].check("--num_processes", "num_processes",
+                                                         num_processes or raw.get("num_processes") or 1),
         main_process_port=raw.get("main_process_port"),
-        env={str(k): str(v) for k, v in (raw.get("env") or {}).items()}, cache=bool(raw.get("cache", True)),
+        env={str(k): str(v) for k, v in (raw.get("env") or {}).items()}, cache=raw.get("cache", True),
         unregistered=unregistered, tiny=tiny, artifacts=art, limit=limit, slurm=dict(raw.get("slurm") or {}),
         scores_from=(path.parent / str(scores_from)).resolve() if scores_from else None,
     )

@@ -1,47 +1,57 @@
-"""What a job leaves on disk, read and written safely: atomic JSON / text writes, the
-status file, lmms-eval's results JSON and the job's records, and whether a folder holds a
-finished result of a given job (what resuming checks before it skips a job)."""
+"""What a job leaves on disk, read and written safely (writes go through seats_eval/atomic.py):
+the status file (an unparsable one reads as unknown, never as pending), lmms-eval's results
+JSON and the job's records, and whether a folder holds a finished result of a given job
+(what resuming checks before it skips a job)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
+from ..atomic import write_text_atomic as write_text_atomic
 from ..tasklib.scoring import FAILURES_METRIC, OFFICIAL_METRIC
 from .jobs import Job
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON via a temp file in the same folder + rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+class UnreadableStatus(dict):
+    """A status.json that exists but does not parse as a JSON object (truncated, garbage,
+    `["done"]`): its job's state is unknown. It is never taken for pending: a finished
+    result may sit beside it, so the job is neither rerun nor its result deleted without
+    `--force`. Empty as a mapping (`.get` gives defaults); `error` says what was wrong."""
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    def __init__(self, path: Path, error: str) -> None:
+        super().__init__()
+        self.path = path
+        self.error = error
 
 
 def read_json(path: Path) -> Any | None:
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
 def read_status(job_dir: Path) -> dict[str, Any] | None:
-    return read_json(job_dir / "status.json")
+    """The job's status: None when it has none (pending), an `UnreadableStatus` when the
+    file is there but is not a JSON object."""
+    path = job_dir / "status.json"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return UnreadableStatus(path, f"{type(exc).__name__}: {exc}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return UnreadableStatus(path, f"not JSON ({exc})")
+    if not isinstance(data, dict):
+        return UnreadableStatus(path, f"not a JSON object ({type(data).__name__})")
+    return data
 
 
 def find_results_json(run_dir: Path) -> Path | None:
@@ -121,12 +131,15 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
 
 def _valid_result(job: Job, run_dir: Path) -> tuple[bool, str]:
     desc = read_json(run_dir / "job.json")
-    if desc is None or desc.get("key") != job.key:
+    if not isinstance(desc, dict) or desc.get("key") != job.key:
         return False, "settings differ"
     res = find_results_json(run_dir)
     if res is None:
         return False, "no results JSON"
-    scores = task_scores(read_json(res) or {})
+    data = read_json(res)
+    if not isinstance(data, dict):
+        return False, f"results JSON {res.name} is unreadable"
+    scores = task_scores(data)
     missing = [t for t in job.tasks if t not in scores]
     if missing:
         return False, f"results JSON lacks task(s) {', '.join(missing)}"

@@ -1,8 +1,8 @@
 """Scoring: the per-sample payload every seats task returns from `process_results`, the
 accuracy that the task YAMLs aggregate (with a logged per-category breakdown), the count of
 samples the model could not run (`sample_failures`, reported beside the accuracy in lmms-eval's
-results JSON), and the breakdown recomputed offline from `--log_samples` output
-(`seats-eval breakdown`).
+results JSON), the per-category accuracies (`category_breakdown`, in the results JSON too),
+and the breakdown recomputed offline from `--log_samples` output (`seats-eval breakdown`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ FAILURE_MARKER = "[seats-eval failure]"
 FAILURES_METRIC = "sample_failures"
 # The same responses read by the authors' per-benchmark extraction (official_answers.py).
 OFFICIAL_METRIC = "mcq_accuracy_official"
+# Accuracy and count per value of each category field: a mapping, not a score.
+BREAKDOWN_METRIC = "category_breakdown"
 
 
 def make_payload(
@@ -64,7 +66,7 @@ def metrics(metric: str, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What a task's `process_results` returns: its accuracy metric, the official-extraction
     accuracy when the payload has one, and the failure count (the YAML metrics read the
     same payload)."""
-    out = {metric: payload, FAILURES_METRIC: payload}
+    out = {metric: payload, FAILURES_METRIC: payload, BREAKDOWN_METRIC: payload}
     if "score_official" in payload:
         out[OFFICIAL_METRIC] = payload
     return out
@@ -113,6 +115,18 @@ def log_breakdown(task: str, results: Sequence[Mapping[str, Any]], fields: Seque
     failed = count_failures(results)
     logger.info(f"[{task}] overall: {accuracy(results):.2f} (n={len(results)}"
                 + (f", {failed} failed sample(s) scored 0" if failed else "") + ")")
+
+
+def category_breakdown(results: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> dict[str, Any]:
+    """The `category_breakdown` aggregation: {field: {value: {"accuracy": %, "n": questions}}}
+    (list-valued fields count once per item), so the results JSON carries what the log shows."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        groups = _group_scores(list(results), name)
+        if groups:
+            out[name] = {value: {"accuracy": 100.0 * sum(v) / len(v), "n": len(v)}
+                         for value, v in sorted(groups.items())}
+    return out
 
 
 def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> float:

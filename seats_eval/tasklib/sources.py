@@ -164,6 +164,40 @@ def video_root(bench: str) -> Path:
     return cached_snapshot(spec.loose_repo) or default
 
 
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def preflight(bench: str) -> str | None:
+    """Why a run of the real benchmark would fail or download the whole release into the wrong
+    place, before lmms-eval starts (None when nothing is wrong that can be seen here): a
+    configured root that does not exist (lmms-eval would download the release into it), or an
+    offline run with no local copy. The message names the variables, the folder looked in,
+    what was expected there and the repair."""
+    spec = _benchmark(bench)
+    layout = f"the videos as {spec.video_layout}"
+    if _env_path(spec.data_env) is not None:
+        return None  # local annotations: checked (with their own message) when the task loads
+    configured = _configured_root(spec)
+    if configured is not None:
+        if configured.is_dir():
+            return None
+        var = spec.root_env if _env_path(spec.root_env) is not None else f"{DATA_ROOT_ENV} (read as <it>/{spec.key})"
+        near = [p for p in (configured.parent / spec.key, configured.parent, configured.parent.parent / spec.key)
+                if p != configured and p.is_dir() and p.name == spec.key]
+        hint = f"; found {near[0]}: is the variable one level off?" if near else ""
+        return (f"{spec.key}: {var} points at {configured}, which does not exist (expected a folder holding "
+                f"{layout}{hint}); fix the variable, or unset it to use the hub copy. Not downloading the "
+                f"release (videos come from {spec.video_source}).")
+    if _offline() and not video_root(bench).is_dir():
+        return (f"{spec.key}: offline (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE) and no local copy: looked in "
+                f"{video_root(bench)}; set {spec.root_env} (or {DATA_ROOT_ENV}) to the folder holding {layout}, and "
+                f"{spec.data_env} to a local copy of the annotations (a parquet file or a folder of them, e.g. a "
+                f"snapshot of another hub copy of {spec.hub_id}) if the hub dataset is not cached")
+    return None
+
+
 def find_parquet_files(path: str | os.PathLike[str]) -> list[str]:
     """Parquet files of a local annotation copy: the file itself, or in a folder the
     `*.parquet` files at the top, else under `data/`, else anywhere below (hidden folders
@@ -205,7 +239,8 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
       cached hub snapshot: the same, no network.
     - else the hub dataset id; lmms-eval downloads and extracts the archives into the video
       root (`video_root`) unless that folder already exists (and, with `create_link`,
-      links a snapshot of loose files there).
+      links a snapshot of loose files there). A configured root that does not exist is an
+      error (logged, and named by every sample), never a whole-release download into it.
     """
     spec = _benchmark(bench)
     explicit = _env_path(spec.data_env)
@@ -225,13 +260,21 @@ def dataset_source(bench: str) -> tuple[str, dict[str, Any]]:
     local = _loose_annotations(spec)
     if local is not None:
         return "parquet", {"data_files": {"test": [str(local)]}}
-    cache_dir = _configured_root(spec) or _hf_home() / spec.cache_dir
-    kwargs: dict[str, Any] = {"cache_dir": str(cache_dir), "video": True}
+    configured = _configured_root(spec)
+    kwargs: dict[str, Any] = {"cache_dir": str(configured or _hf_home() / spec.cache_dir), "video": True}
     if _hub_token_available():
         kwargs["token"] = True
     kwargs.update(
         {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.hub_kwargs.items()}
     )
+    if configured is not None and not configured.is_dir():
+        # lmms-eval would download the whole release into the missing folder: annotations
+        # only, and every sample names the missing root (`video_path`).
+        from loguru import logger
+
+        logger.error(f"seats-eval: {preflight(bench)}")
+        for key in ("cache_dir", "video", "create_link"):
+            kwargs.pop(key, None)
     return spec.hub_id, kwargs
 
 
@@ -262,7 +305,9 @@ def video_path(bench: str, relpaths: Sequence[str]) -> str:
     hint = (
         f"set {spec.root_env} (or {DATA_ROOT_ENV}, read as $SEATS_DATA_ROOT/{spec.key}) to the "
         f"folder holding {spec.video_layout}; current video root: {root}; "
-        f"videos come from {spec.video_source}"
+        f"videos come from {spec.video_source}; if the other videos are there, an extraction was "
+        f"cut short: lmms-eval extracts only when {root} is missing, so delete that folder and rerun, "
+        f"or extract the archive holding this video into it by hand (`unzip -l` lists each chunk's files)"
     )
     return resolve_video(root, relpaths, hint)
 

@@ -48,3 +48,7 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+
+
+def category_breakdown(results: list[dict]) -> dict:
+    return scoring.category_breakdown(results, BREAKDOWN_FIELDS)  # the `category_breakdown` metric

@@ -89,6 +89,10 @@ def aggregate_results(results: list[dict]) -> float:
 
 
 count_failures = scoring.count_failures  # the `sample_failures` metric of the YAML
+
+
+def category_breakdown(results: list[dict]) -> dict:
+    return scoring.category_breakdown(results, BREAKDOWN_FIELDS)  # the `category_breakdown` metric
 official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
 
 # The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
