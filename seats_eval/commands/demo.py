@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         model_args = f"pretrained={model_dir}" + (f",backbone_config={backbone_config}" if backbone_config else "")
         model_args += f",max_new_tokens=4{',' + extra if extra else ''}"
         env["SEATS_RECORD_DIR"] = str(out / "records")
-        (out / "records" / "records.jsonl").unlink(missing_ok=True)
+        for name in ("records.jsonl", "failures.jsonl"):  # the demo's own last rows: a rerun replaces them
+            (out / "records" / name).unlink(missing_ok=True)
         # `seats-eval eval`: lmms-eval's CLI with an exit status that reports a failed run
         cmd = [sys.executable, "-m", "seats_eval.cli", "eval", "--model", model_id, "--model_args", model_args,
                "--tasks", args.task, "--include_path", str(tasks_dir()), "--batch_size", "1",
