@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "regression": "regression",
     "models": "models",
     "eval": "eval",
+    "tasks-path": "tasks_path",
 }
 
 

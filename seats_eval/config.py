@@ -131,12 +131,15 @@ _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "hea
 
 
 def config_dirs() -> list[Path]:
-    """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the repo's."""
+    """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the
+    project's model_configs/ (seats_eval/resources.py: the checkout's, or the installed copy)."""
+    from .resources import resource
+
     dirs: list[Path] = []
     env = os.environ.get("SEATS_MODEL_CONFIGS")
     if env:
         dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
-    dirs.append(Path(__file__).resolve().parent.parent / "model_configs")
+    dirs.append(resource("model_configs"))
     return dirs
 
 
@@ -169,6 +172,17 @@ def _find(raw: str) -> Path:
                 return d / f"{st}.yaml"
     raise ConfigError(f"unknown backbone {raw!r}: expected a YAML path or one of "
                       f"{', '.join(available_backbones()) or '(no model_configs found)'}")
+
+
+def _pretrained(value: Any) -> str:
+    """A config's checkpoint: a hub id or path as written, except a project-relative path of a
+    committed model (`seats_eval/data/tiny_trained/...`), made absolute where it is now (a
+    checkout or the installed package: seats_eval/resources.py), so it loads from any folder."""
+    from .resources import locate
+
+    text = str(value or "")
+    found = locate(text) if text and not os.path.isabs(text) else None
+    return str(found) if found is not None else text
 
 
 def _number(path: Path, raw: Mapping[str, Any], key: str, kind: type = float, default: Any = None) -> Any:
@@ -233,7 +247,7 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     if not isinstance(frames, Mapping):
         raise ConfigError(f"{path}: max_frames must map task names to frame counts")
     cfg = BackboneConfig(
-        name=str(raw.get("backbone", path.stem)), family=family, pretrained=str(raw.get("pretrained", "")),
+        name=str(raw.get("backbone", path.stem)), family=family, pretrained=_pretrained(raw.get("pretrained", "")),
         num_layers=_number(path, raw, "num_layers", int),
         window=WindowGeometry(seconds, n_a), video_tokens_per_window=_number(path, raw, "video_tokens_per_window", int),
         boundaries=tuple(int(b) for b in boundaries),  # type: ignore[arg-type]

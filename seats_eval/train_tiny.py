@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .media.synth import FIXTURE_KINDS, WHERE_FPS, WHERE_SECONDS, WhereQuestion, render_where, where_question
+from .resources import tasks_dir
 from .tasklib.prompts import ANALYZE_SUFFIX, QWEN_OMNI_SYSTEM_PROMPT
 
 TRAIN_SEED0 = 10**6
@@ -39,7 +40,6 @@ TRAIN_SEED0 = 10**6
 # Qwen2.5-Omni model at ~70% (its colour window found less reliably), 400 at 100% by step 150.
 DEFAULT_STEPS = {"qwen2.5-omni": 400, "qwen3-omni": 250}
 BACKBONES = {"qwen2.5-omni": "tiny-trained", "qwen3-omni": "tiny-trained-qwen3"}
-DATA_DIR = Path(__file__).resolve().parent / "data" / "tiny_trained"
 # System prompts seen in training (the model class's "auto" rule gives the first for the
 # where task; the others keep the model from depending on one exact wording).
 SYSTEM_PROMPTS = (QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SYSTEM_PROMPT,
@@ -339,8 +339,7 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
     from .tasklib.prompts import DEFAULT_SYSTEM, PRESETS
 
     task = "seats_fixture_where"
-    rows = pq.read_table(Path(__file__).resolve().parents[1] / "tasks" / "fixtures" / "where"
-                         / "test-00000-of-00001.parquet").to_pylist()[:n]
+    rows = pq.read_table(tasks_dir() / "fixtures" / "where" / "test-00000-of-00001.parquet").to_pylist()[:n]
     cfg = load_backbone_config(BACKBONES[backbone])
     processor = AutoProcessor.from_pretrained(model_dir)
     model = load_thinker(str(model_dir), torch.float32, None, "sdpa").eval()

@@ -1,10 +1,13 @@
 """Media decoding as the reference preprocessing does it, with memory bounded by what is kept.
 
-- Frame indices AND frame pixels equal qwen-omni-utils' `fetch_video` (decord backend) on
-  generated clips of 3 lengths x 2 frame rates, with max_frames and total_pixels binding.
-- Both readers (PyAV with keyframe seeking after a counted pass over the packets, the
-  default; decord) give the same frames, also for a container without a frame count and a
-  variable-rate file.
+- Frame indices AND frame pixels equal qwen-omni-utils' `fetch_video` (its decord, else its
+  torchcodec reader, whichever is installed) on generated clips of 3 lengths x 2 frame
+  rates, with max_frames and total_pixels binding.
+- Every installed reader (PyAV with keyframe seeking after a counted pass over the packets,
+  the default; torchcodec; decord: optional extras) gives PyAV's frames, also for a container
+  without a frame count and a variable-rate file; the tests of a reader that is not
+  installed are skipped, saying so. Naming a reader that is not installed is a ConfigError
+  naming it and its extra.
 - Peak frame memory is about max_frames frames (tracemalloc), not the file's frame count.
 - Audio is cut to what the processor keeps, and says so.
 """
@@ -17,12 +20,24 @@ import numpy as np
 import pytest
 import torch
 
-from seats_eval.errors import MediaError
-from seats_eval.media.decode import PixelBudget, load_audio, load_media, open_video
+from seats_eval.errors import ConfigError, MediaError
+from seats_eval.media import decode
+from seats_eval.media.decode import BACKENDS, PixelBudget, load_audio, load_media, open_video
 from seats_eval.media.synth import write_long_clip
 
 AUTHORS = PixelBudget(128 * 28 * 28, 144 * 28 * 28, 24576 * 28 * 28, factor=28)  # xxayt/SEATS' wrapper
 LENGTHS, RATES = (3, 23, 75), (25, 30)
+
+
+def _reader(name: str):
+    why = decode._import_error(name)
+    return pytest.param(name, marks=pytest.mark.skipif(why is not None, reason=f"video reader {name}: {why}"))
+
+
+READERS = [_reader(name) for name in BACKENDS]  # pyav, torchcodec, decord
+OTHER_READERS = [_reader(name) for name in BACKENDS if name != "pyav"]
+# qwen-omni-utils' own readers that the reference may use, in its order of preference
+QWEN_READER = next((n for n in ("decord", "torchcodec") if decode._import_error(n) is None), None)
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +64,12 @@ def media_clips(artifacts):
 
 
 def _reference(path, max_frames: int, pixels: PixelBudget, monkeypatch):
-    """qwen-omni-utils' own frames (decord reader) for the same file and settings."""
+    """qwen-omni-utils' own frames (its decord or torchcodec reader) for the same file and settings."""
     from qwen_omni_utils.v2_5 import vision_process as qv
 
-    monkeypatch.setattr(qv, "get_video_reader_backend", lambda: "decord")
+    if QWEN_READER is None:
+        pytest.skip("neither decord nor torchcodec is installed: no qwen-omni-utils reader to compare with")
+    monkeypatch.setattr(qv, "get_video_reader_backend", lambda: QWEN_READER)
     limits = {"min_pixels": pixels.min_pixels, "max_pixels": pixels.max_pixels, "total_pixels": pixels.total_pixels}
     ele = {"video": str(path), "fps": 2.0, "max_frames": max_frames, **{k: v for k, v in limits.items() if v}}
     video, meta = qv.fetch_video(ele, image_patch_size=pixels.factor // 2, return_video_metadata=True)
@@ -81,32 +98,55 @@ def test_total_pixels_lowers_the_frame_size_of_long_videos():
     assert AUTHORS.frame_size(1080, 1920, 768) == (224, 420)
 
 
+@pytest.mark.parametrize("backend", OTHER_READERS)
 @pytest.mark.parametrize("name", ["no_count.mkv", "vfr.mkv", "m30.mp4"])
-def test_both_readers_give_the_same_frames(media_clips, name):
+def test_every_reader_gives_pyavs_frames(media_clips, name, backend):
     path = str(media_clips[name])
-    a = load_media(path, max_frames=64, pixels=AUTHORS, backend="decord", use_audio=False)
+    a = load_media(path, max_frames=64, pixels=AUTHORS, backend=backend, use_audio=False)
     b = load_media(path, max_frames=64, pixels=AUTHORS, backend="pyav", use_audio=False)
-    assert a.backend == "decord" and b.backend == "pyav"
+    assert a.backend == backend and b.backend == "pyav"
     assert a.indices.tolist() == b.indices.tolist()
     assert np.array_equal(a.frames, b.frames)
 
 
-def test_lying_metadata_falls_back_to_the_timestamps(media_clips):
+@pytest.mark.parametrize("backend", READERS)
+def test_lying_metadata_falls_back_to_the_timestamps(media_clips, backend):
     # The VFR file's header says 30 fps; its 300 frames span 14.1 s: sampling must follow the
     # span (28 frames at 2 fps), not 300 / 30 = 10 s (20 frames).
-    for backend in ("decord", "pyav"):
-        reader = open_video(str(media_clips["vfr.mkv"]), backend)
-        info = reader.info()
-        reader.close()
-        assert info.rate_from_timestamps and abs(info.duration - 14.08) < 0.05, (backend, info)
-        reader = open_video(str(media_clips["no_count.mkv"]), backend)
-        info = reader.info()
-        reader.close()
-        assert (info.total_frames, info.fps, info.rate_from_timestamps) == (360, 30.0, False)
-    assert len(load_media(str(media_clips["vfr.mkv"]), use_audio=False, pixels=AUTHORS).frames) == 28
+    reader = open_video(str(media_clips["vfr.mkv"]), backend)
+    info = reader.info()
+    reader.close()
+    assert info.rate_from_timestamps and abs(info.duration - 14.08) < 0.05, (backend, info)
+    reader = open_video(str(media_clips["no_count.mkv"]), backend)
+    info = reader.info()
+    reader.close()
+    assert (info.total_frames, info.fps, info.rate_from_timestamps) == (360, 30.0, False)
+    assert len(load_media(str(media_clips["vfr.mkv"]), use_audio=False, pixels=AUTHORS, backend=backend).frames) == 28
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_a_reader_that_is_not_installed_is_named_and_skipped(media_clips, monkeypatch):
+    # decord (an optional extra) made unimportable: asking for it names it and its extra;
+    # the default choice goes on with the installed readers.
+    monkeypatch.setitem(decode._READER_MODULES, "decord", ("seats_no_such_reader", "seats-eval[decord]"))
+    decode._import_error.cache_clear()
+    try:
+        path = str(media_clips["m30.mp4"])
+        for how in ("argument", "env"):
+            if how == "env":
+                monkeypatch.setenv(decode.BACKEND_ENV, "decord")
+            with pytest.raises(ConfigError, match=r"'decord'.*seats_no_such_reader.*pip install seats-eval\[decord\]"):
+                load_media(path, max_frames=8, pixels=AUTHORS, backend="decord" if how == "argument" else None,
+                           use_audio=False)
+        monkeypatch.delenv(decode.BACKEND_ENV)
+        assert "decord" not in decode.available_backends() and decode.available_backends()[0] == "pyav"
+        assert load_media(path, max_frames=8, pixels=AUTHORS, use_audio=False).backend == "pyav"
+        with pytest.raises(ConfigError, match="must be one of pyav, torchcodec, decord"):
+            load_media(path, backend="opencv")
+    finally:
+        decode._import_error.cache_clear()
+
+
+@pytest.mark.parametrize("backend", READERS)
 def test_peak_frame_memory_is_bounded_by_max_frames(media_clips, backend):
     path = str(media_clips["m30.mp4"])  # 750 frames of 640x360: 518 MB if all were decoded
     native = 640 * 360 * 3
@@ -134,7 +174,7 @@ def test_audio_is_cut_to_what_the_processor_keeps(media_clips):
     assert not load_media(path, max_frames=8, pixels=AUTHORS, audio_max_seconds=300).audio_cut
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav", None])
+@pytest.mark.parametrize("backend", [*READERS, None])
 def test_bad_files_raise_media_errors_naming_the_file(clips_dir, tmp_path, backend):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")

@@ -1,11 +1,13 @@
 """`seats-eval demo`: the whole pipeline offline on the trained tiny model, ending in a summary.
 
 Uses the trained tiny Qwen2.5-Omni of `seats-eval train-tiny` (committed under
-seats_eval/data/tiny_trained/; the random `make-tiny` model when it is absent), runs lmms-eval
-on the "where" fixture questions with full tokens, SEATS, Random and DivPrune-om at R = 0.25,
-and prints one table a person reads at a glance (accuracy, kept tokens per stage, TFLOPs,
-prefill ms) plus the path of an accuracy-vs-TFLOPs PNG. A toy model: its ranking of methods
-is no evidence about real models.
+seats_eval/data/tiny_trained/ and shipped in the wheel; found by seats_eval/resources.py; a
+missing one is an error, never a silent swap for a random model), runs lmms-eval (through
+`seats-eval eval`, whose exit status reports failures) on the "where" fixture questions with
+full tokens, SEATS, Random and DivPrune-om at R = 0.25, and prints one table a person reads at
+a glance (accuracy, kept tokens per stage, TFLOPs, prefill ms) plus the path of an
+accuracy-vs-TFLOPs PNG. Exits non-zero when any run failed or left no accuracy or records.
+A toy model: its ranking of methods is no evidence about real models.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..resources import resource, tasks_dir, work_dir
+
 help = "offline demo: trained tiny model + generated clips + lmms-eval on the where questions, then a summary"
 
-REPO = Path(__file__).resolve().parents[2]
 # 0-based decoder layer that sees what Stage II kept (tiny configs: boundaries [2, 4, 5, 7],
 # Stage II drops after layers 1-3, Stage III after 5); the last layer sees Stage III's.
 STAGE2_LAYER = 4
@@ -28,8 +32,8 @@ DEMO_MODELS = ("qwen25omni,seats_qwen25omni:R=0.25,random_qwen25omni:R=0.25,divp
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="where the clips go (and a random tiny model, without a trained one)")
-    p.add_argument("--out", default=str(REPO / "results" / "runs" / "demo"))
+    p.add_argument("--artifacts", default=str(work_dir() / "artifacts"), help="where the clips go")
+    p.add_argument("--out", default=str(work_dir() / "results" / "runs" / "demo"))
     p.add_argument("--task", default="seats_fixture_where_ci")
     p.add_argument("--models", default=DEMO_MODELS, help="comma list of id[:model_args] to run")
     p.add_argument("--model-dir", default=None,
@@ -38,26 +42,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def ensure_artifacts(artifacts: Path, model_dir: str | None = None) -> tuple[Path, Path, str | None]:
     """(model dir, clips dir, backbone config): `model_dir` (a train-tiny output) if given,
-    else the committed trained tiny model, else the random one."""
+    else the committed trained tiny model; a missing one is a ConfigError naming it."""
     from ..media.synth import make_clips
-    from ..train_tiny import BACKBONES, DATA_DIR
+    from ..train_tiny import BACKBONES
 
+    if model_dir:
+        d = Path(model_dir).resolve()
+        marker = d / "seats_tiny.json"
+        if not marker.is_file():
+            raise ConfigError(f"--model-dir {d}: no seats_tiny.json (expected a `seats-eval train-tiny --out` folder)")
+        backbone_config = json.loads(marker.read_text()).get("backbone_config")
+    else:
+        d = resource("tiny_trained", check=False) / "qwen2.5-omni"
+        if not (d / "model.safetensors").is_file():
+            raise ConfigError(f"demo: the trained tiny model is missing ({d / 'model.safetensors'}): train it with "
+                              "`seats-eval train-tiny`, or pass --model-dir DIR (a train-tiny output)")
+        backbone_config = BACKBONES["qwen2.5-omni"]
     clips = artifacts / "clips"
     if not (clips / "corrupt.mp4").exists():
         make_clips(clips)
-    if model_dir:
-        d = Path(model_dir).resolve()
-        return d, clips, json.loads((d / "seats_tiny.json").read_text()).get("backbone_config")
-    trained = DATA_DIR / "qwen2.5-omni"
-    if (trained / "model.safetensors").exists():
-        return trained, clips, BACKBONES["qwen2.5-omni"]
-    from ..tiny import make_tiny
-
-    tiny = artifacts / "tiny-qwen25omni"
-    print(f"demo: no trained tiny model at {trained} (seats-eval train-tiny); using the RANDOM one", flush=True)
-    if not (tiny / "config.json").exists():
-        make_tiny(tiny)
-    return tiny, clips, None
+    return d, clips, backbone_config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
         model_args = f"pretrained={model_dir}" + (f",backbone_config={backbone_config}" if backbone_config else "")
         model_args += f",max_new_tokens=4{',' + extra if extra else ''}"
         env["SEATS_RECORD_DIR"] = str(out / "records")
-        shutil.rmtree(out / "records", ignore_errors=True)  # a record folder takes one run's rows
-        cmd = [str(Path(sys.executable).parent / "lmms-eval"), "--model", model_id, "--model_args", model_args,
-               "--tasks", args.task, "--include_path", str(REPO / "tasks"), "--batch_size", "1",
+        shutil.rmtree(out / "records", ignore_errors=True)  # the demo's own last rows: a rerun replaces them
+        # `seats-eval eval`: lmms-eval's CLI with an exit status that reports a failed run
+        cmd = [sys.executable, "-m", "seats_eval.cli", "eval", "--model", model_id, "--model_args", model_args,
+               "--tasks", args.task, "--include_path", str(tasks_dir()), "--batch_size", "1",
                "--output_path", str(out), "--log_samples"]
         print("+", " ".join(cmd), flush=True)
         rc = subprocess.call(cmd, env=env)
@@ -83,8 +88,18 @@ def run(args: argparse.Namespace) -> int:
         runs.append((model_id, extra, out))
     rows = [summarise(model_id, extra, out, args.task) for model_id, extra, out in runs]
     print_summary(rows, model_dir)
-    png = tradeoff_png(rows, Path(args.out) / "tradeoff.png", model_dir.name)
-    print(f"trade-off plot (accuracy vs prefill TFLOPs): {png}", flush=True)
+    incomplete = [r["model"] for r in rows if r["accuracy"] is None or not r["n"]]
+    if incomplete:
+        print(f"demo: FAILED: no accuracy or no per-sample records for {', '.join(incomplete)} (see the log above)",
+              file=sys.stderr, flush=True)
+        status = status or 1
+    if any(r["accuracy"] is not None and r["tflops"] is not None for r in rows):
+        png = tradeoff_png(rows, Path(args.out) / "tradeoff.png", model_dir.name)
+        print(f"trade-off plot (accuracy vs prefill TFLOPs): {png}", flush=True)
+    else:
+        print("demo: no run gave accuracy and TFLOPs: no trade-off plot written", file=sys.stderr, flush=True)
+    if status:
+        print(f"demo: exit {status}: a run failed", file=sys.stderr, flush=True)
     return status
 
 

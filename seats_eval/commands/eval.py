@@ -12,7 +12,9 @@ logged ("Error during evaluation") and the process ends normally; an unwritable
 --output_path is required and checked writable before anything loads; each run writes into
 its own folder `<output_path>/<run id>/` (seats_eval/runs.py), so two runs started in the same
 second never share a file name. Per-sample records go to `<run folder>/seats_records/`
-unless `record_dir` or $SEATS_RECORD_DIR names another folder.
+unless `record_dir` or $SEATS_RECORD_DIR names another folder. seats-eval's own task folder
+(`seats-eval tasks-path`: the checkout's tasks/ or the installed copy) is passed as
+--include_path unless the command line gives one (lmms-eval takes one folder there).
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def add_arguments(p) -> None:
 def run(args) -> int:  # reached only through argparse, i.e. without arguments
     print(USAGE)
     return 2
+
+
+def with_include_path(argv: list[str]) -> list[str]:
+    """`argv` plus `--include_path <seats-eval's tasks>` unless it already names one
+    (`--include_path DIR` or `--include_path=DIR`)."""
+    from ..resources import tasks_dir
+
+    if any(a == "--include_path" or a.startswith("--include_path=") for a in argv):
+        return argv
+    return [*argv, "--include_path", str(tasks_dir())]
 
 
 def _results_since(output: Path, since: float) -> list[Path]:
@@ -101,7 +113,7 @@ def main(argv: list[str]) -> int:
         print(USAGE + "\n\n" + __doc__)
         return 0 if argv else 2
     allow = "--allow-failures" in argv
-    argv = [a for a in argv if a != "--allow-failures"]
+    argv = with_include_path([a for a in argv if a != "--allow-failures"])
     output_arg = cli_arg(argv, "--output_path")
     if not output_arg:
         print("seats-eval eval: --output_path is required (the run is checked for its results JSON there)",

@@ -32,10 +32,10 @@ from typing import Any
 from ..atomic import write_json_atomic
 from ..config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
+from ..resources import locate, tasks_dir
 
 help = "layer-removal probe (Fig. 2): accuracy when all video/audio tokens are removed after layer l"
 
-REPO = Path(__file__).resolve().parents[2]
 MODALITIES = ("video", "audio", "both")
 # settings that change results: a probe directory holds runs of one combination only
 PINNED = ("backbone", "pretrained", "tasks", "limit", "model_args", "model_suffix")
@@ -53,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="probe directory (resumable)")
     p.add_argument("--model-args", default="", help="extra model_args appended to every run (k=v,k=v)")
     p.add_argument("--metric", default=None, help="metric name in the results JSON (default: the task's first)")
-    p.add_argument("--include-path", default=str(REPO / "tasks"), help="lmms-eval --include_path")
+    p.add_argument("--include-path", default=None,
+                   help="lmms-eval --include_path (default: the packaged tasks, `seats-eval tasks-path`)")
     p.add_argument("--model-suffix", default=None, help="model id suffix (default: from the backbone)")
     p.add_argument("--no-full", action="store_true", help="skip the full-token reference run")
     p.add_argument("--no-plot", action="store_true", help="do not write probe.png")
@@ -249,8 +250,9 @@ def _settings(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
     pretrained = args.pretrained or cfg.pretrained
     if not pretrained:
         raise ConfigError("--pretrained is required: the backbone config names no checkpoint")
-    if not Path(pretrained).is_absolute() and (REPO / pretrained).exists() and not Path(pretrained).exists():
-        pretrained = str(REPO / pretrained)
+    located = None if Path(pretrained).is_absolute() else locate(pretrained)
+    if located is not None:  # a committed model named project-relative (seats_eval/data/...)
+        pretrained = str(located)
     elif Path(pretrained).exists():
         pretrained = str(Path(pretrained).resolve())
     backbone = args.backbone
@@ -287,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
     jobs += [(m, p) for m in mods for p in layers]
     failed = 0
     for mod, layer in jobs:
-        res = run_job(settings, mod, layer, out_dir, args.include_path, args.metric, args.dry_run)
+        res = run_job(settings, mod, layer, out_dir, args.include_path or str(tasks_dir()), args.metric,
+                      args.dry_run)
         failed += res is None and not args.dry_run
     if args.dry_run:
         return 0

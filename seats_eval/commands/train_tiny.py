@@ -7,9 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
-help = "train the tiny Qwen-Omni thinker on generated 'where' questions (CPU, minutes) and write its model card"
+from ..errors import ConfigError
+from ..resources import project_dir, resource, work_dir
 
-REPO = Path(__file__).resolve().parents[2]
+help = "train the tiny Qwen-Omni thinker on generated 'where' questions (CPU, minutes) and write its model card"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,20 +18,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     d = TrainSettings()
     p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
-    p.add_argument("--out", default=None, help="default: seats_eval/data/tiny_trained/<backbone> (committed)")
+    p.add_argument("--out", default=None, help="default: seats_eval/data/tiny_trained/<backbone> of the checkout "
+                   "(committed; required outside a checkout: the installed package is not rewritten)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--steps", type=int, default=None, help="default: 400 (qwen2.5-omni), 250 (qwen3-omni)")
     p.add_argument("--batch", type=int, default=d.batch, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (a run reproduces under the same count)")
     p.add_argument("--held-out", type=int, default=200, help="fixture questions for the card's accuracy")
-    p.add_argument("--artifacts", default=str(REPO / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where-v<N>")
+    p.add_argument("--artifacts", default=str(work_dir() / "artifacts"), help="held-out clips go to ARTIFACTS/clips/where-v<N>")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train_tiny import DATA_DIR, TrainSettings, held_out_accuracy, train, write_model_card
+    from ..train_tiny import TrainSettings, held_out_accuracy, train, write_model_card
 
-    out = Path(args.out) if args.out else DATA_DIR / args.backbone
+    if not args.out and project_dir() is None:
+        raise ConfigError("train-tiny: --out is required outside a checkout (the default rewrites the committed "
+                          "models, seats_eval/data/tiny_trained/, of a project folder; see seats_eval/resources.py)")
+    out = Path(args.out) if args.out else resource("tiny_trained", check=False) / args.backbone
     settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr,
                              threads=args.threads)  # steps None: train() takes the backbone's default
     metrics = train(settings, out, log=lambda s: print(s, flush=True))

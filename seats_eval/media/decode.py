@@ -12,9 +12,13 @@ count, each resized (bicubic, antialiased) to smart_resize() under the per-video
 cap max(min(768 tokens, total_pixels / n * 2), 1.05 * min_pixels), capped by max_pixels.
 The processor is then told not to resize again (models/inputs.py).
 
-Readers, both frame-accurate and tested equal to qwen-omni-utils' frames: PyAV with
-keyframe seeking (the default), and decord's `VideoReader.get_batch` (what qwen-omni-utils
-uses), tried when PyAV fails on a file. The PyAV reader is our own because decord, on a
+Readers, frame-accurate and tested equal to qwen-omni-utils' frames: PyAV with keyframe
+seeking (the default; `av` is a dependency), then, when installed (the extras
+`seats-eval[torchcodec]` / `seats-eval[decord]`), torchcodec's `VideoDecoder.get_frames_at`
+and decord's `VideoReader.get_batch` (the readers qwen-omni-utils prefers, in its order:
+torchcodec, then decord), tried in that order when a reader fails on a file. One reader is
+forced with `backend=` or $SEATS_VIDEO_BACKEND; naming one that is not installed is a
+ConfigError naming it and its extra. The PyAV reader is our own because decord, on a
 60-min 720p file at 768 frames, holds about 1 GB more and takes 1.3x longer (its decoder
 thread converts and queues frames it then skips; results/efficiency/bench_media_cpu.md).
 It first makes a counted pass over the packets (no decoding, keeps no frames), so
@@ -26,6 +30,8 @@ naming the file.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 import os
 from dataclasses import dataclass
@@ -34,11 +40,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import ConfigError, MediaError
 
 AUDIO_SR = 16000
-BACKENDS = ("pyav", "decord")  # tried in this order
+BACKENDS = ("pyav", "torchcodec", "decord")  # tried in this order, those installed
 BACKEND_ENV = "SEATS_VIDEO_BACKEND"  # force one reader (tests, debugging)
+# reader -> (module imported to use it, pip extra that installs it)
+_READER_MODULES = {"pyav": ("av", "av"), "torchcodec": ("torchcodec.decoders", "seats-eval[torchcodec]"),
+                   "decord": ("decord", "seats-eval[decord]")}
 READ_CHUNK = 8  # source-resolution frames decoded and resized at once (8 x 1080p RGB = 50 MB)
 
 
@@ -169,12 +178,37 @@ def _check_file(path: str) -> None:
         raise MediaError(path, "file is empty")
 
 
+@functools.cache
+def _import_error(name: str) -> str | None:
+    """None when reader `name` can be used here, else why not (its import failed: not
+    installed, or e.g. torchcodec without the FFmpeg libraries it loads)."""
+    try:
+        importlib.import_module(_READER_MODULES[name][0])
+    except Exception as exc:  # ImportError, or the RuntimeError/OSError of a missing shared library
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def available_backends() -> tuple[str, ...]:
+    """The readers that can be used here, in the order they are tried."""
+    return tuple(name for name in BACKENDS if _import_error(name) is None)
+
+
 def _chosen_backends(backend: str | None) -> tuple[str, ...]:
     name = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or None
     if name is None:
-        return BACKENDS
+        found = available_backends()
+        if not found:
+            raise ConfigError(f"no video reader can be imported ({', '.join(BACKENDS)}); PyAV: "
+                              f"{_import_error('pyav')}")
+        return found
     if name not in BACKENDS:
-        raise ValueError(f"{BACKEND_ENV}/backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+        raise ConfigError(f"{BACKEND_ENV}/backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    why = _import_error(name)
+    if why is not None:
+        raise ConfigError(f"video reader {name!r} (chosen by {'backend=' if backend else BACKEND_ENV}) is not "
+                          f"usable here: {why}; install it with `pip install {_READER_MODULES[name][1]}`, or "
+                          f"choose one of the installed readers: {', '.join(available_backends()) or 'none'}")
     return (name,)
 
 
@@ -197,6 +231,18 @@ def _frame_rate(path: str, total: int, meta_fps: float, start_span: float) -> tu
     return total / span, True
 
 
+def _read_batched(indices: np.ndarray, size: tuple[int, int], get_batch) -> np.ndarray:
+    """Frames `indices` at `size`, READ_CHUNK source frames at a time from `get_batch(list of
+    indices) -> (n, H, W, 3) uint8` (the batch readers: torchcodec, decord)."""
+    out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
+    for s in range(0, len(indices), READ_CHUNK):
+        batch = get_batch(indices[s:s + READ_CHUNK].tolist())
+        out[s:s + len(batch)] = _resize(batch, size)
+        del batch
+        _trim_heap()
+    return out
+
+
 class _DecordReader:
     name = "decord"
 
@@ -217,16 +263,38 @@ class _DecordReader:
         return VideoInfo(total, fps, int(h), int(w), self.name, from_ts)
 
     def read(self, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        out = np.empty((len(indices), size[0], size[1], 3), dtype=np.uint8)
-        for s in range(0, len(indices), READ_CHUNK):
-            batch = self.vr.get_batch(indices[s:s + READ_CHUNK].tolist()).asnumpy()
-            out[s:s + len(batch)] = _resize(batch, size)
-            del batch
-            _trim_heap()
-        return out
+        return _read_batched(indices, size, lambda idx: self.vr.get_batch(idx).asnumpy())
 
     def close(self) -> None:
         del self.vr
+
+
+class _TorchCodecReader:
+    """torchcodec's `VideoDecoder` in exact seek mode (frame i is the i-th frame in
+    presentation order, as for the other readers)."""
+
+    name = "torchcodec"
+
+    def __init__(self, path: str) -> None:
+        from torchcodec.decoders import VideoDecoder
+
+        self.path = path
+        self.decoder = VideoDecoder(path, seek_mode="exact", dimension_order="NHWC")
+
+    def info(self) -> VideoInfo:
+        meta = self.decoder.metadata
+        total = int(meta.num_frames or 0)
+        if total <= 0:
+            raise MediaError(self.path, "video stream has no frames")
+        first, last = self.decoder.get_frames_at([0, total - 1]).pts_seconds.tolist()
+        fps, from_ts = _frame_rate(self.path, total, float(meta.average_fps or 0.0), last - first)
+        return VideoInfo(total, fps, int(meta.height), int(meta.width), self.name, from_ts)
+
+    def read(self, indices: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return _read_batched(indices, size, lambda idx: self.decoder.get_frames_at(idx).data.numpy())
+
+    def close(self) -> None:
+        del self.decoder
 
 
 class _PyAVReader:
@@ -307,11 +375,12 @@ class _PyAVReader:
         self.container.close()
 
 
-_READERS = {"decord": _DecordReader, "pyav": _PyAVReader}
+_READERS = {"decord": _DecordReader, "torchcodec": _TorchCodecReader, "pyav": _PyAVReader}
 
 
 def open_video(path: str, backend: str | None = None):
-    """A reader for `path` (PyAV, else decord, or the one `backend` / $SEATS_VIDEO_BACKEND names)."""
+    """A reader for `path` (the first installed of BACKENDS that opens it, or the one
+    `backend` / $SEATS_VIDEO_BACKEND names)."""
     _check_file(path)
     errors = []
     for name in _chosen_backends(backend):

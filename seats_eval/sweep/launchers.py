@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..resources import tasks_dir
 from .jobs import Job, _fmt_value, _slug
 from .spec import REPO, Sweep
 from .store import write_text_atomic
@@ -38,7 +39,7 @@ def lmms_eval_argv(sweep: Sweep, job: Job, output: Path, port: int | None = None
     `main_process_port`, else `port` (the runner passes a free one)."""
     margs = ",".join(f"{k}={_fmt_value(v)}" for k, v in job.model_args.items())
     args = ["--model", job.model, "--model_args", margs, "--tasks", ",".join(job.tasks),
-            "--include_path", str(REPO / "tasks"), "--output_path", str(output), *job.lmms_eval_args]
+            "--include_path", str(tasks_dir()), "--output_path", str(output), *job.lmms_eval_args]
     if job.limit is not None:
         args += ["--limit", f"{job.limit:g}"]
     bindir = Path(sys.executable).parent

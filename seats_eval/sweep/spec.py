@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import resources
 from ..errors import ConfigError
 from ..methods.options import SPEC_RULES
 from .jobs import Job, _as_list, check_name, expand_jobs
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC_DIR = REPO / "model_configs" / "sweeps"
+# the project folder: where relative outputs of a spec go (a checkout, else the working
+# directory); the specs themselves are a resource (seats_eval/resources.py)
+REPO = resources.work_dir()
 
 # The paper's five benchmarks, in its column order; task names are seats_<bench> and the
 # offline twins seats_fixture_<bench>.
@@ -114,14 +116,17 @@ def _load_raw(path: Path, depth: int = 0) -> dict[str, Any]:
 
 
 def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
-    """A spec path, or a bare name looked up in model_configs/sweeps/."""
+    """A spec path, or a bare name (or model_configs/sweeps/... path) looked up in the
+    project's model_configs/sweeps/ (seats_eval/resources.py)."""
     p = Path(spec)
     if p.is_file():
         return p.resolve()
-    for cand in (SPEC_DIR / p, SPEC_DIR / f"{p}.yaml"):
-        if cand.is_file():
+    spec_dir = resources.resource("sweeps")
+    located = resources.locate(str(p)) if not p.is_absolute() else None
+    for cand in (spec_dir / p, spec_dir / f"{p}.yaml", located):
+        if cand is not None and cand.is_file():
             return cand.resolve()
-    raise ConfigError(f"sweep spec {spec!r}: no such file (specs live in {SPEC_DIR})")
+    raise ConfigError(f"sweep spec {spec!r}: no such file (specs live in {spec_dir})")
 
 
 def map_tasks(tasks: Sequence[str], task_set: str | None) -> tuple[tuple[str, ...], str]:
@@ -159,9 +164,13 @@ def _subst(value: Any, mapping: dict[str, str]) -> Any:
 
 
 def _local_path(value: str) -> str:
-    """Spec-relative local paths (artifacts/..., ./...) become absolute under the repo."""
+    """Spec-relative local paths (artifacts/..., ./...) become absolute under the project
+    folder; a committed model's project-relative path, where it is installed."""
     if os.path.isabs(value) or "://" in value:
         return value
+    located = resources.locate(value)
+    if located is not None:
+        return str(located)
     cand = REPO / value
     if value.startswith(("./", "../", "artifacts")) or cand.exists():
         return str(cand.resolve())
@@ -184,7 +193,8 @@ def load_spec(spec: str | os.PathLike[str], *, tasks: str | None = None, out: st
     check_name(where, "name", str(raw["name"]))
     art = Path(artifacts).resolve() if artifacts else Path(os.environ.get("SEATS_ARTIFACTS", REPO / "artifacts"))
     art = art if art.is_absolute() else (REPO / art).resolve()
-    mapping = {"artifacts": str(art), "repo": str(REPO)}
+    # {tiny_trained}: the committed trained tiny models, wherever they are installed
+    mapping = {"artifacts": str(art), "repo": str(REPO), "tiny_trained": str(resources.resource("tiny_trained", check=False))}
     raw = _subst(raw, mapping)
     spec_tasks = _as_list(raw["tasks"])
     task_list, task_set = map_tasks(spec_tasks, tasks)

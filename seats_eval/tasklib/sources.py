@@ -16,8 +16,6 @@ from typing import Any
 from seats_eval.errors import ConfigError
 from seats_eval.tasklib.paths import resolve_video
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass(frozen=True)
 class LooseRepo:
@@ -293,8 +291,11 @@ def _loose_annotations(spec: Benchmark) -> Path | None:
 
 
 def fixture_clip_root() -> Path:
-    """Folder of the generated test clips: $SEATS_FIXTURE_CLIPS, else <repo>/artifacts/clips."""
-    return _env_path(FIXTURE_CLIPS_ENV) or REPO_ROOT / "artifacts" / "clips"
+    """Folder of the generated test clips: $SEATS_FIXTURE_CLIPS, else artifacts/clips under the
+    project folder (a checkout; else the working directory: seats_eval/resources.py)."""
+    from ..resources import work_dir
+
+    return _env_path(FIXTURE_CLIPS_ENV) or work_dir() / "artifacts" / "clips"
 
 
 def video_path(bench: str, relpaths: Sequence[str]) -> str:
