@@ -37,13 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import REPO, Sweep, benchmark_of
+from .. import resources
+from .spec import Sweep, benchmark_of
 from .store import find_results_json, read_json, read_status, write_json_atomic
 
 Z = 2.576  # two-sided 99%, the unpaired band
 SLACK = 1  # questions of slack on each side of the band
 ALPHA = 0.01  # the paired test's and the paper check's two-sided level
-BASELINE_DIR = REPO / "model_configs" / "sweeps" / "baselines"
+BASELINE_DIR = resources.resource("baselines", check=False)  # a checkout's own, else the packaged ones
 TESTS = ("paired", "band", "both")
 
 
