@@ -4,6 +4,7 @@ where seats_eval/resources.py finds them in an installed package. The repository
 where they are; an editable install reads the checkout's own folders, so nothing is copied
 then. Everything else is declared in pyproject.toml."""
 
+import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -23,6 +24,8 @@ class BuildPyWithResources(build_py):
         if getattr(self, "editable_mode", False):  # the checkout's folders are used in place
             return
         root = Path(__file__).resolve().parent
+        # a reused build/ (pip wheel . in a checkout) must not ship a task or spec removed since
+        shutil.rmtree(Path(self.build_lib) / "seats_eval" / "_resources", ignore_errors=True)
         for rel in SHIPPED:
             src = root / rel
             if not src.is_dir():

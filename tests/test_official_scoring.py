@@ -72,7 +72,7 @@ def test_payload_scores_both_extractions():
     assert payload["pred"] == extract_choice(response, OPTIONS) == "B" and payload["score"] == 1.0
     assert payload["pred_official"] == "T" and payload["score_official"] == 0.0
     out = scoring.metrics("worldsense_score", payload)
-    assert set(out) == {"worldsense_score", scoring.OFFICIAL_METRIC, scoring.FAILURES_METRIC}
+    assert set(out) == {"worldsense_score", scoring.OFFICIAL_METRIC, scoring.FAILURES_METRIC, scoring.BREAKDOWN_METRIC}
     assert scoring.official_accuracy([payload, {**payload, "score_official": 1.0}]) == 50.0
     failed = scoring.make_payload(f"{scoring.FAILURE_MARKER} x", OPTIONS, "A", "v", {}, official="A")
     assert failed["score_official"] == 0.0 and failed["pred_official"] == ""

@@ -137,11 +137,26 @@ def test_paired_check_passes_its_own_baseline_and_fails_eight_flips(tmp_path):
     # other questions than the baseline's: never a pass
     moved = {f"x{i}": v for i, v in enumerate(base.values())}
     assert not check(sweep, _cells(moved), path)[0]
+    # a run without outcomes (no --log_samples): the band decides under `paired` and `both`, and says so
+    bare = [Cell(c.job, c.method, c.R, c.task, c.n, c.correct) for c in _cells(base)]
+    for test in ("paired", "both"):
+        ok, lines = check(sweep, bare, path, test=test)
+        assert ok and any("the band decided there" in line for line in lines), test
+
+
+def test_update_outside_a_project_names_the_file_to_write(monkeypatch):
+    """An installed wheel has no project folder: --update must not write into site-packages."""
+    from seats_eval import resources
+    from seats_eval.errors import ConfigError
+
+    monkeypatch.setattr(resources, "project_dir", lambda: None)
+    with pytest.raises(ConfigError, match="--baseline"):
+        write_baseline(SimpleNamespace(name="t"), _cells({"q0": 1}))
 
 
 def _hypergeom_by_hand(k: int, n: int, paper: float, N: int, alpha: float = 0.01) -> tuple[int, int, float]:
     """Independent: the hypergeometric pmf from binomial coefficients, its central interval
-    from cumulative sums, the two-sided p-value summing every count no more likely than k."""
+    from cumulative sums, the equal-tailed two-sided p-value from the two tail sums at k."""
     K = round(paper / 100 * N)
     pmf = {x: math.comb(K, x) * math.comb(N - K, n - x) / math.comb(N, n) for x in range(0, n + 1)
            if x <= K and n - x <= N - K}
@@ -158,7 +173,7 @@ def _hypergeom_by_hand(k: int, n: int, paper: float, N: int, alpha: float = 0.01
             hi = x
             break
         sf += pmf[x]
-    p = sum(v for v in pmf.values() if v <= pmf[k] * (1 + 1e-7))
+    p = 2 * min(sum(v for x, v in pmf.items() if x <= k), sum(v for x, v in pmf.items() if x >= k))
     return lo, hi, min(1.0, p)
 
 
@@ -169,6 +184,15 @@ def test_paper_band_and_p_value_equal_an_independent_computation(k, n, paper, N)
     elo, ehi, ep = _hypergeom_by_hand(k, n, paper, N)
     assert (lo, hi) == (elo, ehi)
     assert p == pytest.approx(ep, rel=1e-6, abs=1e-12)
+
+
+def test_paper_verdict_and_p_value_agree_on_every_count():
+    """Inside the band exactly when p >= alpha, for every k of a few real-sized cells
+    (Table 3's LVOmniBench full tokens, 33.3% of 1014, on 30 questions, among them)."""
+    for n, paper, N in [(30, 33.3, 1014), (150, 46.7, 3172), (75, 64.0, 1197)]:
+        for k in range(n + 1):
+            lo, hi, p = hypergeom_check(k, n, paper, N)
+            assert (lo <= k <= hi) == (p >= 0.01), (n, paper, N, k, p)
 
 
 def test_against_paper_on_constructed_results():

@@ -111,3 +111,12 @@ print(json.dumps({"package": seats_eval.__file__, "project": str(resources.proje
     tasks = subprocess.run([sys.executable, "-m", "seats_eval.cli", "tasks-path"], cwd=work, env=env,
                            capture_output=True, text=True)
     assert tasks.returncode == 0 and tasks.stdout.strip() == got["tasks"], tasks.stderr
+    # and runs: lmms-eval through `seats-eval eval`, the packaged task and trained tiny model,
+    # no --include_path (eval adds the packaged task folder itself)
+    run = subprocess.run([sys.executable, "-m", "seats_eval.cli", "eval", "--model", "seats_qwen25omni",
+                          "--model_args", f"pretrained={got['pretrained']},R=0.25", "--tasks", "seats_fixture_where_ci",
+                          "--limit", "2", "--batch_size", "1", "--output_path", "out"],
+                         cwd=work, env={**env, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "seats-eval eval: seats_fixture_where_ci:" in run.stdout and list((work / "out").rglob("*_results.json"))

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import resources
+from ..errors import ConfigError
+from ..tasklib.scoring import sample_payload
 from .spec import Sweep, benchmark_of
 from .store import find_results_json, read_json, read_status, write_json_atomic
 
@@ -108,7 +110,7 @@ def read_outcomes(run_dir: Path, task: str) -> dict[str, int] | None:
         if not line.strip():
             continue
         row = json.loads(line)
-        payload = next((v for k, v in row.items() if k != "doc" and isinstance(v, dict) and "score" in v), None)
+        payload = sample_payload(row, None)
         if payload is None:
             raise ValueError(f"{files[-1]}: a sample without a per-sample score (doc_id {row.get('doc_id')})")
         qid = payload.get("question_id")
@@ -154,6 +156,9 @@ def baseline_path(sweep: Sweep) -> Path:
 
 
 def write_baseline(sweep: Sweep, cells: list[Cell], path: Path | None = None) -> Path:
+    if path is None and resources.project_dir() is None:  # an installed wheel: not into site-packages
+        raise ConfigError("--update outside a project folder: name the file to write with --baseline "
+                          f"(or set ${resources.HOME_ENV} to a project folder)")
     path = path or baseline_path(sweep)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, {
@@ -254,8 +259,8 @@ def check(sweep: Sweep, cells: list[Cell], path: Path | None = None, only: str |
                         f"{(f'{pr.unmatched} q?' if pr.unmatched else paired_v):<7}")
         else:
             paired_v, paired_s = "n/a", f"{'-':>2} | {'-':>2} | {'-':>8} | {'n/a':<7}"
-        if test == "band" or (test == "paired" and paired_v == "n/a"):
-            fallback += test == "paired"
+        if test == "band" or paired_v == "n/a":  # no outcomes on one side: the band alone decides
+            fallback += test != "band"
             verdict_ok = band_ok
         elif test == "paired":
             verdict_ok = paired_v == "ok"
@@ -300,7 +305,9 @@ class PaperCell:
 
 def hypergeom_check(k: int, n: int, paper_pct: float, N: int, alpha: float = ALPHA) -> tuple[int, int, float]:
     """(lo, hi, p): the central 1 - alpha interval of Hypergeometric(N, K = round(p N), n) in
-    questions, and the two-sided p-value of k (the sum of the probabilities no larger than k's)."""
+    questions, and the equal-tailed two-sided p-value of k, 2 min(P(X <= k), P(X >= k)): the
+    test the interval inverts, so k is inside exactly when p >= alpha (a minimum-likelihood
+    p-value would disagree with the interval on some discrete cells)."""
     from scipy.stats import hypergeom
 
     if not 0 < n <= N:
@@ -308,9 +315,7 @@ def hypergeom_check(k: int, n: int, paper_pct: float, N: int, alpha: float = ALP
     K = int(round(paper_pct / 100.0 * N))
     law = hypergeom(N, K, n)
     lo, hi = int(law.ppf(alpha / 2)), int(law.isf(alpha / 2))
-    support = range(max(0, n - (N - K)), min(n, K) + 1)
-    pk = law.pmf(k)
-    p = float(sum(law.pmf(x) for x in support if law.pmf(x) <= pk * (1 + 1e-7)))
+    p = 2.0 * min(float(law.cdf(k)), float(law.sf(k - 1)))
     return lo, hi, min(1.0, p)
 
 
@@ -343,7 +348,7 @@ def against_paper(sweep: Sweep, cells: list[Cell], kind: str | None = None,
     out: list[PaperCell] = []
     notes = []
     for c in cells:
-        bench = benchmark_of(c.task).removeprefix("subset_").removeprefix("fixture_subset_")
+        bench = benchmark_of(c.task)
         job = jobs.get(c.job)
         label = METHOD_LABELS.get(c.method, c.method)
         R = job.meta.get("R") if job is not None else None

@@ -147,8 +147,9 @@ def map_tasks(tasks: Sequence[str], task_set: str | None) -> tuple[tuple[str, ..
 
 
 def benchmark_of(task: str) -> str:
-    """seats_fixture_worldsense / seats_worldsense -> worldsense."""
-    return task.removeprefix("seats_fixture_").removeprefix("seats_")
+    """seats_fixture_worldsense / seats_worldsense / seats_subset_worldsense /
+    seats_fixture_subset_worldsense -> worldsense."""
+    return task.removeprefix("seats_fixture_").removeprefix("seats_").removeprefix("subset_")
 
 
 def _subst(value: Any, mapping: dict[str, str]) -> Any:

@@ -140,7 +140,8 @@ _NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", 
                  "pred_official", "score_official"}
 
 
-def _sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:
+def sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:
+    """The per-sample payload of one `--log_samples` row: `metric`'s, else the first with a score."""
     if metric is not None:
         value = sample.get(metric)
         return value if isinstance(value, Mapping) else None
@@ -174,7 +175,7 @@ def breakdown(
             if not line.strip():
                 continue
             sample = json.loads(line)
-            payload = _sample_payload(sample, metric)
+            payload = sample_payload(sample, metric)
             if payload is None:
                 raise ValueError(
                     f"{samples_jsonl}:{lineno}: no result payload with a 'score' field"

@@ -11,8 +11,9 @@ possible, the version) of the downloaded release, and keep each benchmark's cate
   their sizes by largest remainder (`select.apportion`, categories in sorted order), so each
   category's count is within one question of size * N_c / N;
 - inside a category the questions whose hashes are the smallest are kept, i.e. those below
-  a per-category threshold. A question added to a release displaces at most the one question
-  whose hash sits at its category's threshold.
+  a per-category threshold. A question added to a release displaces at most two: the one
+  whose hash sits at its category's threshold, and one where the largest-remainder quotas
+  move a slot between two other categories.
 
 `subset_docs` is lmms-eval's `process_docs` (a `datasets.Dataset` in, the kept rows out, in
 their original order); tasks/subsets/ holds the task YAMLs and their fixture twins.
