@@ -38,6 +38,7 @@ from ..methods import build_method
 from ..methods.options import check_arg_string
 from ..methods.options import model_args as split_model_args
 from ..runs import run_id
+from ..runtime.decoding import GREEDY, Decoding
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
 from . import efficiency, parallel
@@ -171,7 +172,8 @@ class QwenOmniModel(lmms):
         logger.info(f"seats-eval: {self.method_id} on {self.pretrained} ({self.method.describe()})")
 
     def _open_feature_cache(self, root: str | None) -> Any:
-        """`feature_cache=DIR` (or $SEATS_ENCODER_CACHE, set by sweeps); `off`/`none` disables."""
+        """The cache at `root` (`feature_cache=DIR` or $SEATS_ENCODER_CACHE, set by sweeps; None:
+        off, which __init__ decided from off / none / false / 0)."""
         if root is None:
             return None
         from ..feature_cache import FeatureCache, model_identity
@@ -250,8 +252,6 @@ class QwenOmniModel(lmms):
     def generate_until(self, requests: list[Instance]) -> list[GenerationOutput]:
         """Answers, each with its token counts (lmms-eval's `efficiency` block); the run's
         token and cost figures go to lmms-eval's `throughput` block (models/efficiency.py)."""
-        from ..runtime.decoding import Decoding
-
         # every distinct --gen_kwargs checked before the first sample runs
         decodings = {id(req): Decoding.from_gen_kwargs(dict(req.args[2]), torch.initial_seed()) for req in requests}
         out, start, draws = [], len(self.records), Counter()
@@ -270,7 +270,7 @@ class QwenOmniModel(lmms):
         return out
 
     def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True,
-                decoding: Any = None) -> tuple[str, dict[str, Any] | None]:
+                decoding: Decoding = GREEDY) -> tuple[str, dict[str, Any] | None]:
         """(the answer, its record row; None when the sample failed)."""
         from ..flops import prefill_flops
         from ..runtime.generate import generate
@@ -290,7 +290,7 @@ class QwenOmniModel(lmms):
             res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
                            eos_token_ids=self.eos_ids, sample=sample, features=features,
                            capture_signals=self.feature_cache is not None, window=self.cfg.window,
-                           **({"decoding": decoding} if decoding is not None else {}))
+                           decoding=decoding)
             if fill is not None:
                 fill(res.extras["features"])
             answer = self.processor.tokenizer.decode(
@@ -304,7 +304,7 @@ class QwenOmniModel(lmms):
                         "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
                                                      "true") / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer, "output_tokens": len(res.tokens),
-                        **(decoding.describe() if decoding is not None else {})})
+                        **decoding.describe()})
             if record:  # not a rank-padding copy (models/parallel.py)
                 self._write("records", rec)
                 self.records.append(rec)
