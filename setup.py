@@ -1,6 +1,6 @@
 """Build step of the wheel: copy the project folders that seats-eval reads at run time
 (tasks/, model_configs/, results/paper/) into the wheel as seats_eval/_resources/<same path>,
-where seats_eval/resources.py finds them in an installed package. The repository keeps them
+where seats_eval/io/resources.py finds them in an installed package. The repository keeps them
 where they are; an editable install reads the checkout's own folders, so nothing is copied
 then. Everything else is declared in pyproject.toml."""
 

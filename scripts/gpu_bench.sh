@@ -101,7 +101,7 @@ stage prefill_qwen3 "$LIMIT_QWEN3" "$OUT_DIR/bench_prefill_qwen3omni_$DEVICE.jso
   --tag "bench_prefill_qwen3omni_$DEVICE"
 
 echo; echo "== summary"
-"$PY" -m seats_eval.bench_report --stages "$STAGES" --out "$OUT_DIR/summary.md"
+"$PY" -m seats_eval.bench.report --stages "$STAGES" --out "$OUT_DIR/summary.md"
 status=$?
 ls -la "$OUT_DIR"
 rc=1

@@ -45,10 +45,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_text_atomic
 from .budgets import Budget, build_schedule, check_boundaries
 from .config import load_backbone_config
 from .errors import ConfigError
+from .io.atomic import write_text_atomic
 
 SPLITS = ("equal", "recovery")
 DEFAULTS = {"collapse": 0.5, "tolerance": 0.02, "min_drop": 0.05, "split": "equal"}

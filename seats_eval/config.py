@@ -132,8 +132,8 @@ _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "hea
 
 def config_dirs() -> list[Path]:
     """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the
-    project's model_configs/ (seats_eval/resources.py: the checkout's, or the installed copy)."""
-    from .resources import resource
+    project's model_configs/ (seats_eval/io/resources.py: the checkout's, or the installed copy)."""
+    from .io.resources import resource
 
     dirs: list[Path] = []
     env = os.environ.get("SEATS_MODEL_CONFIGS")
@@ -177,8 +177,8 @@ def _find(raw: str) -> Path:
 def _pretrained(value: Any) -> str:
     """A config's checkpoint: a hub id or path as written, except a project-relative path of a
     committed model (`seats_eval/data/tiny_trained/...`), made absolute where it is now (a
-    checkout or the installed package: seats_eval/resources.py), so it loads from any folder."""
-    from .resources import locate
+    checkout or the installed package: seats_eval/io/resources.py), so it loads from any folder."""
+    from .io.resources import locate
 
     text = str(value or "")
     found = locate(text) if text and not os.path.isabs(text) else None

@@ -17,7 +17,7 @@ structure and the zip container, whose CRCs torch.load does not check), verified
 anything is unpickled, on load and by `seats-eval cache info`. An entry that fails it, or is
 unreadable, of another version or key, is reported, deleted and recomputed, never used.
 Tensors are saved compact (a view is cloned, so a slice never drags its parent buffer along).
-Entries are written atomically (seats_eval/atomic.py), so a reader never sees half an
+Entries are written atomically (seats_eval/io/atomic.py), so a reader never sees half an
 entry. Writes and deletions of one key take that key's lock (`flock` on `<key>.lock`
 beside the entry; NFS v4 and Lustre honour it), so that concurrent workers (data-parallel
 ranks, Slurm array tasks sharing one cache) are safe: a worker that found an entry bad deletes it only if it is still the very file it read (a
@@ -43,8 +43,8 @@ from typing import Any
 import torch
 from loguru import logger
 
-from .atomic import write_bytes_atomic
 from .errors import SeatsError
+from .io.atomic import write_bytes_atomic
 from .runtime.features import EncoderFeatures
 
 CACHE_VERSION = 4  # 2: frames sized by the reference pixel rule, tensor hashes; 3: audio pooling stored;

@@ -26,7 +26,7 @@ def artifacts(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_dir(artifacts) -> Path:
-    from seats_eval.tiny import make_tiny
+    from seats_eval.toys.tiny import make_tiny
 
     d = artifacts / "tiny-qwen25omni"
     if not (d / "config.json").exists():
@@ -36,7 +36,7 @@ def tiny_dir(artifacts) -> Path:
 
 @pytest.fixture(scope="session")
 def clips_dir(artifacts) -> Path:
-    from seats_eval.media.synth import make_clips
+    from seats_eval.toys.synth import make_clips
 
     d = artifacts / "clips"
     if not (d / "corrupt.mp4").exists():
@@ -90,7 +90,7 @@ PIXELS_QWEN3 = {"min_pixels": 128 * 32 * 32, "max_pixels": 144 * 32 * 32, "facto
 
 @pytest.fixture(scope="session")
 def tiny3_dir(artifacts) -> Path:
-    from seats_eval.tiny import make_tiny
+    from seats_eval.toys.tiny import make_tiny
 
     d = artifacts / "tiny-qwen3omni"
     if not (d / "config.json").exists():

@@ -2,7 +2,7 @@
 
 The bare GPU machine has no av/decord, and perhaps no torchvision (which the stock video
 processor needs). These inputs come from the thinker config alone: the chat prompt encoded
-by the offline tokenizer of seats_eval.tiny, the placeholder expansion of the stock processors
+by the offline tokenizer of seats_eval.toys.tiny, the placeholder expansion of the stock processors
 (Qwen2.5-Omni: video then audio per 2-s chunk; Qwen3-Omni: merged by timestamp), random
 patches and log-mel features of the real shapes. tests/test_gpu_inputs.py checks on CPU that
 the ids equal the real processor's for the same grid and audio length.
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from seats_eval.tasklib.prompts import QWEN_OMNI_SYSTEM_PROMPT
-from seats_eval.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS, _train_tokenizer
+from seats_eval.toys.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS, _train_tokenizer
 
 QUESTION = "What moves in the video? A. a square B. a circle C. a line D. nothing"
 _TOKENIZERS: dict[bool, object] = {}
@@ -80,7 +80,7 @@ def omni_inputs(config, *, grid_thw: tuple[int, int, int] = (4, 24, 24), mel_fra
                 device: torch.device | str = "cpu", encode=None) -> dict[str, torch.Tensor]:
     """What `build_inputs` gives for a clip with this grid (4 x 24 x 24: 8 frames of 2 s
     windows, 288 video tokens per window) and `mel_frames` log-mel frames (None: no audio
-    track). `encode` (str -> ids) defaults to the offline tokenizer of seats_eval.tiny."""
+    track). `encode` (str -> ids) defaults to the offline tokenizer of seats_eval.toys.tiny."""
     encode = encode or (lambda text: _encode(config, text))
     n_audio = audio_token_count(config, mel_frames) if mel_frames else 0
     prefix = encode(f"<|im_start|>system\n{system_prompt}<|im_end|>\n<|im_start|>user\n")

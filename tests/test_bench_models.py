@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seats_eval.bench_models import CPU_PROXY_MOE, bench_thinker_config, build_bench_thinker
+from seats_eval.bench.models import CPU_PROXY_MOE, bench_thinker_config, build_bench_thinker
+from seats_eval.bench.profiling import bench_prefill, bench_select, synthetic_prepared, with_full
 from seats_eval.config import load_backbone_config
-from seats_eval.profiling import bench_prefill, bench_select, synthetic_prepared, with_full
 
 QWEN3 = load_backbone_config("qwen3-omni-30b-a3b")
 QWEN25 = load_backbone_config("qwen2.5-omni-7b")
@@ -103,8 +103,8 @@ def test_bench_select_width_follows_the_backbone():
 
 
 def test_a_failing_method_is_a_row_not_a_lost_report(monkeypatch):
+    from seats_eval.bench.profiling import failed
     from seats_eval.methods.seats import Seats
-    from seats_eval.profiling import failed
 
     def broken(self, ctx, plan):
         raise RuntimeError("planted")

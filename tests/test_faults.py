@@ -132,7 +132,7 @@ def tmpfs(tmp_path):
 
 
 def test_a_full_disk_fails_the_write_and_keeps_the_old_file(tmpfs):
-    from seats_eval.atomic import write_bytes_atomic, write_json_atomic
+    from seats_eval.io.atomic import write_bytes_atomic, write_json_atomic
 
     d = tmpfs("64k")
     write_json_atomic(d / "status.json", {"state": "done"})
@@ -205,7 +205,7 @@ def test_an_empty_or_cut_output_file_fails_eval(tmp_path):
 # --- two runs at once ------------------------------------------------------------------------
 
 def test_two_runs_started_together_get_their_own_ids():
-    code = "from seats_eval.runs import run_id; print(run_id())"
+    code = "from seats_eval.io.runs import run_id; print(run_id())"
     env = {k: v for k, v in os.environ.items() if k not in ("SEATS_RUN_ID", "WORLD_SIZE")}
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
              for _ in range(4)]
@@ -215,7 +215,7 @@ def test_two_runs_started_together_get_their_own_ids():
 
 def test_ranks_of_one_launch_share_the_run_id():
     code = ("import os, subprocess, sys; os.environ['WORLD_SIZE'] = '2'; os.environ.pop('SEATS_RUN_ID', None); "
-            "c = 'from seats_eval.runs import run_id; print(run_id())'; "
+            "c = 'from seats_eval.io.runs import run_id; print(run_id())'; "
             "print(*[subprocess.run([sys.executable, '-c', c], capture_output=True, text=True).stdout.strip() "
             "for _ in range(2)])")
     a, b = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -6,8 +6,13 @@ import json
 
 import pytest
 
+from seats_eval.bench.flops import (
+    geometry_from_cfg,
+    planned_lengths,
+    prefill_flops,
+    prefill_flops_from_lengths,
+)
 from seats_eval.config import load_backbone_config
-from seats_eval.flops import geometry_from_cfg, planned_lengths, prefill_flops, prefill_flops_from_lengths
 from seats_eval.methods import build_method
 from seats_eval.runtime.generate import generate
 
@@ -49,8 +54,8 @@ def test_flops_cli_reports_reduction(capsys):
 
 
 def test_bench_prefill_and_select_produce_reports(tmp_path):
-    from seats_eval.bench_report import markdown
-    from seats_eval.profiling import bench_prefill, bench_select
+    from seats_eval.bench.profiling import bench_prefill, bench_select
+    from seats_eval.bench.report import markdown
 
     sel = bench_select([("seats", 0.25)], windows=2, hidden=64, repeats=1, warmup=0)
     assert sel["results"][0]["inner_llm_ms"]["n"] == 1

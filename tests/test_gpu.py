@@ -9,7 +9,7 @@
   `device_map` does) equals the single-device run.
 
 Only transformers, accelerate and torch are needed: tiny thinkers are built in memory
-(seats_eval.tiny) and inputs come from tests/omni_inputs.py (no av/decord/torchvision).
+(seats_eval.toys.tiny) and inputs come from tests/omni_inputs.py (no av/decord/torchvision).
 `SEATS_TEST_DEVICE=cpu` runs the same tests on the CPU (the dry run of gpu_bench.sh), the
 sync check excepted.
 """
@@ -28,7 +28,7 @@ from seats_eval.methods.base import Method
 from seats_eval.runtime import prune
 from seats_eval.runtime.generate import generate
 from seats_eval.select import checks
-from seats_eval.tiny import build_tiny_thinker
+from seats_eval.toys.tiny import build_tiny_thinker
 
 from .conftest import EOS
 from .omni_inputs import omni_inputs

@@ -23,7 +23,7 @@ import torch
 from seats_eval.errors import ConfigError, MediaError
 from seats_eval.media import decode
 from seats_eval.media.decode import BACKENDS, PixelBudget, load_audio, load_media, open_video
-from seats_eval.media.synth import write_long_clip
+from seats_eval.toys.synth import write_long_clip
 
 AUTHORS = PixelBudget(128 * 28 * 28, 144 * 28 * 28, 24576 * 28 * 28, factor=28)  # xxayt/SEATS' wrapper
 LENGTHS, RATES = (3, 23, 75), (25, 30)

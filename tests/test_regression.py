@@ -16,7 +16,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from seats_eval.media.synth import FIXTURE_KINDS, WHERE_KINDS, render_where, where_question
 from seats_eval.sweep.regression import (
     Cell,
     against_paper,
@@ -29,6 +28,7 @@ from seats_eval.sweep.regression import (
     wilson,
     write_baseline,
 )
+from seats_eval.toys.synth import FIXTURE_KINDS, WHERE_KINDS, render_where, where_question
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = REPO / "seats_eval" / "data" / "tiny_trained" / "qwen2.5-omni"

@@ -1,4 +1,4 @@
-"""Where seats-eval finds its data (seats_eval/resources.py), in each of the three places the
+"""Where seats-eval finds its data (seats_eval/io/resources.py), in each of the three places the
 rule allows: a checkout, $SEATS_EVAL_HOME, and an installed package (a fake package folder
 here; tests/test_wheel.py runs the real wheel). Also the commands that use it: `seats-eval
 tasks-path`, the include path `seats-eval eval` adds, and a demo that fails exits non-zero

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from seats_eval.media.synth import render_where, where_question
 from seats_eval.models.omni import tiny_backbone
-from seats_eval.train_tiny import (
+from seats_eval.toys.synth import render_where, where_question
+from seats_eval.toys.train import (
     SYSTEM_PROMPTS,
     ExampleMaker,
     TrainSettings,

@@ -4,7 +4,7 @@ model_configs/ (backbone configs, sweep specs and partials, regression baselines
 results/paper/ and the trained tiny models, and both entry points; unpacked into a folder
 outside any checkout and imported from an empty working directory, seats_eval finds its
 tasks, a backbone config, a sweep spec, the paper's numbers and the packaged tiny model
-there (seats_eval/resources.py). Marked slow: 20-40 s (setuptools builds the wheel); run it
+there (seats_eval/io/resources.py). Marked slow: 20-40 s (setuptools builds the wheel); run it
 with `make test PYTEST_ARGS="-m slow tests/test_wheel.py"`."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_the_wheel_carries_the_data_and_entry_points(wheel):
                  "seats_eval/_resources/results/paper/table3_qwen25omni.csv",
                  "seats_eval/data/tiny_trained/qwen2.5-omni/model.safetensors",
                  "seats_eval/data/tiny_trained/qwen3-omni/model.safetensors",
-                 "seats_eval/resources.py", "seats_eval/commands/tasks_path.py"):
+                 "seats_eval/io/resources.py", "seats_eval/commands/tasks_path.py"):
         assert must in names, must
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()

@@ -63,14 +63,14 @@ def _available(spec: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..bench_report import markdown
+    from ..bench.profiling import bench_prefill, bench_select, failed, parse_methods
+    from ..bench.report import markdown
     from ..methods import METHOD_IDS
-    from ..profiling import bench_prefill, bench_select, failed, parse_methods
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.what == "media":
-        from ..media.bench import MediaBenchConfig, bench_media
-        from ..media.bench import markdown as media_markdown
+        from ..bench.media import MediaBenchConfig, bench_media
+        from ..bench.media import markdown as media_markdown
 
         report = bench_media(MediaBenchConfig(Path(args.artifacts), tuple(args.clips.split(",")),
                                               tuple(int(x) for x in args.max_frames.split(",")), args.old_cap_gb))

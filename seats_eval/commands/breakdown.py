@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import write_text_atomic
+from ..io.atomic import write_text_atomic
 
 help = "per-category accuracy from an lmms-eval --log_samples jsonl"
 

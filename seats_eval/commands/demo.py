@@ -1,7 +1,7 @@
 """`seats-eval demo`: the whole pipeline offline on the trained tiny model, ending in a summary.
 
 Uses the trained tiny Qwen2.5-Omni of `seats-eval train-tiny` (committed under
-seats_eval/data/tiny_trained/ and shipped in the wheel; found by seats_eval/resources.py; a
+seats_eval/data/tiny_trained/ and shipped in the wheel; found by seats_eval/io/resources.py; a
 missing one is an error, never a silent swap for a random model), runs lmms-eval (through
 `seats-eval eval`, whose exit status reports failures) on the "where" fixture questions with
 full tokens, SEATS, Random and DivPrune-om at R = 0.25, and prints one table a person reads at
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..resources import resource, tasks_dir, work_dir
+from ..io.resources import resource, tasks_dir, work_dir
 
 help = "offline demo: trained tiny model + generated clips + lmms-eval on the where questions, then a summary"
 
@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def ensure_artifacts(artifacts: Path, model_dir: str | None = None) -> tuple[Path, Path, str | None]:
     """(model dir, clips dir, backbone config): `model_dir` (a train-tiny output) if given,
     else the committed trained tiny model; a missing one is a ConfigError naming it."""
-    from ..media.synth import make_clips
-    from ..train_tiny import BACKBONES
+    from ..toys.synth import make_clips
+    from ..toys.train import BACKBONES
 
     if model_dir:
         d = Path(model_dir).resolve()

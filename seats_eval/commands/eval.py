@@ -10,7 +10,7 @@ logged ("Error during evaluation") and the process ends normally; an unwritable
   task's `sample_failures`), unless `--allow-failures` is given,
 - a file lmms-eval wrote is unreadable or empty (a full disk: lmms-eval only warns).
 --output_path is required and checked writable before anything loads; each run writes into
-its own folder `<output_path>/<run id>/` (seats_eval/runs.py), so two runs started in the same
+its own folder `<output_path>/<run id>/` (seats_eval/io/runs.py), so two runs started in the same
 second never share a file name. Per-sample records go to `<run folder>/seats_records/`
 unless `record_dir` or $SEATS_RECORD_DIR names another folder. seats-eval's own task folder
 (`seats-eval tasks-path`: the checkout's tasks/ or the installed copy) is passed as
@@ -42,7 +42,7 @@ def run(args) -> int:  # reached only through argparse, i.e. without arguments
 def with_include_path(argv: list[str]) -> list[str]:
     """`argv` plus `--include_path <seats-eval's tasks>` unless it already names one
     (`--include_path DIR` or `--include_path=DIR`)."""
-    from ..resources import tasks_dir
+    from ..io.resources import tasks_dir
 
     if any(a == "--include_path" or a.startswith("--include_path=") for a in argv):
         return argv
@@ -104,9 +104,9 @@ def main(argv: list[str]) -> int:
     from lmms_eval.utils import simple_parse_args_string
 
     from ..errors import ConfigError
+    from ..io.runs import RECORDS_FOLDER, RUN_ID_ENV, run_id
     from ..methods.options import check_arg_string
     from ..models.omni import check_writable, cli_arg
-    from ..runs import RECORDS_FOLDER, RUN_ID_ENV, run_id
     from ..sweep.store import task_failures, task_scores
 
     if argv in ([], ["-h"], ["--help"]):

@@ -27,15 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_backbone_config
-    from ..errors import ConfigError
-    from ..flops import (
+    from ..bench.flops import (
         attention_width_from_cfg,
         geometry_from_cfg,
         planned_lengths,
         prefill_flops_from_lengths,
         simulated_lengths,
     )
+    from ..config import load_backbone_config
+    from ..errors import ConfigError
     from ..methods import build_method
 
     try:

@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..media.synth import make_clips
+    from ..toys.synth import make_clips
 
     for path in make_clips(args.out):
         print(path)

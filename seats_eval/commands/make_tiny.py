@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tiny import make_tiny
+    from ..toys.tiny import make_tiny
 
     out = make_tiny(args.out, backbone=args.backbone, seed=args.seed, num_layers=args.layers)
     print(f"tiny {args.backbone} thinker written to {out}")

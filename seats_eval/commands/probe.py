@@ -29,10 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic
 from ..config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
-from ..resources import locate, tasks_dir
+from ..io.atomic import write_json_atomic
+from ..io.resources import locate, tasks_dir
 
 help = "layer-removal probe (Fig. 2): accuracy when all video/audio tokens are removed after layer l"
 

@@ -91,37 +91,6 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_schedule(schedule: Schedule, path: str) -> None:
-    """The paper's Fig. 4: per-layer TRR as a step plot for video and audio."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    L = schedule.num_layers
-    layers = list(range(1, L + 1))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for name, color, ls in (("video", "tab:blue", "-"), ("audio", "tab:orange", "--")):
-        ms = schedule.modality(name)
-        ax.step(layers, ms.trr, where="mid", color=color, ls=ls, label=f"{name} (R={ms.R:.2f})")
-    L_s, L_m1, L_m2, L_l = schedule.boundaries
-    for x in (L_s + 0.5, L_m1 - 0.5, L_m2 - 0.5, L_l - 0.5):  # block edges of Table 2
-        ax.axvline(x, color="grey", lw=0.6, ls=":")
-    ax.set_xlabel("LLM layer")
-    ax.set_ylabel("TRR")
-    ax.set_xlim(0.5, L + 0.5)
-    ax.set_ylim(0, max(max(schedule.video.trr), max(schedule.audio.trr)) * 1.1 + 1e-9)
-    b = schedule.budget
-    ax.set_title(
-        f"{schedule.backbone}: R={b.R:g}, lam={schedule.lam:g}, "
-        f"delta_v={schedule.video.delta:.3f} ({schedule.decay})"
-    )
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> int:
     """Build the schedule from the options and print it; 2 on a configuration error."""
     try:
@@ -137,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     rep = schedule_report(schedule, args.windows * n_v, args.windows * n_a)
     print(json.dumps(rep, indent=2) if args.json else format_report(rep))
     if args.plot:
+        from seats_eval.tables.figures import plot_schedule
+
         plot_schedule(schedule, args.plot)
         if not args.json:
             print(f"wrote {args.plot}")

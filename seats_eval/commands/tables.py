@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..figures import figures_for
 from ..sweep.spec import load_spec
 from ..tables import PAPER_DIR, build_table, write_table
+from ..tables.figures import figures_for
 
 help = "build a paper table (markdown + CSV, with the paper's numbers) and figures from a sweep"
 

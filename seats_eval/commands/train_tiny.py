@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..resources import project_dir, resource, work_dir
+from ..io.resources import project_dir, resource, work_dir
 
 help = "train the tiny Qwen-Omni thinker on generated 'where' questions (CPU, minutes) and write its model card"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..train_tiny import TrainSettings
+    from ..toys.train import TrainSettings
 
     d = TrainSettings()
     p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
@@ -30,16 +30,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train_tiny import TrainSettings, held_out_accuracy, train, write_model_card
+    from ..toys.train import TrainSettings, held_out_accuracy, train, write_model_card
 
     if not args.out and project_dir() is None:
         raise ConfigError("train-tiny: --out is required outside a checkout (the default rewrites the committed "
-                          "models, seats_eval/data/tiny_trained/, of a project folder; see seats_eval/resources.py)")
+                          "models, seats_eval/data/tiny_trained/, of a project folder; see seats_eval/io/resources.py)")
     out = Path(args.out) if args.out else resource("tiny_trained", check=False) / args.backbone
     settings = TrainSettings(backbone=args.backbone, seed=args.seed, steps=args.steps, batch=args.batch, lr=args.lr,
                              threads=args.threads)  # steps None: train() takes the backbone's default
     metrics = train(settings, out, log=lambda s: print(s, flush=True))
-    from ..media.synth import WHERE_CLIP_DIR
+    from ..toys.synth import WHERE_CLIP_DIR
 
     held = held_out_accuracy(out, args.backbone, args.held_out, Path(args.artifacts) / "clips" / WHERE_CLIP_DIR,
                              log=lambda s: print(s, flush=True))

@@ -34,10 +34,10 @@ from tqdm import tqdm
 from ..adapters import load_thinker, make_adapter
 from ..config import load_backbone_config
 from ..errors import ConfigError, DataError
+from ..io.runs import run_id
 from ..methods import build_method
 from ..methods.options import check_arg_string
 from ..methods.options import model_args as split_model_args
-from ..runs import run_id
 from ..runtime.decoding import GREEDY, Decoding
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
@@ -272,7 +272,7 @@ class QwenOmniModel(lmms):
     def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True,
                 decoding: Decoding = GREEDY) -> tuple[str, dict[str, Any] | None]:
         """(the answer, its record row; None when the sample failed)."""
-        from ..flops import prefill_flops
+        from ..bench.flops import prefill_flops
         from ..runtime.generate import generate
 
         sample = f"{task}/{split}/{doc_id}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..resources import tasks_dir
+from ..io.resources import tasks_dir
 from .jobs import Job, _fmt_value, _slug
 from .spec import REPO, Sweep
 from .store import write_text_atomic

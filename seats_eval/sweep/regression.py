@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import resources
 from ..errors import ConfigError
+from ..io import resources
 from ..tasklib.scoring import sample_payload
 from .spec import Sweep, benchmark_of
 from .store import find_results_json, read_json, read_status, write_json_atomic

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import ConfigError
+from ..io.atomic import write_json_atomic, write_text_atomic
 from .jobs import Job
 from .launchers import free_port, lmms_eval_argv
 from .spec import REPO, Sweep, select_jobs
@@ -293,7 +293,7 @@ def _ensure_artifacts(sweep: Sweep) -> None:
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
         from ..models.registry import suffix_family
-        from ..tiny import make_tiny
+        from ..toys.tiny import make_tiny
 
         pretrained = {j.model_args.get("pretrained") for j in sweep.jobs}
         for p in filter(None, pretrained):
@@ -310,7 +310,7 @@ def _ensure_artifacts(sweep: Sweep) -> None:
     if needs_clips:
         clips = Path(os.environ.get("SEATS_FIXTURE_CLIPS") or sweep.artifacts / "clips")
         if not (clips / "corrupt.mp4").exists():
-            from ..media.synth import make_clips
+            from ..toys.synth import make_clips
 
             make_clips(clips)
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import resources
 from ..errors import ConfigError
+from ..io import resources
 from ..methods.options import SPEC_RULES
 from .jobs import Job, _as_list, check_name, expand_jobs
 
 # the project folder: where relative outputs of a spec go (a checkout, else the working
-# directory); the specs themselves are a resource (seats_eval/resources.py)
+# directory); the specs themselves are a resource (seats_eval/io/resources.py)
 REPO = resources.work_dir()
 
 # The paper's five benchmarks, in its column order; task names are seats_<bench> and the
@@ -117,7 +117,7 @@ def _load_raw(path: Path, depth: int = 0) -> dict[str, Any]:
 
 def resolve_spec_path(spec: str | os.PathLike[str]) -> Path:
     """A spec path, or a bare name (or model_configs/sweeps/... path) looked up in the
-    project's model_configs/sweeps/ (seats_eval/resources.py)."""
+    project's model_configs/sweeps/ (seats_eval/io/resources.py)."""
     p = Path(spec)
     if p.is_file():
         return p.resolve()

@@ -1,4 +1,4 @@
-"""What a job leaves on disk, read and written safely (writes go through seats_eval/atomic.py):
+"""What a job leaves on disk, read and written safely (writes go through seats_eval/io/atomic.py):
 the status file (an unparsable one reads as unknown, never as pending), lmms-eval's results
 JSON and the job's records, and whether a folder holds a finished result of a given job
 (what resuming checks before it skips a job)."""
@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
-from ..atomic import write_text_atomic as write_text_atomic
+from ..io.atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
+from ..io.atomic import write_text_atomic as write_text_atomic
 from ..tasklib.scoring import FAILURES_METRIC, OFFICIAL_METRIC
 from .jobs import Job
 

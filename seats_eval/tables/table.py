@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..resources import resource
+from ..io.resources import resource
 from ..sweep.spec import REPO
 from ..sweep.store import write_text_atomic
 
-PAPER_DIR = resource("paper", check=False)  # the paper's numbers (seats_eval/resources.py)
+PAPER_DIR = resource("paper", check=False)  # the paper's numbers (seats_eval/io/resources.py)
 PAPER_FILES = {
     "table3": "table3_qwen25omni.csv",
     "table4": "table4_efficiency_qwen25omni.csv",

@@ -292,8 +292,8 @@ def _loose_annotations(spec: Benchmark) -> Path | None:
 
 def fixture_clip_root() -> Path:
     """Folder of the generated test clips: $SEATS_FIXTURE_CLIPS, else artifacts/clips under the
-    project folder (a checkout; else the working directory: seats_eval/resources.py)."""
-    from ..resources import work_dir
+    project folder (a checkout; else the working directory: seats_eval/io/resources.py)."""
+    from ..io.resources import work_dir
 
     return _env_path(FIXTURE_CLIPS_ENV) or work_dir() / "artifacts" / "clips"
 

@@ -1,5 +1,5 @@
 """seats_fixture_where(_ci): 4-option questions whose evidence sits in ONE 2-s window of a
-16-s generated clip (seats_eval/media/synth.py: where_question), answered by the trained tiny
+16-s generated clip (seats_eval/toys/synth.py: where_question), answered by the trained tiny
 models (seats-eval train-tiny). seats_fixture_where holds the 200 held-out questions of the
 model cards, seats_fixture_where_ci the first 60 (the CI regression, seats_eval/sweep/regression.py).
 
@@ -25,7 +25,7 @@ BREAKDOWN_FIELDS = ("category",)
 
 
 def doc_to_visual(doc: dict) -> list[str]:
-    from seats_eval.media.synth import WHERE_CLIP_DIR, where_question, write_where_clip
+    from seats_eval.toys.synth import WHERE_CLIP_DIR, where_question, write_where_clip
 
     path = sources.fixture_clip_root() / WHERE_CLIP_DIR / f"{doc['video']}.mp4"
     if not path.is_file():

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .media.synth import FIXTURE_KINDS, WHERE_FPS, WHERE_SECONDS, WhereQuestion, render_where, where_question
-from .resources import tasks_dir
-from .tasklib.prompts import ANALYZE_SUFFIX, QWEN_OMNI_SYSTEM_PROMPT
+from ..io.resources import tasks_dir
+from ..tasklib.prompts import ANALYZE_SUFFIX, QWEN_OMNI_SYSTEM_PROMPT
+from .synth import FIXTURE_KINDS, WHERE_FPS, WHERE_SECONDS, WhereQuestion, render_where, where_question
 
 TRAIN_SEED0 = 10**6
 # Steps of 8 examples that reached the aim (results/tiny_trained/attempts.md): 250 left the
@@ -112,8 +112,8 @@ class ExampleMaker:
     """Processor inputs of one question, as the model class builds them at evaluation."""
 
     def __init__(self, backbone: str) -> None:
-        from .config import load_backbone_config
-        from .models.inputs import pixel_budget
+        from ..config import load_backbone_config
+        from ..models.inputs import pixel_budget
         from .tiny import QWEN3_NAMES, build_qwen3_processor, build_qwen25_processor
 
         self.processor = build_qwen3_processor() if backbone in QWEN3_NAMES else build_qwen25_processor()
@@ -132,7 +132,7 @@ class ExampleMaker:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.convert_tokens_to_ids("<|endoftext|>")
 
     def media(self, q: WhereQuestion):
-        from .media.decode import Media, _resize
+        from ..media.decode import Media, _resize
 
         frames, audio = render_where(q)
         size = self.pixels.frame_size(frames.shape[1], frames.shape[2], len(frames))
@@ -143,7 +143,7 @@ class ExampleMaker:
     def inputs(self, q: WhereQuestion, system_prompt: str | None, with_answer: bool):
         import torch
 
-        from .models.inputs import build_inputs
+        from ..models.inputs import build_inputs
 
         batch = build_inputs(self.train_processor, self.media(q), question_text(q), system_prompt=system_prompt,
                              fps=float(self.cfg.fps))
@@ -331,12 +331,12 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
     import torch
     from transformers import AutoProcessor
 
-    from .adapters import load_thinker
-    from .config import load_backbone_config
-    from .media.decode import load_media
-    from .media.synth import write_where_clip
-    from .models.inputs import build_inputs, pixel_budget
-    from .tasklib.prompts import DEFAULT_SYSTEM, PRESETS
+    from ..adapters import load_thinker
+    from ..config import load_backbone_config
+    from ..media.decode import load_media
+    from ..models.inputs import build_inputs, pixel_budget
+    from ..tasklib.prompts import DEFAULT_SYSTEM, PRESETS
+    from .synth import write_where_clip
 
     task = "seats_fixture_where"
     rows = pq.read_table(tasks_dir() / "fixtures" / "where" / "test-00000-of-00001.parquet").to_pylist()[:n]
@@ -393,7 +393,7 @@ def write_model_card(out_dir: Path, metrics: dict[str, Any], settings: TrainSett
 
 A toy: an 8-layer, width-64 {settings.backbone} thinker (audio and vision encoders of width 32,
 tied 151680 x 64 embedding, weights stored in fp16: {size:.1f} MB) trained on
-CPU to answer the generated "where" questions of `seats_eval/media/synth.py`. It exists so
+CPU to answer the generated "where" questions of `seats_eval/toys/synth.py`. It exists so
 that the fixture regression of Tables 3, 5 and 8 can fail on quality. **Its ranking of
 token-selection methods is no evidence about real models.**
 

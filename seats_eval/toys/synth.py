@@ -163,7 +163,7 @@ def write_long_clip(path: str | Path, seconds: float, width: int = 640, height: 
 # shown only there (its colour or its shape), a tone only there (its pitch) or beeps only
 # there (how many), or four shapes in four windows and a tone during one of them (which
 # colour was on screen while it played). 4 options in a fixed order per kind, one letter. The trained tiny models of
-# `seats-eval train-tiny` learn them (seats_eval/train_tiny.py); the fixture task
+# `seats-eval train-tiny` learn them (seats_eval/toys/train.py); the fixture task
 # seats_fixture_where asks them (tasks/fixture_where/).
 WHERE_SECONDS, WHERE_WINDOW, WHERE_FPS, WHERE_SIZE, WHERE_SR = 16.0, 2.0, 2, 224, 16000
 WHERE_CLIP_DIR = "where-v3"  # clips folder under the fixture clips; a new name whenever drawing changes

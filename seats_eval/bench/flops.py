@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .config import BackboneConfig
-from .errors import ConfigError
+from ..config import BackboneConfig
+from ..errors import ConfigError
 
 CONVENTIONS = ("paper", "true")
 
@@ -98,8 +98,8 @@ def simulated_lengths(method: Any, cfg: BackboneConfig, n_text: int, windows: in
     sample's, a run's records give the real ones."""
     import torch
 
-    from .layout import build_layout
-    from .methods.base import EncoderSignals, PreLLMContext
+    from ..layout import build_layout
+    from ..methods.base import EncoderSignals, PreLLMContext
 
     n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     vid, aud = 1, 2

@@ -24,7 +24,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 HOME_ENV = "SEATS_EVAL_HOME"
 PACKAGED = "_resources"  # seats_eval/_resources/<project-relative path> in a built wheel
@@ -95,7 +95,7 @@ def resource(name: str, check: bool = True) -> Path:
         origin = "the installed package"
     if check and not path.is_dir():
         raise ConfigError(f"seats-eval resource {name!r} not found: {path} is missing ({origin}; see "
-                          f"seats_eval/resources.py for the lookup rule, {HOME_ENV} to point elsewhere)")
+                          f"seats_eval/io/resources.py for the lookup rule, {HOME_ENV} to point elsewhere)")
     return path
 
 

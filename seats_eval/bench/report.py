@@ -5,7 +5,7 @@ issue 17 against the figures of that one run (ratios within one process; the pap
 figures beside them), and appends each bench's table. A CPU run is labelled a dry run at
 proxy sizes: its figures are not GPU figures and no target is judged on them.
 
-    python -m seats_eval.bench_report --stages STAGES.tsv --out summary.md
+    python -m seats_eval.bench.report --stages STAGES.tsv --out summary.md
 """
 
 from __future__ import annotations

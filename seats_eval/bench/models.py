@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from .config import BackboneConfig, LLMGeometry
-from .tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS
+from ..config import BackboneConfig, LLMGeometry
+from ..toys.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS
 
 PRESETS = ("full", "cpu-proxy")
 # Narrow stand-ins for CPU runs: the real layer count and token counts, head_dim 128.

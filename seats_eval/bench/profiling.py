@@ -24,12 +24,12 @@ from typing import Any
 
 import torch
 
-from .bench_models import build_bench_thinker
-from .config import BackboneConfig, load_backbone_config
+from ..config import BackboneConfig, load_backbone_config
+from ..layout import VIDEO, build_layout
+from ..methods import build_method
+from ..methods.base import DropStep, EncoderSignals, PreLLMContext
 from .flops import prefill_flops_from_lengths
-from .layout import VIDEO, build_layout
-from .methods import build_method
-from .methods.base import DropStep, EncoderSignals, PreLLMContext
+from .models import build_bench_thinker
 
 PREFIX_TOKENS, SUFFIX_TOKENS = 15, 40
 VIDEO_ID, AUDIO_ID = 151656, 151646
@@ -119,7 +119,7 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
     wq = torch.randn(hidden, heads * hd, generator=g).to(dev, dtype) / hidden**0.5
     wk = torch.randn(hidden, kv * hd, generator=g).to(dev, dtype) / hidden**0.5
-    from .runtime.attention import last_row_attention
+    from ..runtime.attention import last_row_attention
 
     def measure(name: str, R: float | None) -> dict[str, Any]:
         method = build_method(name, cfg, method_options(name, R))
@@ -163,7 +163,7 @@ def synthetic_prepared(thinker: Any, cfg: BackboneConfig, windows: int, dev: tor
     """A PreparedSample of WorldSense size with random embeddings (and, for a DeepStack
     backbone, one random feature row per video token and DeepStack layer, so the runtime's
     DeepStack additions are timed too) plus random Stage I signals."""
-    from .adapters.base import PreparedSample
+    from ..adapters.base import PreparedSample
 
     syn = synthetic_sample(windows, cfg, dev)
     S = syn.layout.length
@@ -185,7 +185,7 @@ def _profile(adapter: Any, prep: Any, method: Any, sig: Any, dev: torch.device, 
     """Where one TTFT run's time goes: the top ops by self device time (CPU time on a CPU)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from .runtime.generate import run_prepared
+    from ..runtime.generate import run_prepared
 
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     with profile(activities=acts) as prof:
@@ -208,9 +208,9 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
                   attn: str = "sdpa", seed: int = 0, profile: bool = False) -> dict[str, Any]:
     """Prefill, TTFT, peak memory and selection time per method, full tokens included.
     `profile`: also record the top ops of one run of full tokens and of the lowest-R SEATS."""
-    from .adapters import make_adapter
+    from ..adapters import make_adapter
+    from ..runtime.generate import run_prepared
     from .flops import geometry
-    from .runtime.generate import run_prepared
 
     methods, full_added = with_full(methods)
     dev = torch.device(device)

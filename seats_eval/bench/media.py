@@ -1,7 +1,7 @@
 """`seats-eval bench media`: peak memory and wall time of decoding real-sized videos.
 
 Clips of benchmark size are generated once and cached under `<artifacts>/bench-media/`
-(H.264 + AAC, see media/synth.py): 20 min at 640x360 and 60 min at 1280x720, 25 fps. Every
+(H.264 + AAC, see toys/synth.py): 20 min at 640x360 and 60 min at 1280x720, 25 fps. Every
 measurement runs in a fresh Python process, because peak RSS is a per-process high-water
 mark; the child reports its peak RSS (VmHWM: what an out-of-memory killer sees), its RSS
 after imports (torch alone maps ~0.9 GB of libraries here), the peak of its anonymous
@@ -41,7 +41,7 @@ GB = 1024**3
 
 
 def ensure_clip(root: Path, name: str) -> Path:
-    from .synth import write_long_clip
+    from ..toys.synth import write_long_clip
 
     seconds, width, height, fps = CLIPS[name]
     path = root / f"{name}.mp4"
@@ -125,7 +125,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
     if op.startswith("load_"):
         import torchvision.transforms.functional  # noqa: F401 - imported by the read anyway: count it in base
 
-        from .decode import PixelBudget, load_frames, load_media
+        from ..media.decode import PixelBudget, load_frames, load_media
 
         pixels = PixelBudget(**AUTHORS_PIXELS, factor=28)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -142,7 +142,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
     elif op in ("decord_get_batch", "decord_keyframes"):
         import decord
 
-        from .decode import sample_indices
+        from ..media.decode import sample_indices
 
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sampler.start()
@@ -175,7 +175,7 @@ def _child(op: str, path: str, max_frames: int, cap_gb: float | None) -> dict[st
 
 
 def _run_child(op: str, path: Path, max_frames: int, cap_gb: float | None = None) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "seats_eval.media.bench", op, str(path), str(max_frames), str(cap_gb or 0)]
+    cmd = [sys.executable, "-m", "seats_eval.bench.media", op, str(path), str(max_frames), str(cap_gb or 0)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]

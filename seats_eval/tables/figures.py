@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .sweep.spec import Sweep
-    from .tables import Table
+    from ..budgets import Schedule
+    from ..sweep.spec import Sweep
+    from . import Table
 
 
 def _plt():
@@ -60,9 +61,8 @@ def fig_tradeoff(table: Table, path: Path) -> Path:
 
 def fig_schedule(sweep: Sweep, path: Path, R: float = 0.3) -> Path:
     """Fig. 4: the SEATS per-layer TRR for the sweep's backbone config."""
-    from .budgets import build_schedule, resolve_budget
-    from .commands.schedule import plot_schedule
-    from .config import load_backbone_config
+    from ..budgets import build_schedule, resolve_budget
+    from ..config import load_backbone_config
 
     cfg = load_backbone_config(sweep.backbone_config or "qwen2.5-omni-7b")
     budget = resolve_budget(R, "both", cfg.video_tokens_per_window, cfg.audio_tokens_per_window,
@@ -116,3 +116,30 @@ def figures_for(table: Table, sweep: Sweep, out_dir: Path) -> list[Path]:
     if table.kind == "table9":
         written.append(fig_lambda(table, out_dir / "fig5_lambda.png"))
     return written
+
+
+def plot_schedule(schedule: Schedule, path: str) -> None:
+    """The paper's Fig. 4: per-layer TRR as a step plot for video and audio."""
+    plt = _plt()
+    L = schedule.num_layers
+    layers = list(range(1, L + 1))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for name, color, ls in (("video", "tab:blue", "-"), ("audio", "tab:orange", "--")):
+        ms = schedule.modality(name)
+        ax.step(layers, ms.trr, where="mid", color=color, ls=ls, label=f"{name} (R={ms.R:.2f})")
+    L_s, L_m1, L_m2, L_l = schedule.boundaries
+    for x in (L_s + 0.5, L_m1 - 0.5, L_m2 - 0.5, L_l - 0.5):  # block edges of Table 2
+        ax.axvline(x, color="grey", lw=0.6, ls=":")
+    ax.set_xlabel("LLM layer")
+    ax.set_ylabel("TRR")
+    ax.set_xlim(0.5, L + 0.5)
+    ax.set_ylim(0, max(max(schedule.video.trr), max(schedule.audio.trr)) * 1.1 + 1e-9)
+    b = schedule.budget
+    ax.set_title(
+        f"{schedule.backbone}: R={b.R:g}, lam={schedule.lam:g}, "
+        f"delta_v={schedule.video.delta:.3f} ({schedule.decay})"
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -190,7 +190,7 @@ def build_tiny_thinker(backbone: str = "qwen2.5-omni", seed: int = 0, num_layers
     elif backbone in QWEN25_NAMES:
         cls, config = Qwen2_5OmniThinkerForConditionalGeneration, build_qwen25_thinker_config(num_layers=num_layers)
     else:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"make-tiny: unknown backbone {backbone!r}; allowed: qwen2.5-omni, qwen3-omni")
     torch.manual_seed(seed)

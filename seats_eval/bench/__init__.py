@@ -1,0 +1,1 @@
+"""Measurement: selection and prefill timings, FLOPs, the benchmark thinkers, media decoding cost and their reports."""
