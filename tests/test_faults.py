@@ -145,7 +145,7 @@ def test_a_full_disk_fails_the_write_and_keeps_the_old_file(tmpfs):
 
 def test_a_failing_write_on_any_filesystem_keeps_the_old_file(tmp_path, monkeypatch):
     """The same without a tmpfs: a fake disk that fills up on write."""
-    from seats_eval import atomic
+    from seats_eval.io import atomic
 
     atomic.write_json_atomic(tmp_path / "s.json", {"state": "done"})
     real_fdopen = os.fdopen

@@ -146,8 +146,8 @@ def test_paired_check_passes_its_own_baseline_and_fails_eight_flips(tmp_path):
 
 def test_update_outside_a_project_names_the_file_to_write(monkeypatch):
     """An installed wheel has no project folder: --update must not write into site-packages."""
-    from seats_eval import resources
     from seats_eval.errors import ConfigError
+    from seats_eval.io import resources
 
     monkeypatch.setattr(resources, "project_dir", lambda: None)
     with pytest.raises(ConfigError, match="--baseline"):

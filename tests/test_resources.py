@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from seats_eval import resources
 from seats_eval.cli import main
 from seats_eval.commands import demo
 from seats_eval.commands.eval import with_include_path
 from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError
+from seats_eval.io import resources
 
 REPO = Path(__file__).resolve().parents[1]
 
