@@ -16,6 +16,7 @@ from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContex
 from seats_eval.runtime.attention import last_row_attention
 from seats_eval.select import official as off
 from seats_eval.select import weighted_maxmin
+from seats_eval.select.diversity import maxmin_windows, tile_counts, tile_windows
 
 Q7B = load_backbone_config("qwen2.5-omni-7b")
 Q3 = load_backbone_config("qwen3-omni-30b-a3b")
@@ -138,20 +139,19 @@ def test_rule4_keep_ratios_and_chained_counts():
 # -- rule 5: Stage I counts per window, Python round on the raw product ---------------------
 def test_rule5_stage1_counts_round_the_raw_product_per_window():
     ratio = 0.65 * 1.4  # = 0.9099999999999999: 50 * ratio = 45.4999...
-    assert off.tile_counts([50, 50, 20], ratio) == [45, 45, 18]
+    assert tile_counts([50, 50, 20], ratio) == [45, 45, 18]
     m = build_method("seats", Q7B, {"R": 0.35, "profile": "paper"})
     assert layer_counts(m.schedule, 0, 50)["stage1"]["audio"] == 46  # paper: 9-decimal pre-round
-    assert off.tile_windows(620, 288) == [288, 288, 44]
+    assert tile_windows(620, 288) == [288, 288, 44]
     with pytest.raises(Exception, match="assert"):
-        off.tile_counts([10], 1.05)
+        tile_counts([10], 1.05)
 
 
 # -- rule 6: unclamped 1 - cos ------------------------------------------------------------
 def test_rule6_bit_identical_tokens_order_as_the_authors_code():
     a, b = torch.tensor([1.0, 4.0, 1.0]), torch.tensor([1.0, 2.0, 2.0])
     f = torch.stack([a, a, a, b, b])
-    assert off.maxmin_batch(f[None], torch.ones(1, 5), 3)[0].tolist() == [0, 3, 4]
-    assert off.maxmin_windows(f, torch.ones(5), [5], [3]).nonzero().flatten().tolist() == [0, 3, 4]
+    assert maxmin_windows(f, torch.ones(5), [5], [3]).nonzero().flatten().tolist() == [0, 3, 4]
     paper = weighted_maxmin(f[None], torch.tensor([3]), torch.ones(1, 5))
     assert paper[0].nonzero().flatten().tolist() == [0, 1, 3]
 
@@ -160,9 +160,9 @@ def test_rule6_windows_batch_by_size_and_count_and_match_one_by_one():
     g = torch.Generator().manual_seed(3)
     feats, w = torch.randn(120, 16, generator=g), torch.rand(120, generator=g)
     sizes, counts = [50, 50, 20], [7, 7, 3]
-    keep = off.maxmin_windows(feats, w, sizes, counts)
+    keep = maxmin_windows(feats, w, sizes, counts)
     for s, n, k in ((0, 50, 7), (50, 50, 7), (100, 20, 3)):
-        one = off.maxmin_batch(feats[s:s + n][None], w[s:s + n][None], k)[0] + s
+        one = maxmin_windows(feats[s:s + n], w[s:s + n], [n], [k]).nonzero().flatten() + s
         assert keep[s:s + n].nonzero().flatten().add(s).tolist() == one.tolist()
     assert int(keep.sum()) == 17
 
@@ -296,8 +296,8 @@ def test_official_seats_end_to_end_counts(thinker, make_inputs):
         assert step["counts"][0] == n_t
     grid = make_inputs("av_long.mp4")["video_grid_thw"].reshape(-1).tolist()
     lay_tpg = grid[1] * grid[2] // 4
-    want_v = sum(off.tile_counts(off.tile_windows(n_v, 2 * lay_tpg), m.schedule.video.levels[0]))
-    want_a = sum(off.tile_counts(off.tile_windows(n_a, 50), m.schedule.audio.levels[0]))
+    want_v = sum(tile_counts(tile_windows(n_v, 2 * lay_tpg), m.schedule.video.levels[0]))
+    want_a = sum(tile_counts(tile_windows(n_a, 50), m.schedule.audio.levels[0]))
     assert rec.llm_input_counts == (n_t, want_v, want_a)
     assert rec.layer_counts[-1] == (n_t, 0, 0)
     assert [s["name"] for s in rec.steps] == ["stage2_1", "stage2_2", "stage2_3", "late"]

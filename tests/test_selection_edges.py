@@ -14,6 +14,7 @@ from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContext
 from seats_eval.select import checks, cosine_distance, global_topk, topk_per_window, weighted_maxmin
 from seats_eval.select import official as off
+from seats_eval.select.diversity import maxmin_windows, tile_windows
 
 from .test_official import _layout
 
@@ -105,7 +106,7 @@ def test_options_reach_the_method():
 
 # -- official rules: edges ---------------------------------------------------------------------
 def test_official_count_edges():
-    assert off.tile_windows(3, 1) == [1, 1, 1]
+    assert tile_windows(3, 1) == [1, 1, 1]
     assert off.chained_count(0.4, 1) == 1 and off.chained_count(0.4, 0) == 0
     assert off.floor_count(0.0, 10) == 0 and off.floor_count(0.05, 10) == 1
     assert off.visionzip_counts(10, 0.15, 0.05) == (1, 1)  # int(0.1 * 10) = 1 dominant
@@ -114,12 +115,12 @@ def test_official_count_edges():
 def test_official_maxmin_keeps_short_windows_whole_and_uses_weights():
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(12, 8, generator=g)
-    assert off.maxmin_windows(feats, None, [8, 4], [3, 4])[8:].all()
+    assert maxmin_windows(feats, None, [8, 4], [3, 4])[8:].all()
     feats[5] = feats[4] + 0.01 * torch.randn(8, generator=g)  # a near twin
     w = torch.ones(12)
     w[5] = 1e4
-    assert bool(off.maxmin_windows(feats, w, [8, 4], [2, 4])[5])
-    assert not bool(off.maxmin_windows(feats, None, [8, 4], [2, 4])[5])
+    assert bool(maxmin_windows(feats, w, [8, 4], [2, 4])[5])
+    assert not bool(maxmin_windows(feats, None, [8, 4], [2, 4])[5])
 
 
 def test_official_maxmin_first_pick_is_by_the_nearest_entry():
@@ -127,7 +128,7 @@ def test_official_maxmin_first_pick_is_by_the_nearest_entry():
     # the most isolated (its nearest other is farthest), though not the farthest from others
     ang = torch.tensor([0.0, 0.01, 0.02, 3.0, 3.01, 1.5])
     feats = torch.stack([ang.cos(), ang.sin()], dim=-1)[None]
-    assert off.maxmin_batch(feats, None, 1).tolist() == [[5]]
+    assert maxmin_windows(feats[0], None, [6], [1]).nonzero().flatten().tolist() == [5]
 
 
 def test_official_allocation_surplus_and_deficit():

@@ -1,4 +1,5 @@
-"""`seats-eval bench {select,prefill,media}`: the efficiency figures of Table 4, and media decoding, measured."""
+"""`seats-eval bench {select,stage1,prefill,media}`: the efficiency figures of Table 4, the official
+Stage I against its pre-issue-28 code, and media decoding, measured."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 from ..methods.options import flag
 
-help = "measure selection overhead (select), prefill / TTFT / memory (prefill) or media decoding (media)"
+help = ("measure selection overhead (select), the official Stage I new vs old (stage1), prefill / TTFT / "
+        "memory (prefill) or media decoding (media)")
 
 DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
 
@@ -17,13 +19,16 @@ DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_o
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["select", "prefill", "media"])
+    p.add_argument("what", choices=["select", "stage1", "prefill", "media"])
     p.add_argument("--methods", default=None,
                    help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select); "
                         "prefill always times full tokens too (added when missing: the ratios' reference)")
     p.add_argument("--windows", type=int, default=32)
     p.add_argument("--hidden", type=flag("hidden"), default=None,
-                   help="select: embedding width (default: the backbone's llm.hidden_size)")
+                   help="select, stage1: embedding width (default: the backbone's llm.hidden_size)")
+    p.add_argument("--R", type=float, default=0.35, help="stage1: SEATS' R (its Stage I counts)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for the run (default: torch's); stage1's figure uses 1")
     p.add_argument("--preset", choices=["full", "cpu-proxy"], default=None,
                    help="prefill: the real thinker (LLM geometry incl. MoE, real-size encoders; GPU) or a "
                         "narrow CPU stand-in with the real depth and MoE structure (default by device)")
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from ..methods import METHOD_IDS
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.what == "media":
         from ..bench.media import MediaBenchConfig, bench_media
         from ..bench.media import markdown as media_markdown
@@ -75,6 +82,18 @@ def run(args: argparse.Namespace) -> int:
         report = bench_media(MediaBenchConfig(Path(args.artifacts), tuple(args.clips.split(",")),
                                               tuple(int(x) for x in args.max_frames.split(",")), args.old_cap_gb))
         return _write(args, report, media_markdown(report), args.tag or "bench_media_cpu")
+    if args.what == "stage1":
+        from ..bench.stage1 import bench_stage1
+        from ..bench.stage1 import markdown as stage1_markdown
+
+        report = bench_stage1(windows=args.windows, hidden=args.hidden, R=args.R, repeats=args.repeats or 10,
+                              warmup=args.warmup if args.warmup is not None else 2, device=device,
+                              backbone=args.backbone)
+        _write(args, report, stage1_markdown(report), args.tag or default_stem("stage1", args.backbone, device))
+        if not report["kept_equal"]:
+            print("stage1: the new Stage I kept other tokens than the reference", file=sys.stderr)
+            return 1
+        return 0
     if args.what == "select":
         spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
         if spec == "all":

@@ -67,6 +67,7 @@ from ..select import (
     window_relevance,
 )
 from ..select import official as off
+from ..select.diversity import Tiling, maxmin_tiles, tile_counts, tile_windows
 from ..select.relevance import segment_mean
 from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, PROFILES, parse_budget
@@ -277,34 +278,41 @@ class Seats(Method):
         """(window sizes, tokens kept per window) of the official Stage I tiling."""
         g = self.geometry
         size = g.stage1_video_grids * layout.tokens_per_grid if modality == VIDEO else g.stage1_audio_tokens
-        sizes = off.tile_windows(n, size)
+        sizes = tile_windows(n, size)
         ratio = self.schedule.modality("video" if modality == VIDEO else "audio").levels[0]
-        return sizes, off.tile_counts(sizes, ratio)
+        return sizes, tile_counts(sizes, ratio)
 
-    def _official_stage1(self, ctx: PreLLMContext) -> PreLLMResult:
-        """The authors' Stage I: each modality's token list tiled into windows (2 grids,
-        50 audio tokens), round(ratio * w) per window, unclamped winDivPrune."""
+    def official_tilings(self, ctx: PreLLMContext) -> dict[int, Tiling]:
+        """The authors' Stage I tiles of each modality present: its token list cut into
+        windows (2 grids, 50 audio tokens), round(ratio * w) kept per window, weighted by the
+        encoder attention (attn_weighted)."""
         lay = ctx.layout
-        keep = lay.modality == TEXT
-        plan: dict[int, tuple[torch.Tensor, list[int], list[int]]] = {}
+        tiles: dict[int, Tiling] = {}
         for mod in (VIDEO, AUDIO):
             pos = torch.nonzero(lay.modality == mod).flatten()
-            if pos.numel():
-                plan[mod] = (pos, *self._tiles(lay, mod, pos.numel()))
-        if self._stage1_fn is not None:  # an ablation selector at the official Stage I counts
-            out = ctx.embeds.clone()
-            k = {m: sum(plan[m][2]) if m in plan else 0 for m in (VIDEO, AUDIO)}
-            return PreLLMResult(keep | self._stage1_fn(ctx, k[VIDEO], k[AUDIO], out), out)
-        gen = torch.Generator().manual_seed(self.seed) if self.stage1 == "random" else None
-        for mod, (pos, sizes, counts) in plan.items():
-            if gen is not None:
-                keep[pos[_tile_random(sizes, counts, gen).to(pos.device)]] = True
+            if not pos.numel():
                 continue
             sig = getattr(ctx.signals, "video_attn" if mod == VIDEO else "audio_attn", None) \
                 if (self.attn_weighted and ctx.signals) else None
             w = sig[pos.to(sig.device)].to(ctx.embeds.device) if sig is not None else None
-            keep[pos[off.maxmin_windows(ctx.embeds[pos], w, sizes, counts)]] = True
-        return PreLLMResult(keep)
+            tiles[mod] = Tiling(pos, *self._tiles(lay, mod, pos.numel()), w)
+        return tiles
+
+    def _official_stage1(self, ctx: PreLLMContext) -> PreLLMResult:
+        """The authors' Stage I: unclamped winDivPrune in every tile of `official_tilings`,
+        video and audio windows in one greedy loop (select.diversity.maxmin_tiles)."""
+        keep = ctx.layout.modality == TEXT
+        tiles = self.official_tilings(ctx)
+        if self._stage1_fn is not None:  # an ablation selector at the official Stage I counts
+            out = ctx.embeds.clone()
+            k = {m: sum(tiles[m].counts) if m in tiles else 0 for m in (VIDEO, AUDIO)}
+            return PreLLMResult(keep | self._stage1_fn(ctx, k[VIDEO], k[AUDIO], out), out)
+        if self.stage1 == "random":
+            gen = torch.Generator().manual_seed(self.seed)
+            for t in tiles.values():
+                keep[t.positions[_tile_random(t.sizes, t.counts, gen).to(t.positions.device)]] = True
+            return PreLLMResult(keep)
+        return PreLLMResult(keep | maxmin_tiles(ctx.embeds, list(tiles.values())))
 
     # Stage II / III ------------------------------------------------------------------------
     def drop_steps(self, num_layers: int) -> list[DropStep]:

@@ -7,6 +7,8 @@ only Python loop runs over the greedy steps (max k), never over tokens or window
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -90,3 +92,130 @@ def weighted_maxmin(
         selected[rows, s] |= k_greedy > step  # windows that are done pick nothing
         m = torch.minimum(m, score[rows, s]).masked_fill_(selected, -torch.inf)
     return keep | selected
+
+
+# -- Stage I of the official profile: the authors' tiling and max-min, without copies --------
+def tile_counts(sizes: list[int], ratio: float) -> list[int]:
+    """Tokens kept per Stage I window of `sizes` tokens: max(1, min(w, round(ratio * w))).
+
+    Python's round (half to even) on the raw float product: 0.91 * 50 = 45.4999... gives 45
+    (the paper profile's 9-decimal pre-round gives 46)."""
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"Stage I ratio must be in [0, 1] (the authors assert it), got {ratio}")
+    return [max(1, min(w, round(ratio * w))) for w in sizes]
+
+
+def tile_windows(n: int, size: int) -> list[int]:
+    """Sizes of the windows that tile a modality's token list of length n from 0 (the last
+    one may be shorter)."""
+    if size < 1:
+        raise ConfigError(f"window size must be >= 1, got {size}")
+    return [min(size, n - s) for s in range(0, n, size)]
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """One modality's Stage I tiles: `positions` (N,) ascending rows of the embeddings, cut
+    into consecutive windows of `sizes`, window i keeping `counts[i]`; `weights` (N,) the
+    attention weights of those rows (None: unweighted)."""
+
+    positions: Tensor
+    sizes: list[int]
+    counts: list[int]
+    weights: Tensor | None = None
+
+
+def _window_rows(embeds: Tensor, rows: Tensor) -> Tensor:
+    """(B, w, d) features of B windows given their rows (B, w) of `embeds` (S, d): a strided
+    view when every window is a contiguous run and the runs are equally spaced (the
+    processor's interleaved layout: no copy), else one gather."""
+    B, w = rows.shape
+    first = rows[:, 0].tolist()  # host read: Stage I runs before the LLM, where a sync costs nothing
+    contiguous = bool(((rows[:, -1] - rows[:, 0]) == w - 1).all())  # ascending, distinct: a run
+    step = first[1] - first[0] if B > 1 else 0
+    spaced = all(first[i + 1] - first[i] == step for i in range(B - 1))
+    if contiguous and spaced and embeds.stride(-1) == 1:
+        d, s0 = embeds.shape[-1], embeds.stride(0)
+        return embeds.as_strided((B, w, d), (step * s0, s0, 1), embeds.storage_offset() + first[0] * s0)
+    return embeds[rows]
+
+
+def maxmin_tiles(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
+    """Keep mask (S,) over the rows of `embeds` (S, d): the authors' greedy max-min subset of
+    every Stage I window of every tiling, all windows in one greedy loop.
+
+    Distances 1 - <f_i, f_j> / ((|f_i| + 1e-8)(|f_j| + 1e-8)) in fp32, not clamped; with
+    weights column j is scaled by a_j * 1e6 (the authors' constant: it changes no comparison
+    but the rounding). First pick: argmax over j of the second-smallest D[i, j] over i (the
+    smallest is usually the self-distance); then repeatedly the argmax of the running min,
+    picked ones set to -1; ties go to the first index. Windows with k >= w are kept whole.
+
+    Why not the authors' shape (a gather per window batch, then a normalised copy): those
+    three copies of every embedding were half of Stage I. Here the norms are taken once, the
+    Gram matrix of each group of equal-size windows is one batched matmul on a strided view
+    of the embeddings (one gather only where windows are not equally spaced runs), and the
+    windows of all sizes share one loop whose length is the largest count, not the sum."""
+    S = embeds.shape[0]
+    dev = embeds.device
+    keep = torch.zeros(S, dtype=torch.bool, device=dev)
+    f = embeds if embeds.dtype == torch.float32 else embeds.float()  # fp32 distances: one cast at most
+    inv = 1.0 / (torch.linalg.vector_norm(f, dim=-1) + 1e-8)
+    # windows to select in: (rows (B, w), weights (B, w) | None, k) per group of equal (w, k)
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for t, tiling in enumerate(tilings):
+        start = 0
+        for w, k in zip(tiling.sizes, tiling.counts, strict=True):
+            if k >= w:
+                keep[tiling.positions[start:start + w]] = True
+            elif k > 0:
+                groups.setdefault((t, w, k), []).append(start)
+            start += w
+    if not groups:
+        return keep
+    n_max = max(w for _, w, _ in groups)
+    k_all: list[int] = []
+    blocks: list[Tensor] = []  # (B, n_max, n_max) distances, padding rows +inf
+    members: list[Tensor] = []  # (B, n_max) rows of embeds, -1 in padding
+    for (t, w, k), starts in groups.items():
+        tiling = tilings[t]
+        local = torch.tensor(starts, device=dev)[:, None] + torch.arange(w, device=dev)
+        rows = tiling.positions.to(dev)[local]
+        V = _window_rows(f, rows)
+        r = inv[rows]
+        dist = torch.bmm(V, V.transpose(1, 2)).mul_(r[:, :, None]).mul_(r[:, None, :]).neg_().add_(1.0)
+        if tiling.weights is not None:
+            dist.mul_((tiling.weights.to(dev)[local].float() * 1e6)[:, None, :])
+        if w < n_max:
+            dist = F.pad(dist, (0, n_max - w, 0, n_max - w), value=torch.inf)
+            rows = F.pad(rows, (0, n_max - w), value=-1)
+        blocks.append(dist)
+        members.append(rows)
+        k_all += [k] * len(starts)
+    D = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
+    member = members[0] if len(members) == 1 else torch.cat(members)
+    pad = member < 0
+    B = D.shape[0]
+    k_win = torch.tensor(k_all, device=dev)
+    b = torch.arange(B, device=dev)
+    # first pick: the column whose second-nearest row (self included) is farthest
+    second = torch.topk(D, k=2, dim=1, largest=False).values[:, 1, :].masked_fill_(pad, -torch.inf)
+    s = second.argmax(dim=-1)
+    picks = [s]
+    m = D[b, s].masked_fill_(pad, -torch.inf)
+    m[b, s] = -1.0
+    for _ in range(1, max(k_all)):  # one pass per pick, every window at once
+        s = m.argmax(dim=-1)
+        picks.append(s)
+        m = torch.minimum(m, D[b, s])
+        m[b, s] = -1.0
+    picked = torch.stack(picks, dim=1)  # (B, k_max); window b uses its first k_win[b]
+    used = torch.arange(picked.shape[1], device=dev) < k_win[:, None]
+    keep[member.gather(1, picked)[used]] = True
+    return keep
+
+
+def maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], counts: list[int]) -> Tensor:
+    """Keep mask (N,) of one modality's tokens (feats (N, d) in order, weights (N,) or None)
+    tiled into windows of `sizes`, keeping `counts[i]` of window i (see `maxmin_tiles`)."""
+    pos = torch.arange(feats.shape[0], device=feats.device)
+    return maxmin_tiles(feats, [Tiling(pos, list(sizes), list(counts), weights)])

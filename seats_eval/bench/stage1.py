@@ -1,0 +1,190 @@
+"""`seats-eval bench stage1`: the official Stage I max-min, today's against the one before
+issue 28, on identical tensors in one run (time ratio and op counts).
+
+The pre-issue-28 implementation is kept here, and only here, as the reference
+(`reference_maxmin_windows`): a gather per modality, a gather per window batch and a
+normalised copy of every embedding, then one greedy loop per window size. The product path
+is select/diversity.py `maxmin_tiles`. Both run on the tiles SEATS (profile=official) cuts
+from a WorldSense-sized synthetic sample (`windows` 2-s windows of 288 video + 50 audio
+tokens) with random embeddings of the backbone's width and random encoder attention; the
+kept sets must be equal (a difference is an error row, not a figure).
+
+Op count: aten operators dispatched in one call (a TorchDispatchMode counter), all of them
+and those that are not views (on a GPU each of the latter is at least one kernel launch).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from ..config import load_backbone_config
+from ..methods import build_method
+from ..methods.base import EncoderSignals, PreLLMContext
+from ..select.diversity import Tiling, maxmin_tiles
+from .profiling import _device_name, _sync, synthetic_sample
+
+
+# -- the reference: Stage I max-min as it was before issue 28 -------------------------------
+def reference_maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tensor:
+    """Indices (B, k), ascending, of the greedy max-min subset of each of B equal windows
+    (feats (B, N, D)): the pre-issue-28 code, a normalised fp32 copy and one pass per pick."""
+    B, N, _ = feats.shape
+    if k >= N:
+        return torch.arange(N, device=feats.device).expand(B, N)
+    f = feats.float()
+    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
+    if weights is not None:
+        dist = dist * (weights.float() * 1e6).unsqueeze(1)
+    rows = torch.arange(B, device=feats.device)
+    picked = torch.empty(B, k, dtype=torch.long, device=feats.device)
+    first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
+    picked[:, 0] = first
+    m = dist[rows, first].clone()
+    m[rows, first] = -1.0
+    for i in range(1, k):
+        s = m.argmax(dim=-1)
+        picked[:, i] = s
+        m = torch.minimum(m, dist[rows, s])
+        m[rows, s] = -1.0
+    return picked.sort(dim=-1).values
+
+
+def reference_maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], counts: list[int]) -> Tensor:
+    """Keep mask (N,) over one modality's tokens tiled into windows of `sizes`: the
+    pre-issue-28 code (windows batched by equal (w, k), a gather per batch)."""
+    n = feats.shape[0]
+    keep = torch.zeros(n, dtype=torch.bool, device=feats.device)
+    starts = [0]
+    for w in sizes[:-1]:
+        starts.append(starts[-1] + w)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for s, w, k in zip(starts, sizes, counts, strict=True):
+        if k >= w:
+            keep[s:s + w] = True
+        else:
+            groups.setdefault((w, k), []).append(s)
+    for (w, k), first in groups.items():
+        idx = torch.tensor(first, device=feats.device)[:, None] + torch.arange(w, device=feats.device)
+        picked = reference_maxmin_batch(feats[idx], weights[idx] if weights is not None else None, k)
+        keep[idx.gather(1, picked).flatten()] = True
+    return keep
+
+
+def reference_stage1(embeds: Tensor, tiles: list[Tiling]) -> Tensor:
+    """Keep mask (S,) as the pre-issue-28 SEATS Stage I made it: per modality a gather of its
+    rows, then `reference_maxmin_windows`."""
+    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
+    for t in tiles:
+        keep[t.positions[reference_maxmin_windows(embeds[t.positions], t.weights, t.sizes, t.counts)]] = True
+    return keep
+
+
+# -- counting and timing ---------------------------------------------------------------------
+class OpCounter(TorchDispatchMode):
+    """Counts the aten operators dispatched while active: all, and those that are not views."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = 0
+        self.kernels = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops += 1
+        if not func.is_view:
+            self.kernels += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(fn) -> dict[str, int]:
+    with OpCounter() as counter:
+        fn()
+    return {"ops": counter.ops, "non_view_ops": counter.kernels}
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def stage1_inputs(windows: int, hidden: int | None, R: float, backbone: str, dev: torch.device,
+                  seed: int = 0) -> tuple[Tensor, list[Tiling], int]:
+    """(embeddings (S, hidden), SEATS' official Stage I tiles of them, S) of a synthetic
+    WorldSense-sized sample; fp32 on a CPU, bf16 on a GPU (the model's dtype)."""
+    cfg = load_backbone_config(backbone)
+    hidden = int(hidden or cfg.llm.hidden_size)
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    syn = synthetic_sample(windows, cfg, dev)
+    S = syn.layout.length
+    embeds = torch.randn(S, hidden, generator=g).to(dev, dtype)
+    sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
+    method = build_method("seats", cfg, {"R": R, "profile": "official"})
+    tiles = list(method.official_tilings(PreLLMContext(embeds, syn.layout, sig, "synthetic")).values())
+    return embeds, tiles, S
+
+
+def bench_stage1(windows: int = 32, hidden: int | None = None, R: float = 0.35, repeats: int = 10,
+                 warmup: int = 2, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
+                 seed: int = 0) -> dict[str, Any]:
+    """Old (reference) and new Stage I max-min, alternated on identical tensors: wall ms
+    and, on a CPU, process CPU ms; their ratio new / old; op counts of one call each."""
+    dev = torch.device(device)
+    embeds, tiles, S = stage1_inputs(windows, hidden, R, backbone, dev, seed)
+    impls = {"old": lambda: reference_stage1(embeds, tiles), "new": lambda: maxmin_tiles(embeds, tiles)}
+    old_keep, new_keep = impls["old"](), impls["new"]()
+    equal = bool(torch.equal(old_keep, new_keep))
+    wall: dict[str, list[float]] = {"old": [], "new": []}
+    cpu: dict[str, list[float]] = {"old": [], "new": []}
+    for it in range(warmup + repeats):
+        for name, fn in impls.items():
+            _sync(dev)
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            _sync(dev)
+            t1, c1 = time.perf_counter(), time.process_time()
+            if it >= warmup:
+                wall[name].append((t1 - t0) * 1e3)
+                cpu[name].append((c1 - c0) * 1e3)
+    rows = {}
+    for name, fn in impls.items():
+        rows[name] = {"wall_ms": _stats(wall[name]), **count_ops(fn)}
+        if dev.type == "cpu":
+            rows[name]["cpu_ms"] = _stats(cpu[name])
+    key = "cpu_ms" if dev.type == "cpu" else "wall_ms"
+    return {
+        "bench": "stage1", "device": _device_name(dev), "backbone": backbone, "windows": windows,
+        "tokens": S, "hidden": int(embeds.shape[1]), "dtype": str(embeds.dtype).replace("torch.", ""),
+        "R": R, "repeats": repeats, "warmup": warmup,
+        "tiles": [{"windows": len(t.sizes), "sizes": sorted(set(t.sizes)), "kept": sum(t.counts),
+                   "max_count": max(t.counts)} for t in tiles],
+        "kept_equal": equal, "kept": int(new_keep.sum()), "timed_by": key,
+        "ratio": rows["new"][key]["median"] / rows["old"][key]["median"],
+        "ops_ratio": rows["new"]["ops"] / rows["old"]["ops"],
+        "old": rows["old"], "new": rows["new"],
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The stage1 report as a short markdown table."""
+    unit = "process CPU ms" if report["timed_by"] == "cpu_ms" else "wall ms"
+    tiles = "; ".join(f"{t['windows']} windows of {'/'.join(map(str, t['sizes']))} tokens, {t['kept']} kept "
+                      f"(at most {t['max_count']} per window)" for t in report["tiles"])
+    lines = [f"Official Stage I max-min (SEATS R={report['R']:g}) on {report['device']}, {report['backbone']}: "
+             f"{report['tokens']} tokens, hidden {report['hidden']} ({report['dtype']}); {tiles}. Median {unit} "
+             f"(min-max) over {report['repeats']} alternated runs after {report['warmup']} warm-up; op counts: "
+             f"aten operators dispatched in one call (non-view ones in brackets). Kept sets equal: "
+             f"{'yes' if report['kept_equal'] else 'NO'} ({report['kept']} tokens).", "",
+             "| Implementation | ms | wall ms | ops (non-view) |", "|---|---|---|---|"]
+    for name, label in (("old", "before issue 28 (reference)"), ("new", "select.diversity.maxmin_tiles")):
+        r = report[name]
+        t = r[report["timed_by"]]
+        lines.append(f"| {label} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | "
+                     f"{r['wall_ms']['median']:.1f} | {r['ops']} ({r['non_view_ops']}) |")
+    lines += ["", f"Ratio new / old: time {report['ratio']:.2f}x, ops {report['ops_ratio']:.2f}x."]
+    return "\n".join(lines) + "\n"
