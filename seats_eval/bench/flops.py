@@ -91,15 +91,16 @@ def planned_lengths(method: Any, n_text: int, n_video: int, n_audio: int) -> lis
 
 def simulated_lengths(method: Any, cfg: BackboneConfig, n_text: int, windows: int, seed: int = 0) -> list[int]:
     """Per-layer lengths of `method` on a synthetic sample of `windows` full windows (the
-    backbone's tokens per window, the processor's interleaving) and n_text text tokens,
-    its selection run for real on seeded random features, encoder signals and last-text
-    scores, without the LLM. The counts of methods that do not fix their totals (SEATS under
-    profile=official, the clustering baselines) depend on the content: these are one
-    sample's, a run's records give the real ones."""
+    backbone's tokens per window, the processor's interleaving) and n_text text tokens:
+    the runtime's selection loop (runtime/selection.py) on seeded random features, encoder
+    signals and last-text scores, without the LLM. The counts of methods that do not fix
+    their totals (SEATS under profile=official, the clustering baselines) depend on the
+    content: these are one sample's, a run's records give the real ones."""
     import torch
 
     from ..layout import build_layout
     from ..methods.base import EncoderSignals, PreLLMContext
+    from ..runtime.selection import run_selection
 
     n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     vid, aud = 1, 2
@@ -112,16 +113,9 @@ def simulated_lengths(method: Any, cfg: BackboneConfig, n_text: int, windows: in
     g = torch.Generator().manual_seed(seed)
     embeds = torch.randn(layout.length, 64, generator=g)
     signals = EncoderSignals(torch.rand(layout.length, generator=g), torch.rand(layout.length, generator=g))
-    plan = method.plan(layout.counts())
-    keep = method.pre_llm(PreLLMContext(embeds, layout, signals, "synthetic"), plan).keep
-    if keep is not None:
-        layout = layout.subset(torch.nonzero(keep).flatten())
-    steps = {s.after_layer: s for s in method.drop_steps(cfg.num_layers)}
-    lengths = []
-    for i in range(cfg.num_layers):
-        lengths.append(layout.length)
-        step = steps.get(i)
-        if step is not None:
-            scores = torch.softmax(torch.randn(layout.length, generator=g), 0) if step.score_source else None
-            layout = layout.subset(torch.nonzero(method.in_llm(step, scores, layout, plan)).flatten())
-    return lengths
+
+    def scores(step: Any, lay: Any, hidden: Any) -> Any:
+        return torch.softmax(torch.randn(lay.length, generator=g), 0) if step.score_source else None
+
+    ctx = PreLLMContext(embeds, layout, signals, "synthetic")
+    return run_selection(method, ctx, cfg.num_layers, scores).lengths

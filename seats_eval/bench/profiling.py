@@ -14,11 +14,13 @@ others still run, so one short GPU run yields every figure it can.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +103,47 @@ def method_options(name: str, R: float | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- bench select
+def projection_scores(wq: torch.Tensor, wk: torch.Tensor, heads: int, kv: int, hd: int):
+    """A drop step's last-text-token scores from the carried rows, standing in for the layer
+    the runtime re-projects (random q/k weights of the backbone's width; no norm, no rotary):
+    one query row against every key, in the model's dtype when the step asks for it."""
+    from ..runtime.attention import last_row_attention
+
+    def scores(step: DropStep, layout: Any, h: torch.Tensor | None) -> torch.Tensor | None:
+        if step.score_source is None or h is None:
+            return None
+        q = (h[-1:] @ wq).view(1, heads, 1, hd)
+        k = (h @ wk).view(1, -1, kv, hd).transpose(1, 2)
+        return last_row_attention(q, k, model_dtype=step.model_dtype)[0]
+
+    return scores
+
+
+class StepClock:
+    """`clock` for runtime.selection.run_selection: device-synced wall time per label."""
+
+    def __init__(self, dev: torch.device) -> None:
+        self.dev = dev
+        self.ms: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, label: str) -> Iterator[None]:
+        _sync(self.dev)
+        t0 = time.perf_counter()
+        yield
+        _sync(self.dev)
+        self.ms[label] = self.ms.get(label, 0.0) + (time.perf_counter() - t0) * 1e3
+
+
 def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hidden: int | None = None,
                  repeats: int = 20, warmup: int = 3, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
                  seed: int = 0) -> dict[str, Any]:
-    """Stage I (pre_llm) and Stage II (score + in_llm per drop step) selection time, on
-    embeddings of the backbone's width (`hidden` overrides it)."""
+    """Stage I (plan + pre_llm + its cut) and Stage II (scores + the drop step's selection)
+    time, on embeddings of the backbone's width (`hidden` overrides it), through the
+    runtime's own selection loop (runtime/selection.py: kept_counts, in_llm, the index rule),
+    each part between device syncs: selection alone, apart from any layer compute."""
+    from ..runtime.selection import run_selection
+
     dev = torch.device(device)
     cfg = load_backbone_config(backbone)
     llm = cfg.llm
@@ -119,43 +157,25 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
     wq = torch.randn(hidden, heads * hd, generator=g).to(dev, dtype) / hidden**0.5
     wk = torch.randn(hidden, kv * hd, generator=g).to(dev, dtype) / hidden**0.5
-    from ..runtime.attention import last_row_attention
+    scores = projection_scores(wq, wk, heads, kv, hd)
+    ctx = PreLLMContext(embeds, syn.layout, sig, "synthetic")
 
     def measure(name: str, R: float | None) -> dict[str, Any]:
         method = build_method(name, cfg, method_options(name, R))
         pre, inner = [], []
         for it in range(warmup + repeats):
-            _sync(dev)
-            t0 = time.perf_counter()
-            plan = method.plan(syn.layout.counts())
-            keep = method.pre_llm(PreLLMContext(embeds, syn.layout, sig, "synthetic"), plan).keep
-            _sync(dev)
-            t1 = time.perf_counter()
-            layout = syn.layout if keep is None else syn.layout.subset(torch.nonzero(keep).flatten())
-            h = embeds if keep is None else embeds[keep]
-            t_inner = 0.0
-            for step in method.drop_steps(cfg.num_layers):
-                _sync(dev)
-                t2 = time.perf_counter()
-                scores = None
-                if step.score_source is not None:  # one query row: q_last and all keys
-                    q = (h[-1:] @ wq).view(1, heads, 1, hd)
-                    k = (h @ wk).view(1, -1, kv, hd).transpose(1, 2)
-                    scores = last_row_attention(q, k)[0]
-                m = method.in_llm(step, scores, layout, plan)
-                idx = torch.nonzero(m).flatten()
-                layout, h = layout.subset(idx), h.index_select(0, idx)
-                _sync(dev)
-                t_inner += time.perf_counter() - t2
+            clock = StepClock(dev)
+            run_selection(method, ctx, cfg.num_layers, scores, embeds, clock)
             if it >= warmup:
-                pre.append((t1 - t0) * 1e3)
-                inner.append(t_inner * 1e3)
+                pre.append(clock.ms.pop("pre_llm"))
+                inner.append(sum(clock.ms.values()))
         return {"pre_llm_ms": _stats(pre), "inner_llm_ms": _stats(inner),
                 "profile": method.describe().get("profile")}
 
     rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
     return {"bench": "select", "device": _device_name(dev), "windows": windows, "hidden": hidden,
-            "tokens": S, "backbone": backbone, "repeats": repeats, "warmup": warmup, "results": rows}
+            "tokens": S, "backbone": backbone, "repeats": repeats, "warmup": warmup,
+            "loop": "runtime.selection.run_selection (the runtime's drop rule)", "results": rows}
 
 
 # -------------------------------------------------------------------------- bench prefill

@@ -27,7 +27,7 @@ import torch
 from ..errors import SeatsError
 from ..layout import VIDEO, TokenLayout
 from ..methods.base import DropStep, Method, Plan, PruneRecord
-from ..select import checks
+from . import selection
 from .attention import last_row_attention, set_probe
 from .devices import execution_device
 from .layer_call import LayerCall, cache_keyword, prune_kv
@@ -240,21 +240,8 @@ class PruningRuntime:
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
         t0 = time.perf_counter()
         scores = self._scores(step, hidden, kwargs, call)
-        expected = self.method.kept_counts(step, self.layout.counts(), self.plan)
-        keep = self.method.in_llm(step, scores, self.layout, self.plan)
-        if keep.dtype != torch.bool or keep.shape != (self.layout.length,):
-            raise SeatsError(f"{self.method.name}: in_llm must return a bool mask of the current length")
-        if checks.enabled(keep):
-            if not bool(keep[self.layout.text_mask].all()):
-                raise SeatsError(f"{self.method.name}: in_llm dropped text tokens ({self.sample})")
-            kept = self.layout.subset(keep).counts()
-            if expected is not None and kept != tuple(expected):
-                raise SeatsError(f"{self.method.name}: in_llm kept (text, video, audio) = {kept}, "
-                                 f"kept_counts said {tuple(expected)} ({self.sample})")
-        if expected is None:  # count unknown on the host: read it (one sync)
-            local = torch.nonzero(keep).flatten()
-        else:  # kept indices in order without reading the mask: a stable sort puts them first
-            local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
+        # the method's counts and mask, checked, as indices: the rule the selection loop shares
+        local, expected = selection.select_step(self.method, step, scores, self.layout, self.plan, self.sample)
         hidden = hidden.index_select(1, local.to(hidden.device))  # under a device map: the layer's device
         # the layers since the previous drop saw the current positions; their caches are pruned
         # once, after the prefill (_prune_caches)
