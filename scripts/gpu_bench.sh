@@ -4,9 +4,13 @@
 #              CUDA (fp32 strict, bf16 with stated tolerances), the no-sync check of the drop steps
 #              under torch.cuda.set_sync_debug_mode("error"), the two-device split (cuda:0 + cpu)
 #   2. prefill_qwen25  bench prefill, Qwen2.5-Omni-7B at WorldSense size: full, SEATS R=0.35/0.25/0.10,
-#              FastV-om, DivPrune-om, VisionZip-om, OmniZip (R=0.35): prefill, TTFT, peak memory,
-#              selection time, plus a torch.profiler breakdown of full and SEATS R=0.10
-#   3. select  bench select --methods all (hidden width of the backbone)
+#              FastV-om, DivPrune-om, VisionZip-om, OmniZip (R=0.35): prefill, TTFT, peak memory, FLOPs
+#              ratios (paper and true conventions), selection alone (the runtime's selection loop
+#              with no layer run, device-synced: no queued layer counted as selection), plus a
+#              torch.profiler breakdown of full and SEATS R=0.10. The allocator is emptied once per
+#              method before its runs, never inside a timed window.
+#   3. select  bench select --methods all --stage1 (hidden width of the backbone; each part between
+#              device syncs) and the official Stage I new vs old on identical tensors (ratio, ops)
 #   4. prefill_qwen3   bench prefill, Qwen3-Omni-30B-A3B (the real MoE thinker, ~62 GB bf16): full
 #              and SEATS R=0.10, with profile
 #   5. summary.md: every stage's exit status and time, the targets, all tables (printed at the end)
@@ -93,7 +97,7 @@ stage prefill_qwen25 "$LIMIT_PREFILL" "$OUT_DIR/bench_prefill_qwen25omni_$DEVICE
   "${BENCH[@]}" prefill --backbone qwen2.5-omni-7b --methods "$QWEN25_METHODS" --profile "${COMMON[@]}" \
   --tag "bench_prefill_qwen25omni_$DEVICE"
 stage select "$LIMIT_SELECT" "$OUT_DIR/bench_select_$DEVICE.json" \
-  "${BENCH[@]}" select --backbone qwen2.5-omni-7b --methods all "${COMMON[@]}" --repeats $(( REPEATS * 2 )) \
+  "${BENCH[@]}" select --backbone qwen2.5-omni-7b --methods all --stage1 "${COMMON[@]}" --repeats $(( REPEATS * 2 )) \
   --tag "bench_select_$DEVICE"
 stage prefill_qwen3 "$LIMIT_QWEN3" "$OUT_DIR/bench_prefill_qwen3omni_$DEVICE.json" \
   "${BENCH[@]}" prefill --backbone qwen3-omni-30b-a3b --methods full,seats@0.1 ${QWEN3_PROFILE[@]+"${QWEN3_PROFILE[@]}"} \

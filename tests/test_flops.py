@@ -30,6 +30,21 @@ def test_full_token_flops_equal_a_hand_computation():
     assert hand / 1e12 == pytest.approx(124.5, abs=0.1)  # the reference notes' ~124 TFLOPs at 12.9k tokens
 
 
+def test_true_flops_count_causal_pairs_and_the_last_lm_head_row():
+    """The work the runtime runs: causal attention over each layer's kept keys (S(S+1)/2
+    pairs), A-wide q/o and attention, lm_head on one row; the paper's square and every-row head."""
+    D, Dkv, I, V, A = 8, 4, 16, 100, 12  # noqa: E741
+    lengths = [10, 10, 4]
+    def hand(S, pairs, a):
+        return 2 * S * D * a + 2 * S * D * Dkv + 2 * pairs * a + 3 * S * D * I
+    true = sum(hand(S, S * (S + 1) // 2, A) for S in lengths) + D * V
+    paper = sum(hand(S, S * S, D) for S in lengths) + 4 * D * V
+    assert prefill_flops_from_lengths(lengths, D, Dkv, I, V, attn=A, convention="true") == true
+    assert prefill_flops_from_lengths(lengths, D, Dkv, I, V) == paper
+    with pytest.raises(Exception, match="convention"):
+        prefill_flops_from_lengths(lengths, D, Dkv, I, V, convention="causal")
+
+
 @pytest.mark.parametrize("R", [0.35, 0.25, 0.1])
 def test_seats_flops_are_the_sum_over_recorded_layer_counts(thinker, make_inputs, R):
     cfg = load_backbone_config("tiny")

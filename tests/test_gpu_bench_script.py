@@ -77,8 +77,15 @@ def test_gpu_bench_dry_run(tmp_path):
     assert "== stage tests: exit 0" in (out / "log").read_text()
     qwen25 = json.loads((out / "bench_prefill_qwen25omni_cpu.json").read_text())
     assert qwen25["results"][0]["method"] == "full" and "profile" in qwen25
+    seats = [r for r in qwen25["results"] if r["method"] == "seats"]
+    for r in seats:  # selection timed apart from the layers; both FLOPs conventions' ratios
+        assert r["selection_alone"]["stage1_ms"]["n"] == 1 and r["selection_alone"]["drop_steps_ms"]["median"] > 0
+        assert r["flops_reduction_true"] > 1 and r["flops_reduction_true"] != r["flops_reduction"]
+    assert "Selection alone ms" in (out / "bench_prefill_qwen25omni_cpu.md").read_text()
     qwen3 = json.loads((out / "bench_prefill_qwen3omni_cpu.json").read_text())
     assert qwen3["geometry"]["experts"] == 128 and qwen3["geometry"]["layers"] == 48
     assert {r["method"] for r in qwen3["results"]} == {"full", "seats"} and not any("error" in r for r in qwen3["results"])
     select = json.loads((out / "bench_select_cpu.json").read_text())
     assert select["hidden"] == 3584 and not any("error" in r for r in select["results"])
+    assert select["stage1"]["kept_equal"] and select["stage1"]["old"]["ops"] > select["stage1"]["new"]["ops"]
+    assert "Official Stage I max-min, new / old" in summary

@@ -5,9 +5,13 @@ Two conventions, both LLM prefill only (encoders and selection excluded), one mu
 - `paper` (DESIGN 5b, the authors' cost script; what the tables print): q and o projections
   S*D^2 each, k and v 2*S*D*D_kv, attention 2*S^2*D over the full square (no causal
   halving), SwiGLU MLP 3*S*D*I; plus lm_head S_final*D*V.
-- `true`: the same with the attention's real width A = heads * head_dim in place of D in
-  the q/o projections (S*D*A each) and the attention (2*S^2*A). Equal for Qwen2.5-Omni-7B
-  (A = D = 3584); Qwen3-Omni-30B-A3B's attention is 4096 wide on a 2048 residual.
+- `true` (the work the runtime runs): the attention's real width A = heads * head_dim in
+  place of D in the q/o projections (S*D*A each), attention over the layer's kept keys with
+  the causal mask, S(S+1)/2 query-key pairs (2*S(S+1)/2*A: what causal SDPA / flash kernels
+  compute), and lm_head on the last position only (D*V: the runtime's prefill projects no
+  other row). A = D for Qwen2.5-Omni-7B; Qwen3-Omni-30B-A3B's attention is 4096 wide on a
+  2048 residual. The paper's square and its lm_head over every kept row overstate what
+  pruning can save: `bench prefill` prints both ratios.
 MoE (Qwen3-Omni): only the active experts count, I = moe_intermediate_size * experts per
 token, plus the router's S*D*num_experts; the paper does not state its MoE convention.
 `planned_lengths` gives a method's per-layer lengths without a model run: from its plan, or
@@ -25,15 +29,24 @@ from ..errors import ConfigError
 CONVENTIONS = ("paper", "true")
 
 
-def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0, attn: int | None = None) -> int:
-    """One layer's FLOPs; `attn` is the attention width (None: D, the paper convention)."""
+def layer_flops(S: int, D: int, D_kv: int, ffn: int, router: int = 0, attn: int | None = None,
+                causal: bool = False) -> int:
+    """One layer's FLOPs; `attn` is the attention width (None: D, the paper convention),
+    `causal` counts the S(S+1)/2 query-key pairs a causal kernel computes (else S^2)."""
     A = D if attn is None else attn
-    return 2 * S * D * A + 2 * S * D * D_kv + 2 * S * S * A + 3 * S * D * ffn + S * D * router
+    pairs = S * (S + 1) // 2 if causal else S * S
+    return 2 * S * D * A + 2 * S * D * D_kv + 2 * pairs * A + 3 * S * D * ffn + S * D * router
 
 
 def prefill_flops_from_lengths(lengths: Sequence[int], D: int, D_kv: int, ffn: int, V: int,
-                               router: int = 0, attn: int | None = None) -> int:
-    return sum(layer_flops(int(s), D, D_kv, ffn, router, attn) for s in lengths) + int(lengths[-1]) * D * V
+                               router: int = 0, attn: int | None = None, convention: str = "paper") -> int:
+    """Prefill FLOPs from per-layer lengths; `convention="true"` (with `attn`, the real
+    attention width) counts causal attention and the lm_head of the last position only."""
+    if convention not in CONVENTIONS:
+        raise ConfigError(f"FLOPs convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
+    true = convention == "true"
+    head = D * V if true else int(lengths[-1]) * D * V
+    return sum(layer_flops(int(s), D, D_kv, ffn, router, attn, causal=true) for s in lengths) + head
 
 
 def geometry(text_config: Any) -> tuple[int, int, int, int, int]:
@@ -57,10 +70,9 @@ def attention_width(text_config: Any) -> int:
 
 def prefill_flops(text_config: Any, layer_counts: Sequence[Sequence[int]], convention: str = "paper") -> int:
     """FLOPs of one prefill; `layer_counts[l]` = (text, video, audio) tokens of layer l."""
-    if convention not in CONVENTIONS:
-        raise ConfigError(f"FLOPs convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
     attn = attention_width(text_config) if convention == "true" else None
-    return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config), attn=attn)
+    return prefill_flops_from_lengths([sum(c) for c in layer_counts], *geometry(text_config), attn=attn,
+                                      convention=convention)
 
 
 def geometry_from_cfg(cfg: BackboneConfig) -> tuple[int, int, int, int, int]:

@@ -119,6 +119,22 @@ def projection_scores(wq: torch.Tensor, wk: torch.Tensor, heads: int, kv: int, h
     return scores
 
 
+def adapter_scores(adapter: Any):
+    """A drop step's scores as the runtime takes them, from the carried rows and the real
+    layer's norm and q/k projections (the layer after the step for `next_layer`, else the
+    step's own); rotary omitted (a few elementwise ops on q and k)."""
+    from ..runtime.attention import last_row_attention
+
+    def scores(step: DropStep, layout: Any, h: torch.Tensor | None) -> torch.Tensor | None:
+        if step.score_source is None or h is None:
+            return None
+        layer = adapter.layers[step.after_layer + (step.score_source == "next_layer")]
+        q, k = adapter.project_qk(layer.self_attn, layer.input_layernorm(h[None]))
+        return last_row_attention(q, k, layer.self_attn.scaling, model_dtype=step.model_dtype)[0]
+
+    return scores
+
+
 class StepClock:
     """`clock` for runtime.selection.run_selection: device-synced wall time per label."""
 
@@ -230,7 +246,8 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
     `profile`: also record the top ops of one run of full tokens and of the lowest-R SEATS."""
     from ..adapters import make_adapter
     from ..runtime.generate import run_prepared
-    from .flops import geometry
+    from ..runtime.selection import run_selection
+    from .flops import attention_width, geometry
 
     methods, full_added = with_full(methods)
     dev = torch.device(device)
@@ -241,17 +258,21 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
     prep, sig = synthetic_prepared(thinker, cfg, windows, dev)
     S = prep.layout.length
     tc = thinker.config.text_config
-    geo = geometry(tc)
+    geo, attn_width = geometry(tc), attention_width(tc)
+    scores = adapter_scores(adapter)
+    ctx = PreLLMContext(prep.inputs_embeds[0], prep.layout, sig, "synthetic")
+
     def measure(name: str, R: float | None) -> dict[str, Any]:
         method = build_method(name, cfg, method_options(name, R))
         runs: dict[str, list[float]] = {"pre_llm_ms": [], "inner_llm_ms": [], "prefill_ms": [], "ttft_ms": []}
+        alone: dict[str, list[float]] = {"stage1_ms": [], "drop_steps_ms": []}
         peak = None
         lengths: list[int] = []
         if dev.type == "cuda":  # once, outside the timed runs: a fresh cudaMalloc is no part of a prefill
             torch.cuda.empty_cache()
         for it in range(warmup + repeats):
             if dev.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(dev)
+                torch.cuda.reset_peak_memory_stats(dev)  # statistics only: the cached blocks stay
                 start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 start.record()
             t0 = time.perf_counter()
@@ -263,14 +284,23 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
                 peak = torch.cuda.max_memory_allocated(dev) / 2**30
             else:
                 total_ms = (time.perf_counter() - t0) * 1e3
+            # the same selection alone (no layer runs): Stage I and each drop step between
+            # device syncs, so no queued layer is counted as selection
+            with torch.no_grad():
+                clock = StepClock(dev)
+                run_selection(method, ctx, len(adapter.layers), scores, prep.inputs_embeds[0], clock)
             t = res.record.timings
             if it >= warmup:
                 runs["pre_llm_ms"].append(t["pre_llm_s"] * 1e3)
                 runs["inner_llm_ms"].append(t["inner_select_s"] * 1e3)
                 runs["prefill_ms"].append(t["prefill_s"] * 1e3)
                 runs["ttft_ms"].append(total_ms)
+                alone["stage1_ms"].append(clock.ms.pop("pre_llm"))
+                alone["drop_steps_ms"].append(sum(clock.ms.values()))
             lengths = [sum(c) for c in res.record.layer_counts]
-        return {"tflops": prefill_flops_from_lengths(lengths, *geo) / 1e12, "peak_mem_gb": peak,
+        return {"tflops": prefill_flops_from_lengths(lengths, *geo) / 1e12,
+                "tflops_true": prefill_flops_from_lengths(lengths, *geo, attn=attn_width, convention="true") / 1e12,
+                "peak_mem_gb": peak, "selection_alone": {k: _stats(v) for k, v in alone.items()},
                 **{k: _stats(v) for k, v in runs.items()}}
 
     rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
@@ -281,6 +311,7 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
         r["prefill_speedup"] = full["prefill_ms"]["median"] / r["prefill_ms"]["median"]
         r["ttft_speedup"] = full["ttft_ms"]["median"] / r["ttft_ms"]["median"]
         r["flops_reduction"] = full["tflops"] / r["tflops"]
+        r["flops_reduction_true"] = full["tflops_true"] / r["tflops_true"]
     report: dict[str, Any] = {
         "bench": "prefill", "preset": preset, "device": _device_name(dev), "windows": windows, "tokens": S,
         "backbone": backbone, "attn_implementation": attn, "repeats": repeats, "warmup": warmup,
@@ -290,9 +321,14 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
         "versions": {"torch": torch.__version__, "transformers": _version("transformers")},
         "note": "synthetic embeddings: encoders excluded from TTFT; random weights"
                 + ("; full tokens added as the reference of the ratios" if full_added else "")
-                + ("; peak memory = thinker weights (LLM + encoders) + LLM prefill activations; Inner-LLM ms "
-                   "is host time of the drop steps, which do not sync the GPU (device time of the same "
-                   "selection: bench select)" if dev.type == "cuda" else ""),
+                + "; FLOPs ratios in the paper's convention (full square, lm_head on every kept row) and the "
+                  "true one (the work run: causal attention over kept keys, lm_head on the last position); "
+                  "Selection alone = the same selection through the runtime's loop with no layer run, each "
+                  "part between device syncs (drop-step scores from the real layers' q/k, no rotary)"
+                + ("; peak memory = thinker weights (LLM + encoders) + LLM prefill activations; in-prefill "
+                   "drop-step ms is host time inside the prefill: a drop step that reads the device (the "
+                   "official profile) waits there for every queued layer, so it is no selection figure"
+                   if dev.type == "cuda" else ""),
         "results": rows}
     if profile:
         seats = sorted((r for r in methods if r[0] == "seats" and r[1] is not None), key=lambda r: r[1])

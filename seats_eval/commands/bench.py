@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=flag("hidden"), default=None,
                    help="select, stage1: embedding width (default: the backbone's llm.hidden_size)")
     p.add_argument("--R", type=float, default=0.35, help="stage1: SEATS' R (its Stage I counts)")
+    p.add_argument("--stage1", action="store_true",
+                   help="select: also time the official Stage I new vs old (as `bench stage1`) into the same report")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads for the run (default: torch's); stage1's figure uses 1")
     p.add_argument("--preset", choices=["full", "cpu-proxy"], default=None,
@@ -103,6 +105,15 @@ def run(args: argparse.Namespace) -> int:
         report = bench_select(parse_methods(spec), windows=args.windows, hidden=args.hidden,
                               repeats=args.repeats or 20, warmup=args.warmup if args.warmup is not None else 3,
                               device=device, backbone=args.backbone)
+        if args.stage1:  # one report: the GPU script brings back at most 8 files
+            from ..bench.stage1 import bench_stage1
+
+            report["stage1"] = bench_stage1(windows=args.windows, hidden=args.hidden, R=args.R,
+                                            repeats=args.repeats or 10, warmup=args.warmup if args.warmup is not None else 2,
+                                            device=device, backbone=args.backbone)
+            if not report["stage1"]["kept_equal"]:
+                report["results"].append({"method": "stage1 (new vs old)", "R": args.R,
+                                          "error": "the new Stage I kept other tokens than the reference"})
     else:
         preset = args.preset or ("full" if device.startswith("cuda") else "cpu-proxy")
         spec = args.methods or _available(DEFAULT_PREFILL)
