@@ -103,6 +103,20 @@ def method_options(name: str, R: float | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- bench select
+def selection_inputs(windows: int, cfg: BackboneConfig, hidden: int, dev: torch.device,
+                     seed: int = 0) -> tuple[Synthetic, torch.Tensor, EncoderSignals, torch.Generator]:
+    """A synthetic WorldSense-sized sample, random embeddings (S, hidden) in the model's
+    dtype (bf16 on a GPU, fp32 on a CPU), random Stage I signals, and the seeded generator
+    that drew them (callers draw their other tensors from it)."""
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    syn = synthetic_sample(windows, cfg, dev)
+    S = syn.layout.length
+    embeds = torch.randn(S, hidden, generator=g).to(dev, dtype)
+    sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
+    return syn, embeds, sig, g
+
+
 def projection_scores(wq: torch.Tensor, wk: torch.Tensor, heads: int, kv: int, hd: int):
     """A drop step's last-text-token scores from the carried rows, standing in for the layer
     the runtime re-projects (random q/k weights of the backbone's width; no norm, no rotary):
@@ -165,12 +179,8 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     llm = cfg.llm
     hidden = int(hidden or llm.hidden_size)
     heads, kv, hd = llm.num_attention_heads, llm.num_key_value_heads, llm.head_dim
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    syn = synthetic_sample(windows, cfg, dev)
-    S = syn.layout.length
-    embeds = torch.randn(S, hidden, generator=g).to(dev, dtype)
-    sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
+    syn, embeds, sig, g = selection_inputs(windows, cfg, hidden, dev, seed)
+    S, dtype = syn.layout.length, embeds.dtype
     wq = torch.randn(hidden, heads * hd, generator=g).to(dev, dtype) / hidden**0.5
     wk = torch.randn(hidden, kv * hd, generator=g).to(dev, dtype) / hidden**0.5
     scores = projection_scores(wq, wk, heads, kv, hd)

@@ -25,9 +25,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..config import load_backbone_config
 from ..methods import build_method
-from ..methods.base import EncoderSignals, PreLLMContext
+from ..methods.base import PreLLMContext
 from ..select.diversity import Tiling, maxmin_tiles
-from .profiling import _device_name, _sync, synthetic_sample
+from .profiling import _device_name, _sync, selection_inputs
 
 
 # -- the reference: Stage I max-min as it was before issue 28 -------------------------------
@@ -117,13 +117,8 @@ def stage1_inputs(windows: int, hidden: int | None, R: float, backbone: str, dev
     """(embeddings (S, hidden), SEATS' official Stage I tiles of them, S) of a synthetic
     WorldSense-sized sample; fp32 on a CPU, bf16 on a GPU (the model's dtype)."""
     cfg = load_backbone_config(backbone)
-    hidden = int(hidden or cfg.llm.hidden_size)
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    syn = synthetic_sample(windows, cfg, dev)
+    syn, embeds, sig, _ = selection_inputs(windows, cfg, int(hidden or cfg.llm.hidden_size), dev, seed)
     S = syn.layout.length
-    embeds = torch.randn(S, hidden, generator=g).to(dev, dtype)
-    sig = EncoderSignals(video_attn=torch.rand(S, generator=g).to(dev), audio_attn=torch.rand(S, generator=g).to(dev))
     method = build_method("seats", cfg, {"R": R, "profile": "official"})
     tiles = list(method.official_tilings(PreLLMContext(embeds, syn.layout, sig, "synthetic")).values())
     return embeds, tiles, S

@@ -87,8 +87,10 @@ def run_selection(method: Method, ctx: PreLLMContext, num_layers: int, scores: S
     trace = SelectionTrace()
     with clock("pre_llm"):
         plan = method.plan(ctx.layout.counts())
-        keep = method.pre_llm(ctx, plan).keep
-        layout = ctx.layout
+        result = method.pre_llm(ctx, plan)
+        keep, layout = result.keep, ctx.layout
+        if result.embeds is not None and hidden is not None:  # merge methods: the merged vectors go on
+            hidden = result.embeds.to(hidden.device, hidden.dtype)
         if keep is not None:
             idx = kept_index(keep, None)
             layout = layout.subset(idx)

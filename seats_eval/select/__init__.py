@@ -1,7 +1,7 @@
 """Pure tensor token-selection algorithms (no model imports), batched over windows.
 
 apportion: exact-total proportional integer budgets; diversity: (weighted) max-min
-DivPrune; relevance: window-query relevance softmax; allocation: top-down window/modality
+DivPrune and the official Stage I tiles; relevance: window-query relevance softmax; allocation: top-down window/modality
 budgets; topk: per-window and global top-k keep masks.
 """
 

@@ -162,11 +162,12 @@ def maxmin_tiles(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
     inv = 1.0 / (torch.linalg.vector_norm(f, dim=-1) + 1e-8)
     # windows to select in: (rows (B, w), weights (B, w) | None, k) per group of equal (w, k)
     groups: dict[tuple[int, int, int], list[int]] = {}
+    positions = [t.positions.to(dev) for t in tilings]
     for t, tiling in enumerate(tilings):
         start = 0
         for w, k in zip(tiling.sizes, tiling.counts, strict=True):
             if k >= w:
-                keep[tiling.positions[start:start + w]] = True
+                keep[positions[t][start:start + w]] = True
             elif k > 0:
                 groups.setdefault((t, w, k), []).append(start)
             start += w
@@ -179,7 +180,7 @@ def maxmin_tiles(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
     for (t, w, k), starts in groups.items():
         tiling = tilings[t]
         local = torch.tensor(starts, device=dev)[:, None] + torch.arange(w, device=dev)
-        rows = tiling.positions.to(dev)[local]
+        rows = positions[t][local]
         V = _window_rows(f, rows)
         r = inv[rows]
         dist = torch.bmm(V, V.transpose(1, 2)).mul_(r[:, :, None]).mul_(r[:, None, :]).neg_().add_(1.0)
