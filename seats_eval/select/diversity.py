@@ -3,6 +3,8 @@
 Stage I of SEATS (Sec. 4.1) keeps, per 2-s window and modality, a diverse yet salient subset
 of the encoder tokens. All windows are processed at once on padded (W, n, d) tensors; the
 only Python loop runs over the greedy steps (max k), never over tokens or windows.
+`maxmin_tiles` is the official profile's Stage I (the authors' tiling, unclamped distances,
+first pick by the second-nearest row), on strided views of the embeddings.
 """
 
 from __future__ import annotations
@@ -154,7 +156,10 @@ def maxmin_tiles(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
     three copies of every embedding were half of Stage I. Here the norms are taken once, the
     Gram matrix of each group of equal-size windows is one batched matmul on a strided view
     of the embeddings (one gather only where windows are not equally spaced runs), and the
-    windows of all sizes share one loop whose length is the largest count, not the sum."""
+    windows of all sizes share one loop whose length is the largest count, not the sum.
+    The distances may differ from the authors' in the last bits (the Gram matrix scaled by
+    inverse norms, not a product of normalised copies); the kept sets equal those of their
+    shape on every test input and at real width (tests/test_stage1.py, `bench stage1`)."""
     S = embeds.shape[0]
     dev = embeds.device
     keep = torch.zeros(S, dtype=torch.bool, device=dev)
