@@ -150,19 +150,22 @@ def adapter_scores(adapter: Any):
 
 
 class StepClock:
-    """`clock` for runtime.selection.run_selection: device-synced wall time per label."""
+    """`clock` for runtime.selection.run_selection: ms per label, device-synced wall time on
+    an accelerator, process CPU time on a CPU (a shared machine's other load does not count;
+    what every torch thread spent does)."""
 
     def __init__(self, dev: torch.device) -> None:
         self.dev = dev
+        self.now = time.perf_counter if dev.type == "cuda" else time.process_time
         self.ms: dict[str, float] = {}
 
     @contextlib.contextmanager
     def __call__(self, label: str) -> Iterator[None]:
         _sync(self.dev)
-        t0 = time.perf_counter()
+        t0 = self.now()
         yield
         _sync(self.dev)
-        self.ms[label] = self.ms.get(label, 0.0) + (time.perf_counter() - t0) * 1e3
+        self.ms[label] = self.ms.get(label, 0.0) + (self.now() - t0) * 1e3
 
 
 def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hidden: int | None = None,
@@ -201,6 +204,7 @@ def bench_select(methods: list[tuple[str, float | None]], windows: int = 32, hid
     rows = [_guarded(name, R, lambda name=name, R=R: measure(name, R)) for name, R in methods]
     return {"bench": "select", "device": _device_name(dev), "windows": windows, "hidden": hidden,
             "tokens": S, "backbone": backbone, "repeats": repeats, "warmup": warmup,
+            "timed_by": "wall ms between device syncs" if dev.type == "cuda" else "process CPU ms",
             "loop": "runtime.selection.run_selection (the runtime's drop rule)", "results": rows}
 
 

@@ -32,7 +32,7 @@ def _fmt(x: float | None, nd: int = 1) -> str:
 
 def _select_md(report: dict[str, Any]) -> list[str]:
     lines = [f"Selection time on {report['device']} ({report['backbone']}), {report['windows']} windows "
-             f"({report['tokens']} tokens, hidden {report['hidden']}); median ms (min-max) over "
+             f"({report['tokens']} tokens, hidden {report['hidden']}); median {report.get('timed_by', 'ms')} (min-max) over "
              f"{report['repeats']} runs; each method at its default profile (docs/profiles.md)", "",
              "| Method | R | Profile | Pre-LLM ms | Inner-LLM ms |", "|---|---|---|---|---|"]
     for r in report["results"]:
