@@ -23,10 +23,10 @@ import pytest
 import torch
 
 from seats_eval.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.methods import build_method
 from seats_eval.methods.base import Method
 from seats_eval.runtime import prune
-from seats_eval.runtime.generate import generate
 from seats_eval.select import checks
 from seats_eval.toys.tiny import build_tiny_thinker
 

@@ -18,11 +18,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seats_eval.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.errors import SeatsError
 from seats_eval.methods import build_method
 from seats_eval.methods.seats import Seats
 from seats_eval.runtime import prune
-from seats_eval.runtime.generate import generate
 from seats_eval.select import checks
 
 aten = torch.ops.aten

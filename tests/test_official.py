@@ -285,7 +285,7 @@ def test_every_method_takes_the_profile_and_checks_it():
 def test_official_seats_end_to_end_counts(thinker, make_inputs):
     """The default (official) SEATS on the tiny model: Stage I keeps round(lam R w) per tile,
     each Stage II step at most max(1, round(keep * n)) + the >= 1 fix-ups, late removal."""
-    from seats_eval.runtime.generate import generate
+    from seats_eval.driver import generate
 
     tiny = load_backbone_config("tiny")
     m = build_method("seats", tiny, {"R": 0.35})

@@ -19,9 +19,9 @@ import torch
 
 from seats_eval.adapters import make_adapter
 from seats_eval.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.layout import AUDIO, VIDEO
 from seats_eval.methods import build_method
-from seats_eval.runtime.generate import generate
 from seats_eval.runtime.signals import encode_with_signals
 
 from .conftest import EOS, _load

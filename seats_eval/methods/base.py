@@ -104,6 +104,7 @@ class Method:
     name = "full"
     needs_encoder_signals = False
     signal_audio_window: int | None = None  # frames per audio statistics window; None: the encoder's chunks
+    profile: str = "paper"  # "official" / "paper" (methods/common.PROFILES); preprocessing reads it too
 
     def plan(self, counts: Counts) -> Plan:
         return Plan(tuple(int(c) for c in counts))  # type: ignore[arg-type]
