@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from ..layout import TokenLayout
+from .options import BUDGET_RULES, DEFAULT_PROFILE
 
 SCORE_SOURCES = ("official", "next_layer", "attention")
 Counts = tuple[int, int, int]  # (text, video, audio)
@@ -99,11 +100,23 @@ class PreLLMContext:
 
 
 class Method:
-    """Base class: keeps every token. Subclasses override what they need."""
+    """Base class: keeps every token. Subclasses override what they need.
+
+    Two settings belong to the contract because the sample driver reads them before any
+    selection (processor inputs, encoder statistics, the feature-cache key):
+    - `profile`: "official" | "paper" (docs/profiles.md), chosen once when the method is built
+      (`Method.__init__` checks it; a method whose rules do not differ only records it);
+    - `signal_audio_window`: frames per audio-statistics window, None for the encoder's own
+      attention chunks.
+    """
 
     name = "full"
     needs_encoder_signals = False
-    signal_audio_window: int | None = None  # frames per audio statistics window; None: the encoder's chunks
+    profile: str = DEFAULT_PROFILE
+    signal_audio_window: int | None = None
+
+    def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
+        self.profile = BUDGET_RULES["profile"].check(self.name, "profile", profile)
 
     def plan(self, counts: Counts) -> Plan:
         return Plan(tuple(int(c) for c in counts))  # type: ignore[arg-type]
