@@ -278,12 +278,49 @@ def test_every_method_takes_the_profile_and_checks_it():
     for mid in METHOD_IDS:
         if mid == "remove_at":
             continue
-        opts = {} if mid == "full" else {"R": 0.35, **({"R_v": 0.25} if mid == "dycoke" else {})}
-        if mid == "omnizip":
-            opts = {"R": 0.35, "R_v": 0.25, "R_a": 0.25}
+        opts = _minimal_options(mid)
         build_method(mid, Q7B, {**opts, "profile": "paper"})
         with pytest.raises(ConfigError, match="profile"):
             build_method(mid, Q7B, {**opts, "profile": "authors"})
+
+
+def _minimal_options(mid: str) -> dict:
+    if mid == "remove_at":
+        return {"layer": 0}
+    if mid == "omnizip":
+        return {"R": 0.35, "R_v": 0.25, "R_a": 0.25}
+    return {} if mid == "full" else {"R": 0.35, **({"R_v": 0.25} if mid == "dycoke" else {})}
+
+
+def test_no_method_class_has_a_profile_default_other_than_its_builders():
+    # the trap of issue 24: every class defaulted to paper while its builder defaulted to official
+    import inspect
+
+    from seats_eval.methods import METHOD_IDS
+    from seats_eval.methods.base import Method
+    from seats_eval.methods.options import DEFAULT_PROFILE
+
+    assert Method.profile == DEFAULT_PROFILE == "official" and Method().profile == DEFAULT_PROFILE
+    for mid in METHOD_IDS:
+        built = build_method(mid, Q7B, _minimal_options(mid))
+        assert built.profile == DEFAULT_PROFILE, mid
+        for cls in type(built).__mro__:
+            init = cls.__dict__.get("__init__")
+            param = inspect.signature(init).parameters.get("profile") if init else None
+            if param is not None:
+                assert param.default == DEFAULT_PROFILE, (mid, cls.__name__)
+        if mid != "remove_at":  # a built method records the profile it was given
+            assert build_method(mid, Q7B, {**_minimal_options(mid), "profile": "paper"}).profile == "paper", mid
+
+
+def test_a_method_built_directly_checks_its_profile():
+    from seats_eval.errors import ConfigError
+    from seats_eval.methods.random import RandomSelect
+
+    budget = build_method("random", Q7B, {"R": 0.35}).budget
+    assert RandomSelect(budget).profile == "official"
+    with pytest.raises(ConfigError, match="profile='authors'"):
+        RandomSelect(budget, profile="authors")
 
 
 def test_official_seats_end_to_end_counts(thinker, make_inputs):
