@@ -71,8 +71,8 @@ def thinker_eager(tiny_dir):
 
 @pytest.fixture(scope="session")
 def make_inputs(processor, clips_dir):
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import PixelBudget, load_media
-    from seats_eval.models.inputs import build_inputs
 
     cache = {}
 
@@ -110,8 +110,8 @@ def thinker3(tiny3_dir):
 def make_inputs3(tiny3_dir, clips_dir):
     from transformers import AutoProcessor
 
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import PixelBudget, load_media
-    from seats_eval.models.inputs import build_inputs
 
     proc = AutoProcessor.from_pretrained(tiny3_dir)
     cache = {}

@@ -33,8 +33,8 @@ ScoreFn = Callable[[DropStep, TokenLayout, "torch.Tensor | None"], "torch.Tensor
 
 def kept_index(keep: torch.Tensor, expected: Counts | None) -> torch.Tensor:
     """Indices of the kept tokens, ascending. With the counts known on the host a stable
-    sort puts the kept ones first, so the mask is never read (no device sync in the decoder
-    loop); unknown counts (None) are read from the mask (one sync)."""
+    sort puts the kept ones first, so the mask is never read (the drop steps always know
+    them: declared, or read once as counts); None (Stage I, before the LLM) reads the mask."""
     if expected is None:
         return torch.nonzero(keep).flatten()
     return torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
@@ -42,8 +42,9 @@ def kept_index(keep: torch.Tensor, expected: Counts | None) -> torch.Tensor:
 
 def select_step(method: Method, step: DropStep, scores: torch.Tensor | None, layout: TokenLayout, plan: Plan,
                 sample: str = "") -> tuple[torch.Tensor, Counts | None]:
-    """(kept indices into the current tokens, their (text, video, audio) counts when the
-    method declares them) of one drop step: what the runtime slices its hidden states by."""
+    """(kept indices into the current tokens, their (text, video, audio) counts) of one drop
+    step: what the runtime slices its hidden states by. Counts the method does not declare
+    (they depend on the scores) are read from the mask once."""
     expected = method.kept_counts(step, layout.counts(), plan)
     keep = method.in_llm(step, scores, layout, plan)
     if keep.dtype != torch.bool or keep.shape != (layout.length,):
@@ -55,6 +56,8 @@ def select_step(method: Method, step: DropStep, scores: torch.Tensor | None, lay
         if expected is not None and kept != tuple(expected):
             raise SeatsError(f"{method.name}: in_llm kept (text, video, audio) = {kept}, "
                              f"kept_counts said {tuple(expected)} ({sample})")
+    if expected is None:  # counts that depend on the scores: read them, the step's one sync
+        expected = layout.counts_in(keep)
     return kept_index(keep, expected), expected
 
 

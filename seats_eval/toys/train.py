@@ -113,7 +113,7 @@ class ExampleMaker:
 
     def __init__(self, backbone: str) -> None:
         from ..config import load_backbone_config
-        from ..models.inputs import pixel_budget
+        from ..driver.inputs import pixel_budget
         from .tiny import QWEN3_NAMES, build_qwen3_processor, build_qwen25_processor
 
         self.processor = build_qwen3_processor() if backbone in QWEN3_NAMES else build_qwen25_processor()
@@ -143,7 +143,7 @@ class ExampleMaker:
     def inputs(self, q: WhereQuestion, system_prompt: str | None, with_answer: bool):
         import torch
 
-        from ..models.inputs import build_inputs
+        from ..driver.inputs import build_inputs
 
         batch = build_inputs(self.train_processor, self.media(q), question_text(q), system_prompt=system_prompt,
                              fps=float(self.cfg.fps))
@@ -333,8 +333,8 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
 
     from ..adapters import load_thinker
     from ..config import load_backbone_config
+    from ..driver.inputs import build_inputs, pixel_budget
     from ..media.decode import load_media
-    from ..models.inputs import build_inputs, pixel_budget
     from ..tasklib.prompts import DEFAULT_SYSTEM, PRESETS
     from .synth import write_where_clip
 
