@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import pytest
 
-from seats_eval.budgets import (
+from seats_eval.backbones.budgets import (
     BOTH_SELECTED_PRESETS,
     Budget,
     both_selected_rule,
@@ -23,7 +23,7 @@ from seats_eval.budgets import (
     stage_targets,
     trr_constant_C,
 )
-from seats_eval.config import BackboneConfig, load_backbone_config
+from seats_eval.backbones.config import BackboneConfig, load_backbone_config
 from seats_eval.errors import ConfigError
 
 QWEN25 = "qwen2.5-omni-7b"

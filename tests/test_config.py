@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from seats_eval.adapters import make_adapter
-from seats_eval.config import WindowGeometry, load_backbone_config
+from seats_eval.backbones.config import WindowGeometry, load_backbone_config
 from seats_eval.errors import ConfigError
 
 BASE = ("backbone: mine\nnum_layers: 8\nvideo_tokens_per_window: 288\naudio_tokens_per_window: 50\n"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoProcessor
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.errors import SeatsError
 from seats_eval.feature_cache import CacheEntry, FeatureCache, expand_placeholder, model_identity
 from seats_eval.methods import build_method

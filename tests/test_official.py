@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seats_eval.budgets import layer_counts
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import layer_counts
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
 from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContext

@@ -1,5 +1,5 @@
 """The layer-removal probe (remove_at, `seats-eval probe`) and the calibration of the block
-boundaries from it (seats_eval.calibrate, `seats-eval calibrate`)."""
+boundaries from it (seats_eval.backbones.calibrate, `seats-eval calibrate`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from seats_eval.budgets import build_schedule, layer_counts, resolve_budget
-from seats_eval.calibrate import calibrate_curve, isotonic, write_config
+from seats_eval.backbones.budgets import build_schedule, layer_counts, resolve_budget
+from seats_eval.backbones.calibrate import calibrate_curve, isotonic, write_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.cli import main as cli_main
 from seats_eval.commands import probe as probe_cmd
-from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
 from seats_eval.runtime.generate import generate

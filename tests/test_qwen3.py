@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.budgets import layer_counts
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import layer_counts
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.methods.base import Method

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..errors import ConfigError
 from .base import OmniAdapter, PreparedSample
 

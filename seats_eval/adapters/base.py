@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..layout import TokenLayout
 from ..runtime.features import EncoderFeatures
 

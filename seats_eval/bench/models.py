@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from ..config import BackboneConfig, LLMGeometry
+from ..backbones.config import BackboneConfig, LLMGeometry
 from ..toys.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS
 
 PRESETS = ("full", "cpu-proxy")

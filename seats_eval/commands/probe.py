@@ -11,7 +11,7 @@ Outputs, rebuilt from every finished job on each call:
 - OUT/probe.json: settings, the full-token score and one point per (modality, layer) with
   `layer` (p, 0-based: removed after this layer; -1 = before the LLM),
   `first_layer_without` (p + 2: the 1-based layer that first lacks the tokens, the x of the
-  plot and of `seats_eval.calibrate`), per-task metrics and `score` (their mean);
+  plot and of `seats_eval.backbones.calibrate`), per-task metrics and `score` (their mean);
 - OUT/probe.csv: the same points as a table;
 - OUT/probe.png: score versus layer per modality, the full-token score dashed (Fig. 2).
 """
@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import BackboneConfig, load_backbone_config
+from ..backbones.config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
 from ..io.atomic import write_json_atomic
 from ..io.resources import locate, tasks_dir

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..budgets import Budget
-from ..config import BackboneConfig, normalise_name
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO
 from ..select.official import floor_count, script_pair
 from .base import Method, Plan, PreLLMContext, PreLLMResult

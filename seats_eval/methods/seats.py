@@ -53,8 +53,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
-from ..config import BackboneConfig
+from ..backbones.budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import (

@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget
-from ..config import BackboneConfig, normalise_name
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select import official as off
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned

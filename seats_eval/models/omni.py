@@ -32,7 +32,7 @@ from loguru import logger
 from tqdm import tqdm
 
 from ..adapters import load_thinker, make_adapter
-from ..config import load_backbone_config
+from ..backbones.config import load_backbone_config
 from ..errors import ConfigError, DataError
 from ..io.runs import run_id
 from ..methods import build_method

@@ -22,7 +22,7 @@ import torch
 
 from ..adapters import make_adapter
 from ..adapters.base import OmniAdapter, PreparedSample
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..errors import SeatsError
 from ..layout import TEXT, TokenLayout
 from ..methods.base import EncoderSignals, Method, Plan, PreLLMContext, PruneRecord

@@ -112,7 +112,7 @@ class ExampleMaker:
     """Processor inputs of one question, as the model class builds them at evaluation."""
 
     def __init__(self, backbone: str) -> None:
-        from ..config import load_backbone_config
+        from ..backbones.config import load_backbone_config
         from ..models.inputs import pixel_budget
         from .tiny import QWEN3_NAMES, build_qwen3_processor, build_qwen25_processor
 
@@ -332,7 +332,7 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
     from transformers import AutoProcessor
 
     from ..adapters import load_thinker
-    from ..config import load_backbone_config
+    from ..backbones.config import load_backbone_config
     from ..media.decode import load_media
     from ..models.inputs import build_inputs, pixel_budget
     from ..tasklib.prompts import DEFAULT_SYSTEM, PRESETS

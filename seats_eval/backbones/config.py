@@ -12,12 +12,12 @@ fails at load, not as wrong counts later.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 FAMILIES = ("qwen2.5-omni", "qwen3-omni")
 
@@ -116,6 +116,21 @@ class BackboneConfig:
                               f"checkpoint has {num_layers}; pass backbone_config matching the checkpoint")
 
 
+def check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
+    """The SEATS block boundaries (L_s, L_m1, L_m2, L_l), 1-based, checked against depth L."""
+    b = tuple(int(x) for x in boundaries)
+    if len(b) != 4:
+        raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
+    L_s, L_m1, L_m2, L_l = b
+    top = num_layers if num_layers is not None else L_l
+    # L_m1 >= L_s + 2: sub-block (L_s, L_m1) is open, so it needs a layer of its own;
+    # otherwise two drops would fall after the same layer.
+    if not (1 <= L_s and L_s + 1 < L_m1 < L_m2 < L_l <= top):
+        raise ConfigError(
+            f"boundaries {b} must satisfy 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L (L={num_layers})"
+        )
+    return b
+
 # ----------------------------------------------------------------------------- loading
 _REQUIRED = ("num_layers", "video_tokens_per_window", "audio_tokens_per_window", "boundaries", "lam", "tau")
 _KNOWN = set(_REQUIRED) | {
@@ -133,7 +148,7 @@ _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "hea
 def config_dirs() -> list[Path]:
     """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the
     project's model_configs/ (seats_eval/io/resources.py: the checkout's, or the installed copy)."""
-    from .io.resources import resource
+    from ..io.resources import resource
 
     dirs: list[Path] = []
     env = os.environ.get("SEATS_MODEL_CONFIGS")
@@ -178,7 +193,7 @@ def _pretrained(value: Any) -> str:
     """A config's checkpoint: a hub id or path as written, except a project-relative path of a
     committed model (`seats_eval/data/tiny_trained/...`), made absolute where it is now (a
     checkout or the installed package: seats_eval/io/resources.py), so it loads from any folder."""
-    from .io.resources import locate
+    from ..io.resources import locate
 
     text = str(value or "")
     found = locate(text) if text and not os.path.isabs(text) else None
@@ -260,8 +275,6 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
         device_map=None if raw.get("device_map") is None else str(raw["device_map"]),
         official=_official(path, raw.get("official"), _number(path, raw, "tau")), path=str(path),
     )
-    from .budgets import check_boundaries  # budgets imports this module: import here
-
     try:
         check_boundaries(cfg.boundaries, cfg.num_layers)
     except ConfigError as exc:
@@ -278,7 +291,7 @@ def load_backbone_config(name_or_path: str | os.PathLike[str] | BackboneConfig) 
     repo's model_configs/. Only `yaml.safe_load` is used. A config passes through unchanged."""
     if isinstance(name_or_path, BackboneConfig):
         return name_or_path
-    import yaml  # local: keep `import seats_eval.config` free of optional deps
+    import yaml  # local: keep `import seats_eval.backbones.config` free of optional deps
 
     path = _find(os.fspath(name_or_path))
     with open(path, encoding="utf-8") as fh:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seats_eval.config import BackboneConfig, normalise_name
+from seats_eval.backbones.config import BackboneConfig, check_boundaries, normalise_name
 from seats_eval.errors import ConfigError
 
 MODALITIES: tuple[str, str] = ("video", "audio")
@@ -227,21 +227,6 @@ def _decay_weights(decay: str) -> tuple[float, float, float]:
     if decay == "equal":
         return (1.0, 1.0, 1.0)
     raise ConfigError(f"unknown decay {decay!r}: allowed {', '.join(DECAYS)}")
-
-
-def check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
-    b = tuple(int(x) for x in boundaries)
-    if len(b) != 4:
-        raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
-    L_s, L_m1, L_m2, L_l = b
-    top = num_layers if num_layers is not None else L_l
-    # L_m1 >= L_s + 2: sub-block (L_s, L_m1) is open, so it needs a layer of its own;
-    # otherwise two drops would fall after the same layer.
-    if not (1 <= L_s and L_s + 1 < L_m1 < L_m2 < L_l <= top):
-        raise ConfigError(
-            f"boundaries {b} must satisfy 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L (L={num_layers})"
-        )
-    return b
 
 
 def _block_sizes(boundaries: Sequence[int]) -> tuple[int, int, int, int]:
