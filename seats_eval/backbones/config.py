@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-
-FAMILIES = ("qwen2.5-omni", "qwen3-omni")
+from .families import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class LLMGeometry:
 @dataclass(frozen=True)
 class BackboneConfig:
     name: str  # e.g. "qwen2.5-omni-7b", "tiny"
-    family: str  # which adapter runs it: one of FAMILIES
+    family: str  # which adapter runs it: a key of families.FAMILIES
     pretrained: str
     num_layers: int
     window: WindowGeometry
@@ -88,7 +87,9 @@ class BackboneConfig:
     llm: LLMGeometry | None = None
     vision: Mapping[str, Any] = field(default_factory=dict)  # encoder configs of the bench thinker
     audio: Mapping[str, Any] = field(default_factory=dict)
-    both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R
+    both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R (None: 1)
+    # Table 7's hand-set both-selected pairs of the paper: R -> (R_v, R_a) (budgets.split_budget)
+    both_selected: Mapping[float, tuple[float, float]] = field(default_factory=dict)
     device_map: str | None = None  # e.g. "auto": spread the thinker over the visible GPUs
     official: OfficialGeometry | None = None  # None: tau and the defaults of OfficialGeometry
     path: str = ""
@@ -137,6 +138,7 @@ _KNOWN = set(_REQUIRED) | {
     "backbone", "family", "pretrained", "audio_tokens_per_second", "window_seconds", "fps", "max_frames",
     "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma", "device_map",
     "calibration",  # provenance written by `seats-eval calibrate`; not read
+    "both_selected",
     "official",
 }
 _OFFICIAL_INT = ("stage1_video_grids", "stage1_audio_tokens", "visionzip_video_grids", "visionzip_audio_tokens",
@@ -238,6 +240,22 @@ def _official(path: Path, raw: Any, tau: float) -> OfficialGeometry | None:
     return OfficialGeometry(tau=t, tell_fps=tell_fps, **ints)
 
 
+def _both_selected(path: Path, raw: Any) -> dict[float, tuple[float, float]]:
+    if raw is None:
+        return {}
+    bad = f"{path}: both_selected must map R to [R_v, R_a], each in (0, 1], got {raw!r}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(bad)
+    out: dict[float, tuple[float, float]] = {}
+    for R, pair in raw.items():
+        values = [R, *pair] if isinstance(pair, (list, tuple)) and len(pair) == 2 else []
+        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1
+                             for v in values):
+            raise ConfigError(bad)
+        out[float(R)] = (float(pair[0]), float(pair[1]))
+    return out
+
+
 def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     """Validate a YAML mapping; every inconsistency is a ConfigError naming the file."""
     missing = [k for k in _REQUIRED if k not in raw]
@@ -271,7 +289,7 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
         min_pixels=_number(path, raw, "min_pixels", int), max_pixels=_number(path, raw, "max_pixels", int),
         total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
-        both_gamma=_number(path, raw, "both_gamma"),
+        both_gamma=_number(path, raw, "both_gamma"), both_selected=_both_selected(path, raw.get("both_selected")),
         device_map=None if raw.get("device_map") is None else str(raw["device_map"]),
         official=_official(path, raw.get("official"), _number(path, raw, "tau")), path=str(path),
     )

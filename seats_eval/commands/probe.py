@@ -97,9 +97,10 @@ def parse_modalities(spec: str) -> list[str]:
 
 
 def model_suffix(cfg: BackboneConfig, override: str | None = None) -> str:
-    from ..models.registry import BACKBONE_SUFFIXES, family_suffix
+    from ..backbones.families import get_family
+    from ..models.registry import BACKBONE_SUFFIXES
 
-    suffix = override or family_suffix(cfg.family)
+    suffix = override or get_family(cfg.family).suffix
     if suffix not in BACKBONE_SUFFIXES:
         raise ConfigError(f"no lmms-eval model ids for suffix {suffix!r}; registered: {', '.join(BACKBONE_SUFFIXES)}")
     return suffix
