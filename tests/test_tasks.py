@@ -776,7 +776,9 @@ def test_lmms_eval_lists_and_loads_the_tasks_offline(tmp_path):
             assert "mcq_accuracy_official" in info["metrics"], name
         if name.startswith("seats_fixture"):
             assert info["visual"] == [str(clips / "av_moving.mp4")]
-            assert info["user"] == [{"type": "video", "url": str(clips / "av_moving.mp4")},
+            cap = {"worldsense": {"max_frames": 128}, "dailyomni": {"max_frames": 128},
+                   "omnivideobench": {"max_frames": 256}}.get(bench, {})  # the task YAML's frame cap
+            assert info["user"] == [{"type": "video", "url": str(clips / "av_moving.mp4"), **cap},
                                     {"type": "text", "text": info["prompt"]}], name
             want = {"worldsense": [ANALYZE], "dailyomni": [ANALYZE], "mcq": []}.get(bench, [""])
             assert info["system"] == want, name  # "" = an empty system turn, as the authors ran it

@@ -3,7 +3,7 @@
 One `BackboneConfig` per backbone is the single source of what the code assumes about it:
 the window geometry (tokens per 2-s window and modality) that budgets, tables and the
 runtime's TokenLayout all read, the SEATS hyper-parameters (boundaries, lam, tau), the media
-settings (fps, max_frames per task, pixel limits) and the LLM geometry for FLOPs and the
+settings (fps, the most frames it reads, pixel limits) and the LLM geometry for FLOPs and the
 benchmark thinkers. It is checked once when loaded (internal consistency) and once against
 the checkpoint when a model loads (`check_thinker`), so a YAML that disagrees with the model
 fails at load, not as wrong counts later.
@@ -80,7 +80,7 @@ class BackboneConfig:
     lam: float
     tau: float
     fps: float
-    max_frames: Mapping[str, int]
+    max_frames: int  # the most frames the backbone reads per video; a task may ask fewer (`frame_cap`)
     min_pixels: int | None = None
     max_pixels: int | None = None
     total_pixels: int | None = None
@@ -104,11 +104,13 @@ class BackboneConfig:
         """n_a (Sec. 5.1)."""
         return self.window.audio_tokens
 
-    def max_frames_for(self, task: str) -> int:
-        """Frame cap of a task (its fixture twin shares the benchmark's), else the default."""
-        table = self.max_frames
-        bench = task.replace("seats_fixture_", "seats_")
-        return int(table.get(task, table.get(bench, table.get("default", 768))))
+    def frame_cap(self, task_cap: int | None) -> int:
+        """Frames sampled per video: the task's cap (its YAML's `lmms_eval_specific_kwargs`
+        `max_frames`, carried on the video item of its messages) within the backbone's own;
+        the backbone's when the task names none. So a benchmark's protocol (128 frames for
+        WorldSense) lives with the benchmark, and a backbone that reads fewer (Qwen3-Omni:
+        196) is never asked for more."""
+        return self.max_frames if task_cap is None else min(int(task_cap), self.max_frames)
 
     def check_depth(self, num_layers: int) -> None:
         """Refuse a checkpoint of another depth (its interleaving is checked by the adapter)."""
@@ -276,16 +278,19 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     boundaries = raw["boundaries"]
     if not isinstance(boundaries, (list, tuple)) or len(boundaries) != 4:
         raise ConfigError(f"{path}: boundaries must be 4 layers (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
-    frames = raw.get("max_frames", {}) or {}
-    if not isinstance(frames, Mapping):
-        raise ConfigError(f"{path}: max_frames must map task names to frame counts")
+    if isinstance(raw.get("max_frames"), Mapping):
+        raise ConfigError(f"{path}: max_frames is the backbone's own frame limit (one integer); per-task caps "
+                          "go in the task YAML (lmms_eval_specific_kwargs: default: max_frames: N)")
+    frames = _number(path, raw, "max_frames", int, 768)
+    if frames < 1:
+        raise ConfigError(f"{path}: max_frames must be >= 1, got {frames}")
     cfg = BackboneConfig(
         name=str(raw.get("backbone", path.stem)), family=family, pretrained=_pretrained(raw.get("pretrained", "")),
         num_layers=_number(path, raw, "num_layers", int),
         window=WindowGeometry(seconds, n_a), video_tokens_per_window=_number(path, raw, "video_tokens_per_window", int),
         boundaries=tuple(int(b) for b in boundaries),  # type: ignore[arg-type]
         lam=_number(path, raw, "lam"), tau=_number(path, raw, "tau"), fps=_number(path, raw, "fps", float, 2.0),
-        max_frames={str(k): int(v) for k, v in frames.items()},
+        max_frames=frames,
         min_pixels=_number(path, raw, "min_pixels", int), max_pixels=_number(path, raw, "max_pixels", int),
         total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),

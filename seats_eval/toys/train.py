@@ -344,7 +344,8 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
         path = clips / f"{row['video']}.mp4"
         if not path.is_file():
             write_where_clip(path, where_question(int(row["seed"]), kind=row["kind"], qid=row["video"]))
-        media = load_media(str(path), fps=cfg.fps, max_frames=cfg.max_frames_for(task), pixels=pixels)
+        media = load_media(str(path), fps=cfg.fps, max_frames=cfg.frame_cap(None),  # the where task names no cap
+                           pixels=pixels)
         q = where_question(int(row["seed"]), kind=row["kind"], qid=row["video"])
         with torch.no_grad():
             batch = build_inputs(processor, media, question_text(q), system_prompt=PRESETS[DEFAULT_SYSTEM], fps=cfg.fps)
