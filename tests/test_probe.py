@@ -90,10 +90,15 @@ def test_parse_layers_and_modalities():
 
 def test_extract_metrics():
     res = {"results": {"t": {"alias": "t", "acc,none": 50.0, "acc_stderr,none": "N/A"},
-                       "u": {"alias": "u", "score,none": 0.25, "f1,none": 0.5}},
-           "higher_is_better": {"t": {"acc": True}, "u": {"score": True, "f1": True}}}
+                       "u": {"alias": "u", "f1,none": 0.5, "score,none": 0.25},
+                       "w": {"alias": "w", "f1,none": 0.5, "score,none": 0.25}},
+           "configs": {"t": {"metric_list": [{"metric": "acc"}]},  # one metric: no name needed
+                       "u": {"metadata": {"main_metric": "score"}},  # named, though listed second
+                       "w": {"metric_list": [{"metric": "f1"}, {"metric": "score"}]}}}
     assert probe_cmd.extract_metrics(res, ["t", "u"]) == {"t": 50.0, "u": 0.25}
     assert probe_cmd.extract_metrics(res, ["u"], "f1") == {"u": 0.5}
+    with pytest.raises(ConfigError, match="task w names no main metric"):
+        probe_cmd.extract_metrics(res, ["w"])
     with pytest.raises(ConfigError, match="no task"):
         probe_cmd.extract_metrics(res, ["v"])
 
@@ -114,7 +119,7 @@ def test_probe_job_is_not_rerun_and_outputs_are_written(tmp_path, monkeypatch):
         args = cmd[cmd.index("--model_args") + 1]
         score = 10.0 if "layer=-1" in args else 40.0
         (out / "x_results.json").write_text(json.dumps({"results": {"t": {"acc,none": score}},
-                                                        "higher_is_better": {"t": {"acc": True}}}))
+                                                        "configs": {"t": {"metadata": {"main_metric": "acc"}}}}))
         return 0
 
     monkeypatch.setattr(probe_cmd.subprocess, "call", fake_call)

@@ -114,3 +114,24 @@ def test_a_backbone_yaml_with_a_per_task_table_is_refused(tmp_path: Path) -> Non
     (tmp_path / "old.yaml").write_text(text)
     with pytest.raises(ConfigError, match="per-task caps go in the task YAML"):
         load_backbone_config(tmp_path / "old.yaml")
+
+
+def test_every_task_names_its_main_metric(task_configs: dict[str, dict]) -> None:
+    for task, config in task_configs.items():
+        listed = [m["metric"] for m in config["metric_list"]]
+        assert config["metadata"]["main_metric"] in listed, task
+
+
+def test_the_named_metric_is_reported_whatever_comes_first() -> None:
+    from seats_eval.sweep.store import task_scores
+
+    # lmms-eval keeps the YAML's metric order; a metric listed before the score must not become it
+    results = {"results": {"seats_worldsense": {"alias": "seats_worldsense", "sample_failures,none": 0,
+                                                "new_metric,none": 12.0, "worldsense_score,none": 61.5}},
+               "configs": {"seats_worldsense": {"metric_list": [{"metric": "new_metric"},
+                                                                {"metric": "worldsense_score"}],
+                                                "metadata": {"version": 1.0, "main_metric": "worldsense_score"}}}}
+    assert task_scores(results) == {"seats_worldsense": 61.5}
+    del results["configs"]["seats_worldsense"]["metadata"]["main_metric"]
+    with pytest.raises(ConfigError, match="seats_worldsense names no main metric.*new_metric, worldsense_score"):
+        task_scores(results)

@@ -111,20 +111,21 @@ def job_key(modality: str | None, layer: int | None) -> str:
 
 
 def extract_metrics(results: dict[str, Any], tasks: list[str], metric: str | None = None) -> dict[str, float]:
-    """{task: value} from an lmms-eval results JSON: `metric` or the task's first metric."""
+    """{task: value} from an lmms-eval results JSON: `metric`, else the task's main metric
+    (sweep/store.py `main_metric`: the one its YAML names, never the first listed)."""
+    from ..sweep.store import main_metric
+
     out: dict[str, float] = {}
     for task in tasks:
         res = results.get("results", {}).get(task)
         if res is None:
             raise ConfigError(f"results JSON has no task {task!r} (has: {sorted(results.get('results', {}))})")
-        names = [metric] if metric else list(results.get("higher_is_better", {}).get(task) or {})
-        keys = [k for k in res if "," in k and "stderr" not in k.split(",")[0]]
-        chosen = next((k for n in names for k in keys if k.split(",")[0] == n), None)
-        if chosen is None and not metric:
-            chosen = next((k for k in keys if isinstance(res[k], int | float)), None)
-        if chosen is None or not isinstance(res[chosen], int | float):
-            raise ConfigError(f"task {task}: no numeric metric {metric or ''!s} in {sorted(res)}")
-        out[task] = float(res[chosen])
+        name = metric or main_metric(results, task)
+        keys = sorted((k for k in res if k.split(",")[0] == name), key=lambda k: k != f"{name},none")
+        value = res[keys[0]] if keys else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"task {task}: no numeric metric {name} in {sorted(res)}")
+        out[task] = float(value)
     return out
 
 
