@@ -17,7 +17,6 @@ from seats_eval.backbones.budgets import (
     layer_counts,
     resolve_budget,
     round_count,
-    solve_delta,
     split_budget,
     stage_targets,
     trr_constant_C,
@@ -102,7 +101,8 @@ def test_constant_C_and_delta_qwen25() -> None:
     assert round(C, 3) == -42.759
     e = math.e
     assert C == pytest.approx(16 + 1 + e * 19 + e**2 * 21 - (1 + e + e**2) * 24, abs=1e-12)
-    assert round(solve_delta(0.3, 1.4, 28, (16, 19, 21, 24)), 5) == 0.02947
+    q25 = load_backbone_config(QWEN25)
+    assert round(build_schedule(Budget(0.3, 0.3, 0.3, "both"), q25).video.delta, 5) == 0.02947
 
 
 def test_schedule_qwen25_r03(q25: BackboneConfig) -> None:

@@ -227,14 +227,6 @@ def trr_constant_C(L_s: int, L_m1: int, L_m2: int, L_l: int, decay: str = "exp")
     return -(n1 * w[0] + n2 * (w[0] + w[1]) + n3 * (w[0] + w[1] + w[2]))
 
 
-def solve_delta(
-    R: float, lam: float, L: int, boundaries: Sequence[int], decay: str = "exp"
-) -> float:
-    """delta = (L - L_l*lam + lam) * R / C: the step that makes the mean TRR over L layers R."""
-    b = check_boundaries(boundaries, L)
-    return (L - b[3] * lam + lam) * R / trr_constant_C(*b, decay=decay)
-
-
 @dataclass(frozen=True)
 class ModalitySchedule:
     """One modality's schedule: its block levels and the TRR of every layer."""
@@ -304,6 +296,7 @@ def _modality_schedule(
         raise ConfigError(f"lam * {m} = {lam:g} * {R_m:g} = {r_s:.4f} > 1: the {name} Stage I TRR cannot "
                           f"exceed 1; {hint}")
     w = _decay_weights(decay)
+    # Appendix A: delta = (L - L_l*lam + lam) * R / C, the step that makes the mean TRR over L layers R
     delta = (L - b[3] * lam + lam) * R_m / C
     if delta < 0:
         raise ConfigError(
