@@ -196,7 +196,7 @@ def test_rule7_qwen3_audio_statistics_use_52_frame_windows(thinker3, make_inputs
 
 
 # -- rule 8: scores in the model's dtype ----------------------------------------------------
-def test_rule8_official_scores_in_model_dtype():
+def test_rule8_authors_scores_in_model_dtype():
     g = torch.Generator().manual_seed(0)
     q = torch.randn(1, 4, 1, 16, generator=g).bfloat16()
     k = torch.randn(1, 2, 30, 16, generator=g).bfloat16()

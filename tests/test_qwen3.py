@@ -8,14 +8,11 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.backbones.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import METHOD_IDS
 from seats_eval.models.omni import FAILURE_MARKER
 
 from .chat import chat_request
-
-TINY3 = load_backbone_config("tiny-qwen3")
 
 
 @pytest.mark.parametrize("clip, windows", [("av_moving.mp4", 3), ("av_long.mp4", 5), ("video_only.mp4", 2)])

@@ -31,7 +31,7 @@ class WindowGeometry:
 
 
 @dataclass(frozen=True)
-class OfficialGeometry:
+class AuthorsCode:
     """What the authors' code uses where the paper's 2-s windows are not (profile=official,
     docs/profiles.md): Stage II tau, the Stage I tiling (grids per video window, tokens per
     audio window), VisionZip-om's groups, and the audio windows of the encoder statistics
@@ -91,13 +91,14 @@ class BackboneConfig:
     # Table 7's hand-set both-selected pairs of the paper: R -> (R_v, R_a) (budgets.split_budget)
     both_selected: Mapping[float, tuple[float, float]] = field(default_factory=dict)
     device_map: str | None = None  # e.g. "auto": spread the thinker over the visible GPUs
-    official: OfficialGeometry | None = None  # None: tau and the defaults of OfficialGeometry
+    authors_code_block: AuthorsCode | None = None  # the YAML's `authors_code:`; None: its defaults
     path: str = ""
 
     @property
-    def official_geometry(self) -> OfficialGeometry:
-        """The YAML's `official:` block, or its defaults with the paper's tau."""
-        return self.official if self.official is not None else OfficialGeometry(tau=self.tau)
+    def authors_code(self) -> AuthorsCode:
+        """What profile=official uses: the YAML's `authors_code:` block, or its defaults with
+        the paper's tau."""
+        return self.authors_code_block if self.authors_code_block is not None else AuthorsCode(tau=self.tau)
 
     @property
     def audio_tokens_per_window(self) -> int:
@@ -141,7 +142,7 @@ _KNOWN = set(_REQUIRED) | {
     "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma", "device_map",
     "calibration",  # provenance written by `seats-eval calibrate`; not read
     "both_selected",
-    "official",
+    "authors_code",
 }
 _OFFICIAL_INT = ("stage1_video_grids", "stage1_audio_tokens", "visionzip_video_grids", "visionzip_audio_tokens",
                  "signal_audio_frames")
@@ -224,22 +225,22 @@ def _llm(path: Path, raw: Any) -> LLMGeometry | None:
     return LLMGeometry(**dims, **experts, extra=extra)
 
 
-def _official(path: Path, raw: Any, tau: float) -> OfficialGeometry | None:
+def _authors_code(path: Path, raw: Any, tau: float) -> AuthorsCode | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping) or set(raw) - {"tau", "tell_fps", *_OFFICIAL_INT}:
-        raise ConfigError(f"{path}: official must be a mapping with keys among tau, tell_fps, "
+        raise ConfigError(f"{path}: authors_code must be a mapping with keys among tau, tell_fps, "
                           f"{', '.join(_OFFICIAL_INT)}")
     tell_fps = raw.get("tell_fps", True)
     if not isinstance(tell_fps, bool):
-        raise ConfigError(f"{path}: official.tell_fps must be true or false, got {tell_fps!r}")
+        raise ConfigError(f"{path}: authors_code.tell_fps must be true or false, got {tell_fps!r}")
     ints = {k: _number(path, raw, k, int) for k in _OFFICIAL_INT if raw.get(k) is not None}
     if any(v < 1 for v in ints.values()):
-        raise ConfigError(f"{path}: official window sizes must be >= 1, got {ints}")
+        raise ConfigError(f"{path}: authors_code window sizes must be >= 1, got {ints}")
     t = _number(path, raw, "tau", float, tau)
     if t <= 0:
-        raise ConfigError(f"{path}: official.tau must be > 0, got {t}")
-    return OfficialGeometry(tau=t, tell_fps=tell_fps, **ints)
+        raise ConfigError(f"{path}: authors_code.tau must be > 0, got {t}")
+    return AuthorsCode(tau=t, tell_fps=tell_fps, **ints)
 
 
 def _both_selected(path: Path, raw: Any) -> dict[float, tuple[float, float]]:
@@ -296,7 +297,7 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
         both_gamma=_number(path, raw, "both_gamma"), both_selected=_both_selected(path, raw.get("both_selected")),
         device_map=None if raw.get("device_map") is None else str(raw["device_map"]),
-        official=_official(path, raw.get("official"), _number(path, raw, "tau")), path=str(path),
+        authors_code_block=_authors_code(path, raw.get("authors_code"), _number(path, raw, "tau")), path=str(path),
     )
     try:
         check_boundaries(cfg.boundaries, cfg.num_layers)

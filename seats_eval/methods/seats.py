@@ -199,7 +199,7 @@ class Seats(Method):
             raise ConfigError(f"profile {profile!r}; allowed: {', '.join(PROFILES)}")
         self.profile = profile
         self.official = profile == "official"
-        self.geometry = cfg.official_geometry
+        self.geometry = cfg.authors_code
         self.budget = budget
         lam_eff = float(lam if lam is not None else cfg.lam)
         if stage2 and self.official and not off.gate_prunes(lam_eff, budget.R_v, budget.R_a):

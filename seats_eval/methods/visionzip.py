@@ -17,7 +17,7 @@ VisionZip-om does the same for audio per 2-s window at R_a. VisionZip with R_a <
 audio by a seeded uniform draw. pre_llm returns (keep_mask, replacement_embeds).
 
 `profile=official` (default) counts per group as the authors' code does (groups: one grid
-and 50-token audio tiles, YAML `official:`): dominant = max(int((R - 0.05) * w), 1),
+and 50-token audio tiles, YAML `authors_code:`): dominant = max(int((R - 0.05) * w), 1),
 contextual = min(max(round(0.05 * w), 1), w - dominant), so totals are not exact; the
 audio-intact VisionZip re-derives (R_v, R_a) per sample from the Table 7 pair
 (on Qwen3-Omni from the pair its script passes, `script_pair`: (0.29, 1.0) at R = 0.35;
@@ -140,7 +140,7 @@ class VisionZip(Method):
         self.name, self.budget, self.both = name, budget, both
         self.context, self.merge, self.seed, self.batch = float(context), merge, int(seed), int(group_batch)
         self.profile, self.start = profile, start
-        self.geometry = cfg.official_geometry if cfg is not None else None
+        self.geometry = cfg.authors_code if cfg is not None else None
         if profile == "official" and self.geometry is not None:
             self.signal_audio_window = self.geometry.signal_audio_frames
 

@@ -152,7 +152,7 @@ class QwenOmniModel(lmms):
         # The fps told to the processor (None: its default): the authors' Qwen3 wrapper never
         # tells it (profile=official, docs/profiles.md rule 12); frames are sampled at self.fps.
         official = getattr(self.method, "profile", "paper") == "official"
-        self.processor_fps = None if official and not self.cfg.official_geometry.tell_fps else self.fps
+        self.processor_fps = None if official and not self.cfg.authors_code.tell_fps else self.fps
         self.max_frames = opts.get("max_frames")
         from .inputs import audio_seconds_used, pixel_budget
 
