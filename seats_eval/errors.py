@@ -33,3 +33,20 @@ class MediaError(DataError):
 
 class LayoutError(DataError):
     """The token sequence does not match the expected Qwen-Omni interleaving."""
+
+
+class SeamError(SeatsError):
+    """transformers hands the model's modules something seats-eval does not recognise (a renamed
+    keyword, an unknown sequence-long input, a cache of another kind): the run stops loudly
+    instead of computing something else (runtime/layer_call.py, the adapters' encoder hooks)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"transformers {transformers_version()}: {what}. seats-eval prunes through hooks on "
+                         "the stock decoder layers and refuses to run a call it cannot read; install a "
+                         "transformers version in the range pyproject.toml names, or report this release")
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__

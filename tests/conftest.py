@@ -79,8 +79,8 @@ def thinker_eager(tiny_dir):
 
 @pytest.fixture(scope="session")
 def make_inputs(processor, clips_dir):
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import PixelBudget, load_media
-    from seats_eval.models.inputs import build_inputs
 
     cache = {}
 
@@ -118,8 +118,8 @@ def thinker3(tiny3_dir):
 def make_inputs3(tiny3_dir, clips_dir):
     from transformers import AutoProcessor
 
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import PixelBudget, load_media
-    from seats_eval.models.inputs import build_inputs
 
     proc = AutoProcessor.from_pretrained(tiny3_dir)
     cache = {}
@@ -163,8 +163,8 @@ def _spine(family: str, artifacts: Path, clips_dir: Path) -> Spine:
 
         from seats_eval.backbones.config import load_backbone_config
         from seats_eval.backbones.families import get_family
+        from seats_eval.driver.inputs import build_inputs, pixel_budget
         from seats_eval.media.decode import load_media
-        from seats_eval.models.inputs import build_inputs, pixel_budget
         from seats_eval.toys.tiny import make_tiny
 
         fam = get_family(family)

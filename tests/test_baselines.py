@@ -13,6 +13,7 @@ import torch
 from seats_eval.adapters import make_adapter
 from seats_eval.backbones.budgets import Budget
 from seats_eval.backbones.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.errors import ConfigError, SeatsError
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
 from seats_eval.methods import METHOD_IDS, build_method
@@ -21,7 +22,6 @@ from seats_eval.methods.common import target
 from seats_eval.methods.dycoke import reference_frames
 from seats_eval.methods.fastv import layer_ratio
 from seats_eval.methods.fastvid import dyseg, stprune_counts
-from seats_eval.runtime.generate import generate
 from seats_eval.runtime.signals import encode_with_signals
 from seats_eval.select.merge import dpc_knn_scores, evenly_spaced, merge_assigned
 

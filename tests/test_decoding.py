@@ -9,10 +9,10 @@ import torch
 from scipy import stats
 
 from seats_eval.backbones.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
 from seats_eval.runtime.decoding import GREEDY, Decoding
-from seats_eval.runtime.generate import generate
 
 from .chat import chat_request
 

@@ -13,9 +13,9 @@ import torch
 
 from seats_eval.backbones.config import load_backbone_config
 from seats_eval.bench.flops import planned_lengths
+from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
-from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 from .oracle import oracle_generate

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
+from seats_eval.adapters.features import EncoderFeatures
+from seats_eval.driver.feature_cache import CacheEntry, CorruptEntry, FeatureCache, read_entry
 from seats_eval.errors import ConfigError
-from seats_eval.feature_cache import CacheEntry, CorruptEntry, FeatureCache, read_entry
-from seats_eval.runtime.features import EncoderFeatures
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,11 +11,11 @@ import torch
 from transformers import AutoProcessor
 
 from seats_eval.backbones.config import load_backbone_config
+from seats_eval.driver import generate
+from seats_eval.driver.feature_cache import CacheEntry, FeatureCache, expand_placeholder, model_identity
+from seats_eval.driver.inputs import build_prompt
 from seats_eval.errors import SeatsError
-from seats_eval.feature_cache import CacheEntry, FeatureCache, expand_placeholder, model_identity
 from seats_eval.methods import build_method
-from seats_eval.models.inputs import build_prompt
-from seats_eval.runtime.generate import generate
 
 from .chat import chat_request
 
@@ -132,9 +132,9 @@ def test_model_class_fills_then_hits_the_cache(tiny_dir, clips_dir, tmp_path):
     cached = m.generate_until(reqs)
     rows = [json.loads(x) for x in (rec / "records.jsonl").read_text().splitlines()]
     assert [r["encoder_cache"] for r in rows] == [False, True, True]
-    assert (m.feature_cache.hits, m.feature_cache.misses) == (2, 1)
+    assert (m.encoder.cache.hits, m.encoder.cache.misses) == (2, 1)
     assert len(list((tmp_path / "cache").rglob("*.pt"))) == 1
-    m.feature_cache = None  # the same model without the cache answers the same
+    m.encoder.cache = None  # the same model without the cache answers the same
     assert m.generate_until(reqs) == cached
 
 
@@ -146,7 +146,7 @@ def _tensors(tree) -> list[torch.Tensor]:
 
 
 def _stored_tensor_bytes(path) -> int:
-    from seats_eval.feature_cache import load_state
+    from seats_eval.driver.feature_cache import load_state
 
     return sum(t.numel() * t.element_size() for t in _tensors(load_state(path)["entry"]))
 
@@ -175,13 +175,13 @@ def test_corrupted_entry_is_reported_deleted_and_recomputed(tiny_dir, clips_dir,
     finally:
         logger.remove(sink)
     assert again == good
-    assert m.feature_cache.bad == 1
+    assert m.encoder.cache.bad == 1
     assert any("does not match its checksum" in w and str(entry_file) in w for w in warnings)
     assert read_entry_ok(entry_file)  # recomputed and stored again, verified
 
 
 def read_entry_ok(path) -> bool:
-    from seats_eval.feature_cache import read_entry
+    from seats_eval.driver.feature_cache import read_entry
 
     return read_entry(path, key=path.stem) is not None
 
@@ -207,7 +207,7 @@ def test_cache_info_lists_entries_and_bad_ones(thinker, processor, make_inputs, 
 # --- concurrent workers (data-parallel ranks, Slurm array tasks) on one cache -------------------
 
 def _tiny_entry(seed: int) -> CacheEntry:
-    from seats_eval.runtime.features import EncoderFeatures
+    from seats_eval.adapters.features import EncoderFeatures
 
     g = torch.Generator().manual_seed(seed)
     feats = EncoderFeatures(audio=torch.randn(6, 8, generator=g), video=torch.randn(12, 8, generator=g),
@@ -250,7 +250,7 @@ def test_concurrent_workers_never_see_or_leave_a_partial_entry(tmp_path):
 def test_a_bad_entry_replaced_by_another_worker_is_read_not_deleted(tmp_path, monkeypatch):
     """Worker A finds an entry bad; before A deletes it, worker B writes a good one under the
     same key. A must not delete B's entry: it reads it instead."""
-    import seats_eval.feature_cache as fc
+    import seats_eval.driver.feature_cache as fc
 
     a, b = FeatureCache(tmp_path, {"model": "m"}), FeatureCache(tmp_path, {"model": "m"})
     key = "cd" + "1" * 38

@@ -13,8 +13,8 @@ from seats_eval.bench.flops import (
     prefill_flops,
     prefill_flops_from_lengths,
 )
+from seats_eval.driver import generate
 from seats_eval.methods import build_method
-from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 

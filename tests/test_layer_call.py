@@ -12,9 +12,10 @@ import pytest
 import torch
 import transformers
 
-from seats_eval.runtime import layer_call
-from seats_eval.runtime.generate import generate
-from seats_eval.runtime.layer_call import LayerCall, SeamError, cache_keyword, prune_kv
+from seats_eval import errors
+from seats_eval.driver import generate
+from seats_eval.runtime.kv_cache import PrunableCache
+from seats_eval.runtime.layer_call import LayerCall, SeamError, cache_keyword
 
 from .conftest import EOS
 from .oracle import oracle_generate
@@ -141,23 +142,19 @@ def test_cache_keyword_follows_the_signature():
         cache_keyword(Neither())
 
 
-def test_prune_kv_refuses_a_layer_of_another_length():
-    class Layer:
-        def __init__(self, n):
-            self.keys = torch.arange(2 * n, dtype=torch.float32).view(1, 1, n, 2)
-            self.values = self.keys.clone()
-
-    class Cache:
-        layers = [Layer(5), Layer(5), Layer(4)]
-
-    cache = Cache()
+def test_keep_positions_refuses_a_layer_of_another_length():
+    cache = PrunableCache()
+    for j, n in enumerate((5, 5, 4)):
+        keys = torch.arange(2 * n, dtype=torch.float32).view(1, 1, n, 2)
+        cache.update(keys, keys.clone(), j)
     idx = torch.tensor([0, 2, 4])
-    prune_kv(cache, range(2), 5, lambda dev: idx)
+    cache.keep_positions(range(2), 5, lambda dev: idx)
     assert cache.layers[0].keys[0, 0, :, 0].tolist() == [0.0, 4.0, 8.0]
+    assert cache.layers[1].values[0, 0, :, 0].tolist() == [0.0, 4.0, 8.0]
     with pytest.raises(SeamError, match="cache layer 2"):
-        prune_kv(cache, range(3), 3, lambda dev: torch.tensor([0, 1]))
+        cache.keep_positions(range(3), 3, lambda dev: torch.tensor([0, 1]))
 
 
 def test_seam_error_names_the_installed_version():
-    assert layer_call.transformers_version() == transformers.__version__
+    assert errors.transformers_version() == transformers.__version__
     assert transformers.__version__ in str(SeamError("x"))

@@ -42,13 +42,13 @@ def full_model(tiny_dir, tmp_path_factory):
 
 
 def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thinker):
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import load_media
-    from seats_eval.models.inputs import build_inputs
 
     path = str(clips_dir / "av_moving.mp4")
     [answer] = [r.text for r in full_model.generate_until([_request(path)])]
     media = load_media(path, fps=2, max_frames=full_model.max_frames_for(None),
-                       pixels=full_model.pixels, audio_max_seconds=full_model.audio_max_seconds)
+                       pixels=full_model.encoder.pixels, audio_max_seconds=full_model.encoder.audio_max_seconds)
     inputs = build_inputs(processor, media, "Which? A. a B. b", system_prompt=QWEN_OMNI_SYSTEM_PROMPT)
     with torch.no_grad():
         ids = thinker.generate(**inputs, use_audio_in_video=True, max_new_tokens=3, do_sample=False)
@@ -59,7 +59,7 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
 
 
 def test_the_tasks_system_turn_is_sent_and_empty_means_empty(full_model, clips_dir, processor):
-    from seats_eval.models.inputs import build_prompt
+    from seats_eval.driver.inputs import build_prompt
 
     path = str(clips_dir / "video_only.mp4")
     full_model.generate_until([_request(path, system=""), _request(path, system="Be brief.", doc_id=1),

@@ -19,9 +19,9 @@ from seats_eval.backbones.calibrate import calibrate_curve, isotonic, write_conf
 from seats_eval.backbones.config import load_backbone_config
 from seats_eval.cli import main as cli_main
 from seats_eval.commands import probe as probe_cmd
+from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
-from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 from .oracle import oracle_generate

@@ -38,15 +38,15 @@ def test_layout_on_qwen3_processor_output(thinker3, make_inputs3, clip, windows)
 def test_official_qwen3_never_tells_the_processor_the_fps(tiny3_dir, clips_dir):
     # rule 12 (docs/profiles.md): the authors' Qwen3 wrapper passes no fps, so the processor's default (1.0 in
     # transformers 5.23) makes each temporal grid 2 s; frames are still sampled at 2 fps
+    from seats_eval.driver.inputs import build_inputs
     from seats_eval.media.decode import load_media
     from seats_eval.models.ids import Model_seats_qwen3omni
-    from seats_eval.models.inputs import build_inputs
 
     official = Model_seats_qwen3omni(pretrained=str(tiny3_dir), R=0.3)
     paper = Model_seats_qwen3omni(pretrained=str(tiny3_dir), R=0.3, profile="paper")
-    assert (official.processor_fps, official.fps, paper.processor_fps) == (None, 2.0, 2.0)
-    media = load_media(str(clips_dir / "av_moving.mp4"), fps=2, max_frames=8, pixels=official.pixels,
-                       audio_max_seconds=official.audio_max_seconds)
+    assert (official.encoder.processor_fps, official.encoder.fps, paper.encoder.processor_fps) == (None, 2.0, 2.0)
+    media = load_media(str(clips_dir / "av_moving.mp4"), fps=2, max_frames=8, pixels=official.encoder.pixels,
+                       audio_max_seconds=official.encoder.audio_max_seconds)
     told = {fps: build_inputs(official.processor, media, "q", fps=fps) for fps in (None, 2.0)}
     assert float(told[None]["video_second_per_grid"][0]) == 2.0
     assert float(told[2.0]["video_second_per_grid"][0]) == 1.0

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from seats_eval.backbones.budgets import layer_counts
+from seats_eval.driver import generate
 from seats_eval.layout import TEXT
 from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, Method, PreLLMResult
-from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 from .oracle import oracle_generate
@@ -99,11 +99,11 @@ def test_seats_matches_oracle_with_exact_counts(spine, R, clip):
 
 def test_oracle_detects_a_wrong_cache(spine, monkeypatch):
     """The oracle is only worth something if it fails on a broken runtime."""
-    from seats_eval.runtime import prune
+    from seats_eval.runtime.kv_cache import PrunableCache
 
     thinker, inputs = spine.thinker(), spine.make_inputs("av_moving.mp4")
     # keep the stale K/V of dropped tokens (what a renamed cache keyword did before layer_call)
-    monkeypatch.setattr(prune, "prune_kv", lambda *args: None)
+    monkeypatch.setattr(PrunableCache, "keep_positions", lambda *args: None)
     res = generate(thinker, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS)
     tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=5, eos=EOS)
     torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)  # prefill unaffected
@@ -113,16 +113,16 @@ def test_oracle_detects_a_wrong_cache(spine, monkeypatch):
 def test_each_layer_cache_is_pruned_once(spine, monkeypatch):
     """Every layer up to the last drop step is pruned exactly once (from the positions it saw
     to the survivors), not once per later drop step; the oracle tests above check the result."""
-    from seats_eval.runtime import prune
+    from seats_eval.runtime.kv_cache import PrunableCache
 
     pruned: list[int] = []
-    original = prune.prune_kv
+    original = PrunableCache.keep_positions
 
-    def counting(cache, layers, length, index_on):
+    def counting(cache, layers, length, rows_on):
         pruned.extend(layers)
-        return original(cache, layers, length, index_on)
+        return original(cache, layers, length, rows_on)
 
-    monkeypatch.setattr(prune, "prune_kv", counting)
+    monkeypatch.setattr(PrunableCache, "keep_positions", counting)
     res = generate(spine.thinker(), spine.make_inputs("av_moving.mp4"), ScriptedMethod(), max_new_tokens=2,
                    eos_token_ids=EOS)
     assert pruned == list(range(max(res.record.step_layers) + 1))

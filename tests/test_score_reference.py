@@ -18,9 +18,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seats_eval.driver import generate
 from seats_eval.layout import TEXT
 from seats_eval.methods.base import DropStep, Method
-from seats_eval.runtime.generate import generate
 
 from .conftest import EOS
 from .omni_inputs import omni_inputs

@@ -19,9 +19,9 @@ import torch
 
 from seats_eval.adapters import make_adapter
 from seats_eval.backbones.config import load_backbone_config
+from seats_eval.driver import generate
 from seats_eval.layout import AUDIO, VIDEO
 from seats_eval.methods import build_method
-from seats_eval.runtime.generate import generate
 from seats_eval.runtime.signals import encode_with_signals
 
 from .conftest import EOS, _load
@@ -61,8 +61,8 @@ def _features(model, inputs, method, modality: int, window: int):
     return feats, layout
 
 
-CASES = [("official", VIDEO, 0), ("official", VIDEO, 1), ("official", VIDEO, 2), ("official", AUDIO, 0),
-         ("official", AUDIO, 1), ("next_layer", VIDEO, 1), ("attention", VIDEO, 2), ("attention", AUDIO, 1)]
+CASES = [("same_layer", VIDEO, 0), ("same_layer", VIDEO, 1), ("same_layer", VIDEO, 2), ("same_layer", AUDIO, 0),
+         ("same_layer", AUDIO, 1), ("next_layer", VIDEO, 1), ("attention", VIDEO, 2), ("attention", AUDIO, 1)]
 
 
 @pytest.mark.parametrize("profile", ["paper", "official"])

@@ -26,17 +26,13 @@ def family_of_model_type(model_type: str, what: str = "checkpoint") -> Family:
 
 def make_adapter(thinker: Any, window: WindowGeometry | None = None) -> OmniAdapter:
     """The adapter of a loaded thinker; `window` (the backbone config's) must agree with the
-    checkpoint's interleaving. Points the text model at the score-capturing attention wrapper
-    (output unchanged)."""
+    checkpoint's interleaving. Changes nothing on the thinker (the sample driver installs the
+    runtime's attention wrapper, once: driver/pipeline.py)."""
     import importlib
-
-    from ..runtime.attention import use_wrapped_attention
 
     fam = family_of_model_type(str(getattr(thinker.config, "model_type", "")), type(thinker).__name__)
     module, cls = fam.adapter.split(":")
-    adapter = getattr(importlib.import_module(f"{__name__}.{module}"), cls)(thinker, window)
-    use_wrapped_attention(adapter.lm.config, adapter.eager_attention)
-    return adapter
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(thinker, window)
 
 
 def load_thinker(pretrained: str, dtype: Any, device_map: Any, attn: str) -> Any:

@@ -16,9 +16,8 @@ import torch
 from ..backbones.config import WindowGeometry
 from ..errors import ConfigError
 from ..layout import build_layout
-from ..runtime.features import EncoderFeatures
-from ..runtime.layer_call import required
-from .base import PreparedSample
+from .base import LayerInputs, PreparedSample, required
+from .features import EncoderFeatures
 
 
 def _eager_attention() -> Any:
@@ -80,12 +79,11 @@ class Qwen25OmniAdapter:
         k = attn.k_proj(x).view(b, s, -1, attn.head_dim).transpose(1, 2)
         return q, k
 
-    def prefill_attention_mask(self, length: int, dtype: torch.dtype, device: torch.device) -> Any:
-        """sdpa/flash: no mask (causal via is_causal). eager: an explicit additive causal
-        mask, which the runtime slices on both axes at every drop."""
-        from ..runtime.attention import base_implementation
-
-        if "eager" not in base_implementation(self.lm.config):
+    def prefill_attention_mask(self, length: int, dtype: torch.dtype, device: torch.device, eager: bool) -> Any:
+        """sdpa/flash: no mask (causal via is_causal). eager (the attention function the
+        runtime's wrapper calls): an explicit additive causal mask, which the runtime slices
+        on both axes at every drop."""
+        if not eager:
             return {"full_attention": None}
         mask = torch.full((length, length), torch.finfo(dtype).min, dtype=dtype, device=device)
         return {"full_attention": torch.triu(mask, diagonal=1)[None, None]}
@@ -163,6 +161,9 @@ class Qwen25OmniAdapter:
             sample=sample,
         )
         return PreparedSample(input_ids, embeds, position_ids, rope_deltas, layout, outputs)
+
+    def layer_inputs(self, prep: PreparedSample) -> LayerInputs | None:
+        return None  # nothing is added between Qwen2.5-Omni's decoder layers
 
     # -- Stage I signals ----------------------------------------------------------------------
     def vision_signal_module(self) -> torch.nn.Module:

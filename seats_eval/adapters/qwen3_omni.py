@@ -4,8 +4,9 @@
   interleaved by timestamp with the video grids: TokenLayout's time-based windows cover this.
 - q_norm / k_norm inside attention: the Stage II score projection applies them too.
 - DeepStack: features of intermediate vision layers are added to the hidden states of
-  video positions after the first decoder layers. The runtime adds them itself, at the
-  positions still alive, so token dropping and DeepStack compose.
+  video positions after the first decoder layers. `DeepStack` (handed to the runtime by
+  `layer_inputs`) adds them at the positions still alive, so token dropping and DeepStack
+  compose.
 - The vision encoder keeps raster order (no window permutation) and projects q/k/v fused.
 - The text model always builds its own causal mask (no precomputed mapping).
 """
@@ -16,8 +17,9 @@ from typing import Any
 
 import torch
 
-from ..runtime.features import EncoderFeatures
-from ..runtime.layer_call import required
+from ..layout import VIDEO, TokenLayout
+from .base import PreparedSample, required
+from .features import EncoderFeatures
 from .qwen2_5_omni import Qwen25OmniAdapter
 
 
@@ -54,7 +56,7 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
         k = attn.k_norm(attn.k_proj(x).view(b, s, -1, attn.head_dim)).transpose(1, 2)
         return q, k
 
-    def prefill_attention_mask(self, length: int, dtype, device) -> Any:
+    def prefill_attention_mask(self, length: int, dtype, device, eager: bool) -> Any:
         return None  # the stock text model builds it; the runtime slices it at every drop
 
     def decode_attention_mask(self) -> Any:
@@ -63,6 +65,10 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
     def _extra_video_features(self, video: Any, feats: EncoderFeatures) -> None:
         feats.deepstack = [torch.cat(f, dim=0) if isinstance(f, (list, tuple)) else f
                            for f in video.deepstack_features]
+
+    def layer_inputs(self, prep: PreparedSample) -> DeepStack | None:
+        feats = prep.encoder_outputs.get("deepstack")
+        return DeepStack(feats, prep.layout.modality) if feats else None
 
     def _rope_index(self, input_ids: torch.Tensor, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         fam = inputs.get("feature_attention_mask")  # positional: the Qwen3 signature names differ
@@ -81,3 +87,27 @@ class Qwen3OmniAdapter(Qwen25OmniAdapter):
 
     def vision_to_raster(self, recv: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         return recv  # merged tokens are already in raster order
+
+
+class DeepStack:
+    """One sample's DeepStack: after decoder layer j (j < number of DeepStack layers) the
+    j-th vision layer's features are added at the video positions still alive, as the stock
+    text model does on the unpruned sequence."""
+
+    def __init__(self, features: list[torch.Tensor], modality: torch.Tensor) -> None:
+        self.features = features
+        is_video = (modality == VIDEO).long()
+        self._video_rank = torch.cumsum(is_video, 0) - 1  # row of each original video position
+
+    def after_layer(self, layer: int, hidden: torch.Tensor, kept: TokenLayout) -> torch.Tensor | None:
+        """Masked over all positions (no nonzero: no device sync)."""
+        if not 0 <= layer < len(self.features):
+            return None
+        feats = self.features[layer]
+        if feats.shape[0] == 0:  # no video rows to add (shape is host metadata: no sync)
+            return hidden
+        dev = hidden.device
+        is_video = (kept.modality == VIDEO).to(dev)[None, :, None]
+        rows = self._video_rank[kept.position].clamp_min(0)
+        add = feats[rows.to(feats.device)].to(dev, hidden.dtype)
+        return torch.where(is_video, hidden + add[None], hidden)

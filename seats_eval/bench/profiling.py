@@ -208,7 +208,7 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
                   attn: str = "sdpa", seed: int = 0, profile: bool = False) -> dict[str, Any]:
     """Prefill, TTFT, peak memory and selection time per method, full tokens included.
     `profile`: also record the top ops of one run of full tokens and of the lowest-R SEATS."""
-    from ..adapters import make_adapter
+    from ..driver import SamplePipeline
     from ..runtime.generate import run_prepared
     from .flops import geometry
 
@@ -217,7 +217,7 @@ def bench_prefill(methods: list[tuple[str, float | None]], preset: str = "cpu-pr
     cfg = load_backbone_config(backbone)
     torch.manual_seed(seed)
     thinker, facts = build_bench_thinker(preset, cfg, dev, attn)
-    adapter = make_adapter(thinker)
+    adapter = SamplePipeline(thinker).adapter  # with the attention wrapper the score probes need
     prep, sig = synthetic_prepared(thinker, cfg, windows, dev)
     S = prep.layout.length
     tc = thinker.config.text_config

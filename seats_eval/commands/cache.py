@@ -25,7 +25,7 @@ def _size(n: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..feature_cache import CorruptEntry, cache_entries, read_entry
+    from ..driver.feature_cache import CorruptEntry, cache_entries, read_entry
 
     root = Path(args.dir)
     if not root.is_dir():

@@ -10,7 +10,7 @@ functions are called, not re-written): n = smart_nframes(duration * fps clipped 
 [4, max_frames], even) frames at rounded linspace indices over the container's frame
 count, each resized (bicubic, antialiased) to smart_resize() under the per-video pixel
 cap max(min(768 tokens, total_pixels / n * 2), 1.05 * min_pixels), capped by max_pixels.
-The processor is then told not to resize again (models/inputs.py).
+The processor is then told not to resize again (driver/inputs.py).
 
 Readers, frame-accurate and tested equal to qwen-omni-utils' frames: PyAV with keyframe
 seeking (the default; `av` is a dependency), then, when installed (the extras

@@ -10,6 +10,9 @@ counted by the tasks' `sample_failures` metric, and written to `failures.jsonl` 
 directory is configured; the run goes on. Any other exception is a bug: it propagates (with
 `seats-eval eval`, the run exits non-zero with its traceback). Per-sample prune records
 (tokens per layer and modality, FLOPs, timings, media facts) go to `records.jsonl`.
+The sample itself is the driver's (seats_eval/driver/): the encoder turns the video and the
+question into inputs and features (with the feature cache), the pipeline runs it; this class
+keeps lmms-eval's plumbing: options, requests, record and failure rows, result objects.
 Data parallel (`accelerate launch`): each rank on its own device, rows written per rank and
 merged by rank 0 at the end (models/parallel.py).
 """
@@ -31,8 +34,11 @@ from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
 
-from ..adapters import load_thinker, make_adapter
+from ..adapters import load_thinker
 from ..backbones.config import load_backbone_config
+from ..driver import SamplePipeline
+from ..driver.encoder import SampleEncoder
+from ..driver.inputs import pixel_budget
 from ..errors import ConfigError, DataError
 from ..io.runs import run_id
 from ..methods import build_method
@@ -65,6 +71,18 @@ def cli_arg(argv: list[str], flag: str) -> str | None:
         if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
     return None
+
+
+def check_cli(argv: list[str]) -> None:
+    """The checks that need lmms-eval's own command line (this process started by its CLI):
+    `--model_args` repeating a key (R=0.1,R=0.35: lmms-eval would keep the last silently),
+    and `--output_path` writable (lmms-eval finds out only at the end)."""
+    model_args = cli_arg(argv, "--model_args")
+    if model_args is not None:
+        check_arg_string(model_args)
+    output = cli_arg(argv, "--output_path")
+    if output is not None:
+        check_writable(Path(output), "lmms-eval's --output_path")
 
 
 def _default_attn() -> str:
@@ -102,9 +120,7 @@ class QwenOmniModel(lmms):
     def __init__(self, **options: Any) -> None:
         super().__init__()
         # Every option checked before any weights load (methods/options.py): a typo fails in seconds.
-        model_args = cli_arg(sys.argv, "--model_args")
-        if model_args is not None:
-            check_arg_string(model_args)  # R=0.1,R=0.35: lmms-eval would keep the last silently
+        check_cli(sys.argv)
         opts, method_options = split_model_args(f"{self.method_id} model args", options)
         device, device_map, dtype = opts.get("device"), opts.get("device_map"), opts.get("dtype", "auto")
         self.pretrained = opts.get("pretrained") or load_backbone_config(self.backbone).pretrained
@@ -113,9 +129,6 @@ class QwenOmniModel(lmms):
         self.method = build_method(self.method_id, self.cfg, method_options)
         self.run_id = run_id()
         self.record_dir = self._open_record_dir(opts.get("record_dir") or os.environ.get("SEATS_RECORD_DIR"))
-        output = cli_arg(sys.argv, "--output_path")
-        if output is not None:
-            check_writable(Path(output), "lmms-eval's --output_path")
         cache_root = opts.get("feature_cache", os.environ.get("SEATS_ENCODER_CACHE"))
         if cache_root and str(cache_root).lower() not in ("off", "none", "false", "0"):
             check_writable(Path(cache_root), "the encoder feature cache folder")
@@ -143,29 +156,23 @@ class QwenOmniModel(lmms):
             self.thinker.to(self._device)
         else:  # inputs go where the embeddings live
             self._device = self.thinker.get_input_embeddings().weight.device
-        self.adapter = make_adapter(self.thinker, self.cfg.window)  # refuses another interleaving
-        self.cfg.check_depth(self.adapter.num_layers)
+        self.pipeline = SamplePipeline(self.thinker, self.cfg.window)  # refuses another interleaving
+        self.cfg.check_depth(self.pipeline.adapter.num_layers)
         from transformers import AutoProcessor
 
         self.processor = AutoProcessor.from_pretrained(self.pretrained)
-        self.fps = float(opts.get("fps") or self.cfg.fps)
-        # The fps told to the processor (None: its default): the authors' Qwen3 wrapper never
-        # tells it (profile=official, docs/profiles.md rule 12); frames are sampled at self.fps.
-        official = getattr(self.method, "profile", "paper") == "official"
-        self.processor_fps = None if official and not self.cfg.authors_code.tell_fps else self.fps
         self.max_frames = opts.get("max_frames")
-        from .inputs import audio_seconds_used, pixel_budget
-
-        # The reference frame sizing (media/decode.py) and the audio the processor keeps.
-        self.pixels = pixel_budget(self.processor, self.cfg, min_pixels=opts.get("min_pixels"),
-                                   max_pixels=opts.get("max_pixels"), total_pixels=opts.get("total_pixels"))
-        self.audio_max_seconds = audio_seconds_used(self.processor)
+        pixels = pixel_budget(self.processor, self.cfg, min_pixels=opts.get("min_pixels"),
+                              max_pixels=opts.get("max_pixels"), total_pixels=opts.get("total_pixels"))
+        self.encoder = SampleEncoder(self.pipeline.adapter, self.processor, self.cfg, self.method,
+                                     fps=float(opts.get("fps") or self.cfg.fps), pixels=pixels,
+                                     cache=self._open_feature_cache(cache_root), device=self._device,
+                                     dtype=self.thinker.dtype)
         self.system_prompt = opts.get("system_prompt", "auto")
         self.max_new_tokens = opts.get("max_new_tokens")
         tok = self.processor.tokenizer
         self.eos_ids = sorted({i for i in (tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>"),
                                            tok.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
-        self.feature_cache = self._open_feature_cache(cache_root)
         self.failures: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
         self._rank, self._world_size = (0, 1) if acc is None else (acc.process_index, acc.num_processes)
@@ -176,7 +183,7 @@ class QwenOmniModel(lmms):
         off, which __init__ decided from off / none / false / 0)."""
         if root is None:
             return None
-        from ..feature_cache import FeatureCache, model_identity
+        from ..driver.feature_cache import FeatureCache, model_identity
 
         logger.info(f"seats-eval: encoder feature cache at {root}")
         return FeatureCache(root, model_identity(self.pretrained, self.thinker))
@@ -199,7 +206,7 @@ class QwenOmniModel(lmms):
         about = self.method.describe()
         return {"run_id": self.run_id, "model": type(self).__name__.removeprefix("Model_"),
                 "pretrained": self.pretrained, "method": self.method_id, "R": about.get("R"),
-                "profile": getattr(self.method, "profile", about.get("profile"))}
+                "profile": about.get("profile")}
 
     # lmms-eval plumbing ------------------------------------------------------------------
     @property
@@ -275,7 +282,6 @@ class QwenOmniModel(lmms):
                 decoding: Decoding = GREEDY) -> tuple[str, dict[str, Any] | None]:
         """(the answer, its record row; None when the sample failed)."""
         from ..bench.flops import prefill_flops
-        from ..runtime.generate import generate
 
         sample = f"{task}/{split}/{doc_id}"
         path = ""
@@ -287,25 +293,21 @@ class QwenOmniModel(lmms):
             path = str(visuals[0])
             max_frames = self.max_frames_for(prompts.frame_cap(messages))
             system_prompt = self.system_prompt_for(task_system)
-            inputs, features, media_info, fill = self._inputs(path, context, system_prompt, max_frames, sample)
+            enc = self.encoder.encode(path, context, system_prompt, max_frames, sample)
             max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))
             t0 = time.perf_counter()
-            res = generate(self.thinker, inputs, self.method, max_new_tokens=max_new,
-                           eos_token_ids=self.eos_ids, sample=sample, features=features,
-                           capture_signals=self.feature_cache is not None, window=self.cfg.window,
-                           decoding=decoding)
-            if fill is not None:
-                fill(res.extras["features"])
+            res = self.pipeline.run(enc.inputs, enc.features, self.method, encode_s=enc.encode_s,
+                                    max_new_tokens=max_new, eos_token_ids=self.eos_ids, sample=sample,
+                                    decoding=decoding)
             answer = self.processor.tokenizer.decode(
                 [t for t in res.tokens if t not in self.eos_ids], skip_special_tokens=True
             ).strip()
             rec = res.record.as_log()
-            rec.update({"task": task, "doc_id": doc_id, "video": path, **media_info,
-                        "system_prompt": system_prompt,
-                        "encoder_cache": None if self.feature_cache is None else fill is None,
-                        "tflops": prefill_flops(self.thinker.config.text_config, res.record.layer_counts) / 1e12,
-                        "tflops_true": prefill_flops(self.thinker.config.text_config, res.record.layer_counts,
-                                                     "true") / 1e12,
+            text_config = self.thinker.config.text_config
+            rec.update({"task": task, "doc_id": doc_id, "video": path, **enc.media_info,
+                        "system_prompt": system_prompt, "encoder_cache": enc.cache_hit,
+                        "tflops": prefill_flops(text_config, res.record.layer_counts) / 1e12,
+                        "tflops_true": prefill_flops(text_config, res.record.layer_counts, "true") / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer, "output_tokens": len(res.tokens),
                         **decoding.describe()})
             if record:  # not a rank-padding copy (models/parallel.py)
@@ -320,46 +322,6 @@ class QwenOmniModel(lmms):
                 self.failures.append(fail)
                 self._write("failures", fail)
             return f"{FAILURE_MARKER} {msg}", None
-
-    def _inputs(self, path: str, context: str, system_prompt: str, max_frames: int, sample: str):
-        """(inputs, cached features or None, media facts for the record, fill) for one sample:
-        from the feature cache when it holds this video, else decoded and processed;
-        `fill(features)` stores a new entry after the run (None on a hit or with the cache off)."""
-        from ..media.decode import load_media
-        from .inputs import build_inputs, build_prompt
-
-        cache = self.feature_cache if Path(path).is_file() else None  # a missing file: load_media says so
-        if cache is not None:
-            from ..feature_cache import CacheEntry
-
-            settings = {"fps": self.fps, "processor_fps": self.processor_fps, "max_frames": max_frames,
-                        "pixels": self.pixels.as_dict(), "audio_max_seconds": self.audio_max_seconds,
-                        "signal_audio_window": self.method.signal_audio_window}
-            key = cache.key(path, settings)
-            prompt_ids = self.processor.tokenizer(build_prompt(self.processor, context, system_prompt))["input_ids"]
-            entry = cache.load(key)
-            if entry is not None:
-                inputs = entry.inputs_for(prompt_ids, self.adapter.video_token_id, self._device, sample)
-                return inputs, entry.features.to(self._device), entry.media_info, None
-        media = load_media(path, fps=self.fps, max_frames=max_frames, pixels=self.pixels,
-                           audio_max_seconds=self.audio_max_seconds)
-        inputs = build_inputs(self.processor, media, context, system_prompt=system_prompt, fps=self.processor_fps)
-        inputs = inputs.to(self._device)
-        for k in ("pixel_values_videos", "input_features"):
-            if k in inputs:
-                inputs[k] = inputs[k].to(self.thinker.dtype)
-        media_info = {"has_audio": media.audio is not None, **media.describe()}
-        if media.audio_cut:
-            logger.info(f"seats-eval: {sample}: audio cut to {self.audio_max_seconds:g} s of "
-                        f"{media.audio_seconds:.1f} s (what the processor keeps)")
-        if cache is None:
-            return inputs, None, media_info, None
-
-        def fill(features: Any) -> None:
-            entry = CacheEntry.build(prompt_ids, inputs, features, media_info)
-            cache.store(key, entry, cache.key_payload(path, settings))
-
-        return inputs, None, media_info, fill
 
     def _write(self, name: str, row: dict[str, Any]) -> None:
         if self.record_dir is None:

@@ -89,6 +89,11 @@ def use_wrapped_attention(config, eager: Callable) -> str:
 _WRAPPED: dict[str, str] = {}  # registered wrapper name -> the implementation it wraps
 
 
+def is_wrapped(config) -> bool:
+    """Whether `config` points at one of the wrappers (the probes can see its attention)."""
+    return str(config._attn_implementation) in _WRAPPED
+
+
 def base_implementation(config) -> str:
     impl = str(config._attn_implementation)
     return _WRAPPED.get(impl, impl)

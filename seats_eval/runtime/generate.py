@@ -1,7 +1,8 @@
-"""Greedy generation through the pruning runtime (batch size 1).
+"""One sample through the pruning runtime, after the encoders (batch size 1).
 
-`generate`: encoders (or cached features) -> adapter.prepare (placeholders, M-RoPE,
-TokenLayout) -> `run_prepared`, which is three steps:
+The sample driver (driver/pipeline.py) brings a sample to the LLM's door (encoders or
+cached features -> adapter.prepare: placeholders, M-RoPE, TokenLayout); `run_prepared` does
+the rest in three steps:
 1. `stage1`: the method's plan for the sample, then its pre-LLM selection (Stage I /
    pre-LLM baselines) applied to the LLM input;
 2. `PruningRuntime.prefill`: the stock language model under the runtime's hooks (Stage II
@@ -10,6 +11,8 @@ TokenLayout) -> `run_prepared`, which is three steps:
    attending to its own (pruned) KV cache, with explicit unpruned M-RoPE positions; greedy,
    or sampled as `decoding` (runtime/decoding.py) says.
 Benchmarks enter at `run_prepared` with synthetic embeddings of real token counts.
+The adapter's text model must carry the runtime's attention wrapper when a method reads
+attention scores (SamplePipeline installs it).
 """
 
 from __future__ import annotations
@@ -20,16 +23,13 @@ from typing import Any
 
 import torch
 
-from ..adapters import make_adapter
 from ..adapters.base import OmniAdapter, PreparedSample
-from ..backbones.config import WindowGeometry
 from ..errors import SeatsError
 from ..layout import TEXT, TokenLayout
 from ..methods.base import EncoderSignals, Method, Plan, PreLLMContext, PruneRecord
 from .decoding import GREEDY, Decoding
-from .features import EncoderFeatures
+from .prefix import SharedPrefix
 from .prune import PruningRuntime
-from .signals import encode_with_signals
 
 
 @dataclass
@@ -51,52 +51,6 @@ class LLMInput:
 
 
 @torch.no_grad()
-def generate(
-    thinker: Any,
-    inputs: dict[str, Any],
-    method: Method,
-    *,
-    max_new_tokens: int = 32,
-    eos_token_ids: list[int] | tuple[int, ...] = (),
-    sample: str = "",
-    return_text_logits: bool = False,
-    features: EncoderFeatures | None = None,
-    capture_signals: bool = False,
-    window: WindowGeometry | None = None,
-    decoding: Decoding = GREEDY,
-) -> GenerationResult:
-    """Run one sample end to end; see the module docstring for the steps.
-
-    `features`: encoder outputs computed earlier for the same media (the feature cache);
-    the encoders then do not run, unless the method needs Stage I signals they lack.
-    `capture_signals`: record Stage I signals even when the method does not use them (so a
-    cached entry serves every method). The features used are in `result.extras["features"]`.
-    `window`: the backbone config's interleaving, checked against the checkpoint's.
-    `decoding`: greedy (default) or sampling, with a stream seeded per `sample`.
-    """
-    adapter = make_adapter(thinker, window)
-    record = PruneRecord()
-    t0 = time.perf_counter()
-    need = method.needs_encoder_signals
-    window_ok = features is not None and features.audio_window == method.signal_audio_window
-    if features is None or (need and not (features.signals_captured and window_ok)):
-        if features is not None and inputs.get("pixel_values_videos") is None and inputs.get("input_features") is None:
-            raise SeatsError(f"{sample}: cached encoder features lack the Stage I signals {method.name} needs, "
-                             "and the inputs carry no media to recompute them")
-        features = (encode_with_signals(adapter, inputs, method.signal_audio_window) if need or capture_signals
-                    else adapter.encode(inputs))
-    prep = adapter.prepare(inputs, sample=sample, features=features)
-    signals = features.signals(prep.layout) if need else None
-    _sync(prep.inputs_embeds)
-    record.timings["encode_s"] = time.perf_counter() - t0
-    result = run_prepared(adapter, prep, method, signals, record, max_new_tokens=max_new_tokens,
-                          eos_token_ids=eos_token_ids, sample=sample, return_text_logits=return_text_logits,
-                          decoding=decoding)
-    result.extras["features"] = features
-    return result
-
-
-@torch.no_grad()
 def run_prepared(
     adapter: OmniAdapter,
     prep: PreparedSample,
@@ -109,24 +63,28 @@ def run_prepared(
     sample: str = "",
     return_text_logits: bool = False,
     decoding: Decoding = GREEDY,
+    shared: SharedPrefix | None = None,
 ) -> GenerationResult:
-    """Everything after the encoders: Stage I, pruned prefill, decode."""
+    """Everything after the encoders: Stage I, pruned prefill, decode. `shared`: the media
+    prefix of an earlier question on the same video, when its LLM input starts the same
+    (runtime/prefix.py; `extras["shared_tokens"]` says how many tokens it spared)."""
     record = record if record is not None else PruneRecord()
     plan = method.plan(prep.layout.counts())
     llm_input = stage1(prep, method, plan, signals, record, sample)
     runtime = PruningRuntime(adapter, method, plan, llm_input.layout, record, sample=sample,
-                             deepstack=prep.encoder_outputs.get("deepstack"), full_modality=prep.layout.modality)
+                             layer_inputs=adapter.layer_inputs(prep))
     with runtime.installed():
         t = time.perf_counter()
-        logits, text_logits = runtime.prefill(llm_input.embeds, llm_input.positions, return_text_logits)
-        _sync(logits)
+        logits, text_logits = runtime.prefill(llm_input.embeds, llm_input.positions, return_text_logits, shared)
+        sync(logits)
         record.timings["prefill_s"] = time.perf_counter() - t
         record.timings["inner_select_s"] = sum(s["seconds"] for s in record.steps)
         t = time.perf_counter()
         tokens = decode(runtime, logits, prep, max_new_tokens, eos_token_ids, decoding,
                         decoding.generator(sample, logits.device))
         record.timings["decode_s"] = time.perf_counter() - t
-    return GenerationResult(tokens=tokens, record=record, prefill_logits=logits, text_logits=text_logits)
+    return GenerationResult(tokens=tokens, record=record, prefill_logits=logits, text_logits=text_logits,
+                            extras={"shared_tokens": runtime.shared_tokens})
 
 
 def stage1(prep: PreparedSample, method: Method, plan: Plan, signals: EncoderSignals | None,
@@ -155,7 +113,7 @@ def stage1(prep: PreparedSample, method: Method, plan: Plan, signals: EncoderSig
         layout = layout.subset(idx)
     record.llm_input_counts = layout.counts()
     record.kept_positions.append(layout.position)
-    _sync(embeds)
+    sync(embeds)
     record.timings["pre_llm_s"] = time.perf_counter() - t
     return LLMInput(embeds, positions, layout)
 
@@ -179,6 +137,7 @@ def decode(runtime: PruningRuntime, logits: torch.Tensor, prep: PreparedSample, 
     return tokens
 
 
-def _sync(t: torch.Tensor) -> None:
+def sync(t: torch.Tensor) -> None:
+    """Wait for `t`'s device (timings only; a no-op on the CPU)."""
     if t.is_cuda:
         torch.cuda.synchronize(t.device)

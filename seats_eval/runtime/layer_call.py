@@ -29,22 +29,7 @@ from typing import Any
 
 import torch
 
-from ..errors import SeatsError
-
-
-class SeamError(SeatsError):
-    """transformers hands the decoder layers something the runtime does not recognise."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"transformers {transformers_version()}: {what}. seats-eval prunes through hooks on "
-                         "the stock decoder layers and refuses to run a call it cannot read; install a "
-                         "transformers version in the range pyproject.toml names, or report this release")
-
-
-def transformers_version() -> str:
-    import transformers
-
-    return transformers.__version__
+from ..errors import SeamError
 
 
 @dataclass(frozen=True)
@@ -117,14 +102,6 @@ def _role(value: Any, cache: Any, length: int, rope_seq_dim: int, hidden_length:
     return None
 
 
-def required(kwargs: dict[str, Any], name: str, where: str) -> Any:
-    """`kwargs[name]` of a stock module's call that a hook reads by name (the encoders' calls,
-    whose values have no shape to be found by); missing: a `SeamError`, not a KeyError."""
-    if name not in kwargs:
-        raise SeamError(f"the {where} call has no `{name}` keyword (keywords: {sorted(kwargs)})")
-    return kwargs[name]
-
-
 def cache_keyword(module: Any) -> str:
     """The keyword under which `module.forward` takes the KV cache (`cache` from transformers
     5.25 on, `past_key_values` before): passing the old name to a newer release works only
@@ -149,24 +126,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, tuple | list):
         return "(" + ", ".join(_describe(v) for v in value) + ")"
     return type(value).__name__
-
-
-def prune_kv(cache: Any, layers: range, length: int, index_on) -> None:
-    """Keep only the kept positions in the KV caches of `layers`: each layer's keys and values
-    `index_select`ed along the sequence dim, with the indices on that layer's device
-    (`index_on(device)`). transformers' Cache has no public sequence-dim selection (its
-    `crop` keeps a prefix, `batch_select_indices` works on the batch), so this writes the
-    layers' tensors; a cache layer of another kind (no `keys`/`values` tensors of the
-    current `length`, e.g. a sliding-window or quantised cache) is a `SeamError`."""
-    cache_layers = getattr(cache, "layers", None)
-    if cache_layers is None or len(cache_layers) < len(layers):
-        raise SeamError(f"{type(cache).__name__} has no per-layer `layers` list to prune")
-    for j in layers:
-        lay = cache_layers[j]
-        keys, values = getattr(lay, "keys", None), getattr(lay, "values", None)
-        if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)
-                and keys.shape[-2] == length and values.shape[-2] == length):
-            raise SeamError(f"cache layer {j} ({type(lay).__name__}) does not hold keys and values of the "
-                            f"current {length} positions ({_describe(keys)}, {_describe(values)})")
-        lay.keys = keys.index_select(-2, index_on(keys.device))
-        lay.values = values.index_select(-2, index_on(values.device))

@@ -5,7 +5,9 @@ At a drop step after layer l the pre-hook of layer l+1 (i) obtains last-text-tok
 keep only the final survivors (DESIGN 5b), so decoding sees only them: a layer's cache is
 read by that layer alone, and in the prefill each layer runs once, so every layer's cache is
 pruned once, at the end of the prefill, from the positions it saw to the survivors (one
-`index_select` per layer and tensor, not one per drop step after it).
+`index_select` per layer and tensor, not one per drop step after it: the cache's own
+operation, runtime/kv_cache.py). What a backbone adds between layers (Qwen3-Omni's
+DeepStack) comes from its adapter (`adapter.layer_inputs`), applied to the tokens alive.
 Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
 survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
 
@@ -25,15 +27,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import SeatsError
-from ..layout import VIDEO, TokenLayout
+from ..layout import TokenLayout
 from ..methods.base import DropStep, Method, Plan, PruneRecord
 from ..select import checks
-from .attention import last_row_attention, set_probe
+from .attention import base_implementation, is_wrapped, last_row_attention, set_probe
 from .devices import execution_device
-from .layer_call import LayerCall, cache_keyword, prune_kv
+from .kv_cache import PrunableCache
+from .layer_call import LayerCall, cache_keyword
+from .prefix import SharedPrefix, media_end
 
 if TYPE_CHECKING:
-    from ..adapters.base import OmniAdapter
+    from ..adapters.base import LayerInputs, OmniAdapter
 
 
 class PruningRuntime:
@@ -41,8 +45,7 @@ class PruningRuntime:
     the current kept indices and layout, the method's plan and the record."""
 
     def __init__(self, adapter: OmniAdapter, method: Method, plan: Plan, layout: TokenLayout, record: PruneRecord,
-                 sample: str = "", deepstack: list[torch.Tensor] | None = None,
-                 full_modality: torch.Tensor | None = None) -> None:
+                 sample: str = "", layer_inputs: LayerInputs | None = None) -> None:
         self.adapter = adapter
         self.method = method
         self.plan = plan
@@ -61,15 +64,14 @@ class PruningRuntime:
         self.phase = "idle"  # set by prefill / decode_step only
         self.cache: Any = None
         self._input_length = 0  # length of the LLM input: what the rotary pair and mask are built for
+        self._prefix_counts = (0, 0, 0)  # (text, video, audio) of a shared prefix that did not run here
+        self.shared_tokens = 0  # LLM-input tokens whose prefill was shared (0: it ran alone)
         self._sliced_key: tuple[int, int] | None = None
         self._sliced: dict[str, Any] = {}
         self._captured: dict[int, torch.Tensor] = {}
         self._handles: list[Any] = []
         self.layout = layout.with_counts()  # counts tracked on the host from here on
-        self.deepstack = deepstack or []
-        if self.deepstack:  # row of each original video position in the DeepStack features
-            is_video = (full_modality == VIDEO).long()
-            self._video_rank = torch.cumsum(is_video, 0) - 1
+        self.layer_inputs = layer_inputs  # the backbone's additions between layers (adapter.layer_inputs)
 
     # -- installation -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -81,6 +83,9 @@ class PruningRuntime:
                 layer.register_forward_pre_hook(self._make_hook(i), with_kwargs=True)
             )
         probed = [s.after_layer for s in self.steps.values() if s.score_source == "attention"]
+        if probed and not is_wrapped(self.adapter.lm.config):
+            raise SeatsError(f"{self.method.name}: attention scores need the runtime's attention wrapper on the "
+                             "text model; run samples through driver.SamplePipeline, which installs it")
         for layer_idx in probed:
             set_probe(self.adapter.layers[layer_idx].self_attn, self._make_probe(layer_idx))
         try:
@@ -94,23 +99,44 @@ class PruningRuntime:
             self.phase = "idle"
 
     # -- the two phases -------------------------------------------------------------------
-    def prefill(self, embeds: torch.Tensor, positions: torch.Tensor,
-                text_logits: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def prefill(self, embeds: torch.Tensor, positions: torch.Tensor, text_logits: bool = False,
+                shared: SharedPrefix | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The pruned prefill: (fp32 logits of the last position (V,), logits at every text
-        position that survived (N_text, V) when asked)."""
-        from transformers import DynamicCache
+        position that survived (N_text, V) when asked).
 
+        `shared` (prefix sharing, runtime/prefix.py; only for a method without in-LLM drop
+        steps and without text logits): when this input starts with its stored prefix, only
+        the rest runs, on a copy of the prefix's cache; otherwise the whole input runs and its
+        media prefix is stored for the next question. The record counts the tokens every layer
+        would process alone."""
         lm, head = self.adapter.lm, self.adapter.lm_head
-        self.cache = DynamicCache(config=lm.config)
+        hit = None
+        if shared is not None and not self.steps and not text_logits:
+            hit = shared.lookup(embeds, positions)
+        start = 0 if hit is None else hit[1]
+        self.cache = PrunableCache(config=lm.config) if hit is None else hit[0]
+        if start:
+            full = self.layout
+            self.layout = full.subset(torch.arange(start, full.length, device=full.modality.device)).with_counts()
+            self._prefix_counts = tuple(a - b for a, b in zip(full.counts(), self.layout.counts(), strict=True))
+            embeds, positions = embeds[:, start:], positions[..., start:]
+        self.shared_tokens = start
         self._input_length = embeds.shape[1]
         self.phase = "prefill"
+        eager = "eager" in base_implementation(lm.config)
+        # after a shared prefix the text model builds the causal mask itself (queries offset by the cache)
+        mask = None if start else self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device,
+                                                                      eager)
         try:
-            out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True,
-                     attention_mask=self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device),
+            out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True, attention_mask=mask,
                      return_dict=True, **{cache_keyword(lm): self.cache})
             self._prune_caches()
         finally:
             self.phase = "decode"
+        if shared is not None and hit is None and not self.steps and not text_logits:
+            end = media_end(self.layout)
+            if end:
+                shared.store(embeds, positions, self.cache, end)
         hidden = out.last_hidden_state
         logits = head(hidden[:, -1]).float()[0]
         texts = None
@@ -157,31 +183,21 @@ class PruningRuntime:
                               self.adapter.rope_seq_dim, i)
         hidden = call.hidden_states(args, kwargs)
         changed = False
-        if 0 <= i - 1 < len(self.deepstack):
-            hidden = self._add_deepstack(self.deepstack[i - 1], hidden)
-            changed = True
+        if self.layer_inputs is not None and i > 0:
+            added = self.layer_inputs.after_layer(i - 1, hidden, self.layout)
+            if added is not None:
+                hidden, changed = added, True
         step = self.steps.get(i - 1)
         if step is not None:
             hidden = self._drop(step, hidden, kwargs, call)
-        self.record.layer_counts.append(self.layout.counts())
+        self.record.layer_counts.append(tuple(a + b for a, b in zip(self.layout.counts(), self._prefix_counts,
+                                                                    strict=True)))
         if self.idx is None and not changed:
             return None
         kwargs = dict(kwargs)
         if self.idx is not None:
             kwargs.update(self._slice_shared(kwargs, call))
         return call.with_hidden(args, kwargs, hidden)
-
-    def _add_deepstack(self, feats: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """DeepStack (Qwen3-Omni): add a vision layer's features at the video positions
-        still alive, as the stock text model does after its first decoder layers. Masked
-        over all positions (no nonzero: no device sync)."""
-        if feats.shape[0] == 0:  # no video rows to add (shape is host metadata: no sync)
-            return hidden
-        dev = hidden.device
-        is_video = (self.layout.modality == VIDEO).to(dev)[None, :, None]
-        rows = self._video_rank[self.layout.position].clamp_min(0)
-        add = feats[rows.to(feats.device)].to(dev, hidden.dtype)
-        return torch.where(is_video, hidden + add[None], hidden)
 
     def _slice_shared(self, kwargs: dict, call: LayerCall) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
@@ -207,7 +223,7 @@ class PruningRuntime:
         home = self.layout.modality.device  # selection runs where the layout lives
         if src == "attention":
             return self._captured.pop(step.after_layer).to(home)
-        layer_idx = step.after_layer if src == "official" else step.after_layer + 1
+        layer_idx = step.after_layer if src == "same_layer" else step.after_layer + 1
         layer = self.adapter.layers[layer_idx]
         attn = layer.self_attn
         x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
@@ -234,7 +250,7 @@ class PruningRuntime:
                     moved[dev] = rows.to(dev)
                 return moved[dev]
 
-            prune_kv(self.cache, range(first, last + 1), self._input_length if seen is None else seen.shape[0], on)
+            self.cache.keep_positions(range(first, last + 1), self._input_length if seen is None else seen.shape[0], on)
             first = last + 1
 
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
@@ -251,17 +267,17 @@ class PruningRuntime:
             if expected is not None and kept != tuple(expected):
                 raise SeatsError(f"{self.method.name}: in_llm kept (text, video, audio) = {kept}, "
                                  f"kept_counts said {tuple(expected)} ({self.sample})")
-        if expected is None:  # count unknown on the host: read it (one sync)
-            local = torch.nonzero(keep).flatten()
-        else:  # kept indices in order without reading the mask: a stable sort puts them first
-            local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
+        if expected is None:  # counts that depend on the scores: read them, the step's one sync
+            expected = self.layout.counts_in(keep)
+        # kept indices in order without reading the mask: a stable sort puts them first
+        local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
         hidden = hidden.index_select(1, local.to(hidden.device))  # under a device map: the layer's device
         # the layers since the previous drop saw the current positions; their caches are pruned
         # once, after the prefill (_prune_caches)
         self._seen.append((step.after_layer, self.idx))
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
-        self.layout = self.layout.subset(local).with_counts(expected)  # None: read once
+        self.layout = self.layout.subset(local).with_counts(expected)
         self.record.step_layers.append(step.after_layer)
         self.record.kept_positions.append(self.layout.position)
         self.record.steps.append(

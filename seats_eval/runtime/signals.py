@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from .features import EncoderFeatures
-from .layer_call import required
-
-if TYPE_CHECKING:
-    from ..adapters.base import OmniAdapter
+from ..adapters.base import OmniAdapter, required
+from ..adapters.features import EncoderFeatures
 
 
 def received_attention_chunks(q: torch.Tensor, k: torch.Tensor, lengths: list[int], scaling: float) -> torch.Tensor:

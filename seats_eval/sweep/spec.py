@@ -61,7 +61,7 @@ class Sweep:
     num_processes: int = 1
     main_process_port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
-    cache: bool = True  # encoder-feature cache for every job (see seats_eval/feature_cache.py)
+    cache: bool = True  # encoder-feature cache for every job (see seats_eval/driver/feature_cache.py)
     unregistered: str = "fail"
     tiny: bool = False
     artifacts: Path = REPO / "artifacts"

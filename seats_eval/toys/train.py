@@ -4,7 +4,7 @@ A random tiny model scores 0 everywhere, so a selection that keeps the wrong tok
 be told from a right one. These thinkers (8 decoder layers, width 64, encoders of width 32,
 embeddings tied so the fp16 file stays under 25 MB) learn the questions of
 `media.synth.where_question` through the real forward pass, encoders included: the input of
-one example is exactly what the model class feeds at evaluation (`models.inputs.build_inputs`
+one example is exactly what the model class feeds at evaluation (`driver.inputs.build_inputs`
 on frames sized by the backbone config's pixel rule, the chat prompt, the interleaved audio),
 followed by the answer letter and <|im_end|>; the loss is cross-entropy on those two tokens,
 eight examples per forward pass (`collate`: equal to the examples one by one).
@@ -112,7 +112,7 @@ class ExampleMaker:
 
     def __init__(self, backbone: str) -> None:
         from ..backbones.config import load_backbone_config
-        from ..models.inputs import pixel_budget
+        from ..driver.inputs import pixel_budget
 
         self.processor = get_family(backbone).load("tiny_processor")()
         # Training features: the same log-mel frames without the 300-s zero padding (the
@@ -141,7 +141,7 @@ class ExampleMaker:
     def inputs(self, q: WhereQuestion, system_prompt: str | None, with_answer: bool):
         import torch
 
-        from ..models.inputs import build_inputs
+        from ..driver.inputs import build_inputs
 
         batch = build_inputs(self.train_processor, self.media(q), question_text(q), system_prompt=system_prompt,
                              fps=float(self.cfg.fps))
@@ -323,8 +323,8 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
 
     from ..adapters import load_thinker
     from ..backbones.config import load_backbone_config
+    from ..driver.inputs import build_inputs, pixel_budget
     from ..media.decode import load_media
-    from ..models.inputs import build_inputs, pixel_budget
     from ..tasklib.prompts import DEFAULT_SYSTEM, PRESETS
     from .synth import write_where_clip
 

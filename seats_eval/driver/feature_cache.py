@@ -43,9 +43,9 @@ from typing import Any
 import torch
 from loguru import logger
 
-from .errors import SeatsError
-from .io.atomic import write_bytes_atomic
-from .runtime.features import EncoderFeatures
+from ..adapters.features import EncoderFeatures
+from ..errors import SeatsError
+from ..io.atomic import write_bytes_atomic
 
 CACHE_VERSION = 4  # 2: frames sized by the reference pixel rule, tensor hashes; 3: audio pooling stored;
 # 4: one checksum over the whole file
