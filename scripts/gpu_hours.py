@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.bench.flops import (
     attention_width_from_cfg,
     geometry_from_cfg,
@@ -21,7 +22,6 @@ from seats_eval.bench.flops import (
     simulated_lengths,
 )
 from seats_eval.bench.profiling import method_options
-from seats_eval.config import load_backbone_config
 from seats_eval.methods import build_method
 
 BENCH = [  # name, videos, questions, mean duration s (paper Table 6), Qwen2.5 / Qwen3 frame caps

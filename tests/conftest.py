@@ -1,10 +1,18 @@
-"""Shared fixtures: a tiny random Qwen2.5-Omni thinker and synthetic clips, built offline once
-per test session (or reused from SEATS_TEST_ARTIFACTS)."""
+"""Shared fixtures: tiny random Qwen-Omni thinkers and synthetic clips, built offline once
+per test session (or reused from SEATS_TEST_ARTIFACTS).
+
+`spine` is the one fixture the backbone-independent tests take (identity, mask oracle, seams):
+it is parametrized over every backbone family of the family record
+(seats_eval/backbones/families.py), as transformers' ModelTesterMixin runs one test body per
+model, so a new family gets every spine test by adding its record."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -123,3 +131,66 @@ def make_inputs3(tiny3_dir, clips_dir):
         return cache[(name, text)]
 
     return make
+
+
+# --------------------------------------------------------------------------- the spine, per family
+@dataclass
+class Spine:
+    """One backbone family's tiny model as the spine tests see it."""
+
+    family: str
+    cfg: Any  # the family's tiny backbone config (BackboneConfig)
+    model_dir: Path
+    make_inputs: Callable[..., dict]  # clip name (+ question) -> processor inputs
+    _thinkers: dict[str, Any]
+
+    def thinker(self, impl: str = "sdpa"):
+        """The tiny thinker under `impl` attention (loaded once per session)."""
+        if impl not in self._thinkers:
+            from seats_eval.backbones.families import get_family
+
+            self._thinkers[impl] = get_family(self.family).thinker_class().from_pretrained(
+                self.model_dir, dtype=torch.float32, attn_implementation=impl).eval()
+        return self._thinkers[impl]
+
+
+_SPINES: dict[str, Spine] = {}
+
+
+def _spine(family: str, artifacts: Path, clips_dir: Path) -> Spine:
+    if family not in _SPINES:
+        from transformers import AutoProcessor
+
+        from seats_eval.backbones.config import load_backbone_config
+        from seats_eval.backbones.families import get_family
+        from seats_eval.driver.inputs import build_inputs, pixel_budget
+        from seats_eval.media.decode import load_media
+        from seats_eval.toys.tiny import make_tiny
+
+        fam = get_family(family)
+        d = artifacts / f"tiny-{fam.suffix}"
+        if not (d / "config.json").exists():
+            make_tiny(d, backbone=family)
+        cfg = load_backbone_config(fam.tiny_backbone)
+        proc = AutoProcessor.from_pretrained(d)
+        pixels = pixel_budget(proc, cfg)
+        cache: dict[tuple[str, str], dict] = {}
+
+        def make(name: str, text: str = "What moves in the video? A. a square B. a circle C. a line D. nothing"):
+            if (name, text) not in cache:
+                cache[(name, text)] = build_inputs(proc, load_media(str(clips_dir / name), pixels=pixels), text)
+            return cache[(name, text)]
+
+        _SPINES[family] = Spine(family, cfg, d, make, {})
+    return _SPINES[family]
+
+
+def _families() -> list[str]:
+    from seats_eval.backbones.families import FAMILIES
+
+    return list(FAMILIES)
+
+
+@pytest.fixture(scope="session", params=_families())
+def spine(request, artifacts, clips_dir) -> Spine:
+    return _spine(request.param, artifacts, clips_dir)

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.budgets import layer_counts
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import layer_counts
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.layout import AUDIO, VIDEO

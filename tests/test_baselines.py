@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.budgets import Budget
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import Budget
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.errors import ConfigError, SeatsError
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.bench.models import CPU_PROXY_MOE, bench_thinker_config, build_bench_thinker
 from seats_eval.bench.profiling import bench_prefill, bench_select, synthetic_prepared, with_full
-from seats_eval.config import load_backbone_config
 
 QWEN3 = load_backbone_config("qwen3-omni-30b-a3b")
 QWEN25 = load_backbone_config("qwen2.5-omni-7b")

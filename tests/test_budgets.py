@@ -10,20 +10,18 @@ from itertools import pairwise
 
 import pytest
 
-from seats_eval.budgets import (
-    BOTH_SELECTED_PRESETS,
+from seats_eval.backbones.budgets import (
     Budget,
     both_selected_rule,
     build_schedule,
     layer_counts,
     resolve_budget,
     round_count,
-    solve_delta,
     split_budget,
     stage_targets,
     trr_constant_C,
 )
-from seats_eval.config import BackboneConfig, load_backbone_config
+from seats_eval.backbones.config import BackboneConfig, load_backbone_config
 from seats_eval.errors import ConfigError
 
 QWEN25 = "qwen2.5-omni-7b"
@@ -103,7 +101,8 @@ def test_constant_C_and_delta_qwen25() -> None:
     assert round(C, 3) == -42.759
     e = math.e
     assert C == pytest.approx(16 + 1 + e * 19 + e**2 * 21 - (1 + e + e**2) * 24, abs=1e-12)
-    assert round(solve_delta(0.3, 1.4, 28, (16, 19, 21, 24)), 5) == 0.02947
+    q25 = load_backbone_config(QWEN25)
+    assert round(build_schedule(Budget(0.3, 0.3, 0.3, "both"), q25).video.delta, 5) == 0.02947
 
 
 def test_schedule_qwen25_r03(q25: BackboneConfig) -> None:
@@ -136,9 +135,7 @@ def test_schedule_qwen3(q3: BackboneConfig) -> None:
 def test_mean_trr_equals_R(backbone: str, R: float, decay: str) -> None:
     cfg = load_backbone_config(backbone)
     budget = resolve_budget(R, "both", *_geom(cfg), backbone=cfg)
-    assert (budget.R_v, budget.R_a) == BOTH_SELECTED_PRESETS[
-        backbone.replace(".", "_").replace("-", "_")
-    ][R]
+    assert (budget.R_v, budget.R_a) == cfg.both_selected[R]
     s = build_schedule(budget, cfg, decay=decay)
     for ms, R_m in ((s.video, budget.R_v), (s.audio, budget.R_a)):
         assert len(ms.trr) == cfg.num_layers
@@ -231,8 +228,8 @@ def test_table7_dashes_raise(model: str, R: float) -> None:
 def test_both_rule_close_to_presets(model: str) -> None:
     cfg = load_backbone_config(model)
     n_v, n_a = _geom(cfg)
-    key = model.replace(".", "_").replace("-", "_")
-    for R, (pv, pa) in BOTH_SELECTED_PRESETS[key].items():
+    assert set(cfg.both_selected) == set(PAPER_RS)
+    for R, (pv, pa) in cfg.both_selected.items():
         rv, ra = both_selected_rule(R, n_v, n_a, cfg)
         assert abs(rv - pv) <= 0.02 and abs(ra - pa) <= 0.02
         assert rv * n_v + ra * n_a == pytest.approx(R * (n_v + n_a))

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from seats_eval.adapters import make_adapter
-from seats_eval.config import WindowGeometry, load_backbone_config
+from seats_eval.backbones.config import WindowGeometry, load_backbone_config
 from seats_eval.errors import ConfigError
 
 BASE = ("backbone: mine\nnum_layers: 8\nvideo_tokens_per_window: 288\naudio_tokens_per_window: 50\n"
@@ -21,6 +21,8 @@ BASE = ("backbone: mine\nnum_layers: 8\nvideo_tokens_per_window: 288\naudio_toke
     (("boundaries: [2, 4, 5, 7]", "boundaries: [2, 3, 5, 7]"), "boundaries"),
     (("num_layers: 8", "num_layers: 8.5"), "num_layers must be an integer"),
     (("lam: 1.4", "lam: yes"), "lam must be a number"),
+    (("tau: 0.1", "tau: 0.1\nboth_selected: {0.35: [0.3]}"), "both_selected must map R to \\[R_v, R_a\\]"),
+    (("tau: 0.1", "tau: 0.1\nboth_selected: {0.35: [0.3, 1.5]}"), "each in \\(0, 1\\]"),
 ])
 def test_inconsistent_yaml_is_refused_naming_the_file(tmp_path, change, message):
     path = tmp_path / "mine.yaml"

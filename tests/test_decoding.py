@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method

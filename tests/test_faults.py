@@ -262,7 +262,7 @@ def test_max_num_frames_is_max_frames(tiny_dir):
 
 
 def test_the_unknown_option_error_lists_the_common_options():
-    from seats_eval.config import load_backbone_config
+    from seats_eval.backbones.config import load_backbone_config
     from seats_eval.methods import build_method
 
     with pytest.raises(ConfigError) as err:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoProcessor
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.driver.feature_cache import CacheEntry, FeatureCache, expand_placeholder, model_identity
 from seats_eval.driver.inputs import build_prompt

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.bench.flops import (
     geometry_from_cfg,
     planned_lengths,
     prefill_flops,
     prefill_flops_from_lengths,
 )
-from seats_eval.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.methods import build_method
 

@@ -22,7 +22,7 @@ import os
 import pytest
 import torch
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.methods import build_method
 from seats_eval.methods.base import Method

@@ -1,7 +1,8 @@
 """The seam to transformers (runtime/layer_call.py): the hooks find the KV cache, rotary pair,
 mask and positions by what they are, so a renamed keyword (transformers 5.25 calls the cache
 `cache`) still prunes correctly, and a call the runtime cannot read stops the run loudly
-with the transformers version in the message."""
+with the transformers version in the message. The call-level tests run on every backbone
+family (the `spine` fixture)."""
 
 from __future__ import annotations
 
@@ -62,9 +63,9 @@ def _moved_cache(put):
     return rewrite, restore
 
 
-def test_renamed_cache_keyword_still_prunes_the_cache(thinker, make_inputs):
+def test_renamed_cache_keyword_still_prunes_the_cache(spine):
     """The cache under a name no release used: the oracle still agrees on every token."""
-    inputs = make_inputs("av_moving.mp4")
+    thinker, inputs = spine.thinker(), spine.make_inputs("av_moving.mp4")
     with rewritten_layer_calls(thinker, *_moved_cache(lambda kw, cache: kw.update(kv_store_renamed=cache))):
         res = generate(thinker, inputs, ScriptedMethod(), max_new_tokens=5, eos_token_ids=EOS)
     tokens, logits, _ = oracle_generate(thinker, inputs, res.record, max_new_tokens=5, eos=EOS)
@@ -72,10 +73,10 @@ def test_renamed_cache_keyword_still_prunes_the_cache(thinker, make_inputs):
     assert len(tokens) > 1 and res.tokens == tokens
 
 
-def test_a_cache_the_hooks_cannot_see_is_a_loud_error(thinker, make_inputs):
+def test_a_cache_the_hooks_cannot_see_is_a_loud_error(spine):
     """A layer that gets its cache some other way than its call: the hooks could not prune
     it, so the run stops (before: decoding on stale keys, exit 0)."""
-    inputs = make_inputs("av_moving.mp4")
+    thinker, inputs = spine.thinker(), spine.make_inputs("av_moving.mp4")
     with rewritten_layer_calls(thinker, *_moved_cache(lambda kw, cache: None)), \
             pytest.raises(SeamError) as err:
         generate(thinker, inputs, ScriptedMethod(), max_new_tokens=3, eos_token_ids=EOS)
@@ -83,9 +84,9 @@ def test_a_cache_the_hooks_cannot_see_is_a_loud_error(thinker, make_inputs):
     assert "KV cache" in str(err.value)
 
 
-def test_an_unknown_sequence_long_input_is_a_loud_error(thinker, make_inputs):
+def test_an_unknown_sequence_long_input_is_a_loud_error(spine):
     """A per-position input the runtime does not slice would be misaligned after a drop."""
-    inputs = make_inputs("av_moving.mp4")
+    thinker, inputs = spine.thinker(), spine.make_inputs("av_moving.mp4")
 
     def add(kw):
         cos = next(v for v in kw.values() if isinstance(v, tuple))[0]

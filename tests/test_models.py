@@ -47,7 +47,7 @@ def test_model_class_equals_stock_generate(full_model, clips_dir, processor, thi
 
     path = str(clips_dir / "av_moving.mp4")
     [answer] = [r.text for r in full_model.generate_until([_request(path)])]
-    media = load_media(path, fps=2, max_frames=full_model.max_frames_for("seats_fixture_mcq"),
+    media = load_media(path, fps=2, max_frames=full_model.max_frames_for(None),
                        pixels=full_model.encoder.pixels, audio_max_seconds=full_model.encoder.audio_max_seconds)
     inputs = build_inputs(processor, media, "Which? A. a B. b", system_prompt=QWEN_OMNI_SYSTEM_PROMPT)
     with torch.no_grad():

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seats_eval.budgets import layer_counts
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import layer_counts
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout, run_windows
 from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContext
@@ -199,7 +199,7 @@ def test_rule7_qwen3_audio_statistics_use_52_frame_windows(thinker3, make_inputs
 
 
 # -- rule 8: scores in the model's dtype ----------------------------------------------------
-def test_rule8_official_scores_in_model_dtype():
+def test_rule8_authors_scores_in_model_dtype():
     g = torch.Generator().manual_seed(0)
     q = torch.randn(1, 4, 1, 16, generator=g).bfloat16()
     k = torch.randn(1, 2, 30, 16, generator=g).bfloat16()

@@ -1,11 +1,11 @@
-"""`mcq_accuracy_official`: the authors' per-benchmark answer extraction, quirks included
+"""`mcq_accuracy_authors`: the authors' per-benchmark answer extraction, quirks included
 (reference section 7), beside our robust parser (which must not change)."""
 
 from __future__ import annotations
 
 import pytest
 
-from seats_eval.tasklib import official_answers as oa
+from seats_eval.tasklib import authors_extraction as oa
 from seats_eval.tasklib import scoring
 from seats_eval.tasklib.answers import extract_choice
 
@@ -68,12 +68,12 @@ def test_payload_scores_both_extractions():
     doc = {"Choice": OPTIONS, "question_id": 1}
     response = "The answer is B"
     payload = scoring.make_payload(response, OPTIONS, "B", "v", {},
-                                   official=oa.official_choice("worldsense", [response], doc))
+                                   authors=oa.authors_choice("worldsense", [response], doc))
     assert payload["pred"] == extract_choice(response, OPTIONS) == "B" and payload["score"] == 1.0
-    assert payload["pred_official"] == "T" and payload["score_official"] == 0.0
+    assert payload["pred_authors"] == "T" and payload["score_authors"] == 0.0
     out = scoring.metrics("worldsense_score", payload)
-    assert set(out) == {"worldsense_score", scoring.OFFICIAL_METRIC, scoring.FAILURES_METRIC, scoring.BREAKDOWN_METRIC}
-    assert scoring.official_accuracy([payload, {**payload, "score_official": 1.0}]) == 50.0
-    failed = scoring.make_payload(f"{scoring.FAILURE_MARKER} x", OPTIONS, "A", "v", {}, official="A")
-    assert failed["score_official"] == 0.0 and failed["pred_official"] == ""
-    assert scoring.OFFICIAL_METRIC not in scoring.metrics("m", scoring.make_payload("A", OPTIONS, "A", "v"))
+    assert set(out) == {"worldsense_score", scoring.AUTHORS_METRIC, scoring.FAILURES_METRIC, scoring.BREAKDOWN_METRIC}
+    assert scoring.authors_accuracy([payload, {**payload, "score_authors": 1.0}]) == 50.0
+    failed = scoring.make_payload(f"{scoring.FAILURE_MARKER} x", OPTIONS, "A", "v", {}, authors="A")
+    assert failed["score_authors"] == 0.0 and failed["pred_authors"] == ""
+    assert scoring.AUTHORS_METRIC not in scoring.metrics("m", scoring.make_payload("A", OPTIONS, "A", "v"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.errors import ConfigError
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.methods.options import Options

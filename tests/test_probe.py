@@ -1,5 +1,5 @@
 """The layer-removal probe (remove_at, `seats-eval probe`) and the calibration of the block
-boundaries from it (seats_eval.calibrate, `seats-eval calibrate`)."""
+boundaries from it (seats_eval.backbones.calibrate, `seats-eval calibrate`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from seats_eval.budgets import build_schedule, layer_counts, resolve_budget
-from seats_eval.calibrate import calibrate_curve, isotonic, write_config
+from seats_eval.backbones.budgets import build_schedule, layer_counts, resolve_budget
+from seats_eval.backbones.calibrate import calibrate_curve, isotonic, write_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.cli import main as cli_main
 from seats_eval.commands import probe as probe_cmd
-from seats_eval.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.errors import ConfigError
 from seats_eval.methods import build_method
@@ -90,10 +90,15 @@ def test_parse_layers_and_modalities():
 
 def test_extract_metrics():
     res = {"results": {"t": {"alias": "t", "acc,none": 50.0, "acc_stderr,none": "N/A"},
-                       "u": {"alias": "u", "score,none": 0.25, "f1,none": 0.5}},
-           "higher_is_better": {"t": {"acc": True}, "u": {"score": True, "f1": True}}}
+                       "u": {"alias": "u", "f1,none": 0.5, "score,none": 0.25},
+                       "w": {"alias": "w", "f1,none": 0.5, "score,none": 0.25}},
+           "configs": {"t": {"metric_list": [{"metric": "acc"}]},  # one metric: no name needed
+                       "u": {"metadata": {"main_metric": "score"}},  # named, though listed second
+                       "w": {"metric_list": [{"metric": "f1"}, {"metric": "score"}]}}}
     assert probe_cmd.extract_metrics(res, ["t", "u"]) == {"t": 50.0, "u": 0.25}
     assert probe_cmd.extract_metrics(res, ["u"], "f1") == {"u": 0.5}
+    with pytest.raises(ConfigError, match="task w names no main metric"):
+        probe_cmd.extract_metrics(res, ["w"])
     with pytest.raises(ConfigError, match="no task"):
         probe_cmd.extract_metrics(res, ["v"])
 
@@ -103,35 +108,48 @@ def _fake_settings(tmp_path: Path) -> dict:
             "model_args": "", "model_suffix": "qwen25omni"}
 
 
-def test_probe_job_is_not_rerun_and_outputs_are_written(tmp_path, monkeypatch):
+FAKE_LMMS_EVAL = """
+import argparse, json, os, sys
+p = argparse.ArgumentParser()
+for a in ("--model", "--model_args", "--tasks", "--output_path"):
+    p.add_argument(a)
+args, _ = p.parse_known_args()
+with open(os.environ["FAKE_CALLS"], "a") as f:
+    f.write(json.dumps([args.model, args.model_args]) + "\\n")
+score = 10.0 if "layer=-1" in args.model_args else 40.0
+os.makedirs(os.path.join(args.output_path, "model"), exist_ok=True)
+os.makedirs(os.environ["SEATS_RECORD_DIR"], exist_ok=True)
+with open(os.path.join(args.output_path, "model", "x_results.json"), "w") as f:
+    json.dump({"results": {"t": {"acc,none": score}}, "configs": {"t": {"metadata": {"main_metric": "acc"}}}}, f)
+"""
+
+
+def test_probe_jobs_run_as_a_sweep_are_not_rerun_and_outputs_are_written(tmp_path, monkeypatch):
+    from seats_eval.sweep.runner import run_sweep
+
     settings = _fake_settings(tmp_path)
-    calls = []
-
-    def fake_call(cmd, env, stdout, stderr):  # stands in for lmms-eval: writes a results JSON
-        calls.append(cmd)
-        out = Path(cmd[cmd.index("--output_path") + 1]) / "model"
-        out.mkdir(parents=True)
-        args = cmd[cmd.index("--model_args") + 1]
-        score = 10.0 if "layer=-1" in args else 40.0
-        (out / "x_results.json").write_text(json.dumps({"results": {"t": {"acc,none": score}},
-                                                        "higher_is_better": {"t": {"acc": True}}}))
-        return 0
-
-    monkeypatch.setattr(probe_cmd.subprocess, "call", fake_call)
-    for mod, layer in ((None, None), ("both", -1), ("both", 3)):
-        probe_cmd.run_job(settings, mod, layer, tmp_path, "tasks", None)
-    assert len(calls) == 3
-    assert calls[1][calls[1].index("--model") + 1] == "remove_at_qwen25omni"
-    assert "layer=-1,modality=both" in calls[1][calls[1].index("--model_args") + 1]
-    assert calls[0][calls[0].index("--model") + 1] == "qwen25omni"
-    r = probe_cmd.run_job(settings, "both", 3, tmp_path, "tasks", None)  # finished: read back, not rerun
-    assert len(calls) == 3 and r["score"] == 40.0 and r["first_layer_without"] == 5
-    probe = probe_cmd.collect(tmp_path, settings)
-    probe_cmd.write_outputs(tmp_path, probe)
+    fake = tmp_path / "fake_lmms_eval.py"
+    fake.write_text(FAKE_LMMS_EVAL)
+    monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setattr("seats_eval.sweep.runner._registered_ids", lambda: None)
+    out = tmp_path / "probe"
+    points = [(None, None), ("both", -1), ("both", 3)]
+    sweep = probe_cmd.probe_sweep(settings, points, out, "tasks", [sys.executable, str(fake)])
+    assert run_sweep(sweep, progress=False, echo=lambda _: None).ok
+    calls = [json.loads(x) for x in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert [c[0] for c in calls] == ["qwen25omni", "remove_at_qwen25omni", "remove_at_qwen25omni"]
+    assert "layer=-1,modality=both" in calls[1][1]
+    again = probe_cmd.probe_sweep(settings, points[2:], out, "tasks", [sys.executable, str(fake)])
+    assert [o.state for o in run_sweep(again, progress=False, echo=lambda _: None).outcomes] == ["done"]
+    assert len((tmp_path / "calls.jsonl").read_text().splitlines()) == 3  # finished: not rerun
+    probe = probe_cmd.collect(out, settings)
+    probe_cmd.write_outputs(out, probe)
     assert probe["full"]["score"] == 40.0
-    assert [(p["layer"], p["score"]) for p in probe["points"]] == [(-1, 10.0), (3, 40.0)]
-    assert (tmp_path / "probe.csv").read_text().splitlines()[0] == "modality,layer,first_layer_without,score,t"
-    assert (tmp_path / "probe.png").stat().st_size > 0
+    assert [(p["layer"], p["first_layer_without"], p["score"]) for p in probe["points"]] == [(-1, 1, 10.0), (3, 5, 40.0)]
+    assert (out / "probe.csv").read_text().splitlines()[0] == "modality,layer,first_layer_without,score,t"
+    assert (out / "probe.png").stat().st_size > 0
+    with pytest.raises(ConfigError, match="--model-args sets layer"):
+        probe_cmd.probe_sweep({**settings, "model_args": "layer=2"}, points, out, "tasks")
 
 
 def test_probe_cli_dry_run_and_pinned_settings(tmp_path, capsys):
@@ -279,7 +297,8 @@ def test_probe_and_calibrate_end_to_end_on_tiny(tiny_dir, clips_dir, tmp_path):
         [("both", -1, 1), ("both", 3, 5)]
     assert all(0 <= p["score"] <= 100 for p in probe["points"])
     assert (out / "probe.csv").exists() and (out / "probe.png").stat().st_size > 0
-    records = [json.loads(x) for x in (out / "runs" / "both_L3" / "records" / "records.jsonl").read_text().splitlines()]
+    records = [json.loads(x) for x in
+               (out / "jobs" / "both_L3" / "result" / "records" / "records.jsonl").read_text().splitlines()]
     assert records and all(r["layer_counts"][4][1:] == [0, 0] and r["layer_counts"][3][1] > 0 for r in records)
     before = {p: p.stat().st_mtime for p in out.rglob("*_results.json")}
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)

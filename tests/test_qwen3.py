@@ -1,5 +1,6 @@
-"""Qwen3-Omni-MoE backbone on a tiny random thinker: layout (26 audio tokens per window),
-identity with stock generate, the mask oracle (with DeepStack), SEATS counts, every id."""
+"""Qwen3-Omni-MoE backbone on a tiny random thinker, what is specific to it: layout (26 audio
+tokens per window), the processor fps of profile=official, every id through the model class.
+Identity, the mask oracle (with DeepStack) and SEATS counts: tests/test_runtime.py."""
 
 from __future__ import annotations
 
@@ -7,19 +8,11 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.budgets import layer_counts
-from seats_eval.config import load_backbone_config
-from seats_eval.driver import generate
 from seats_eval.layout import AUDIO, TEXT, VIDEO
-from seats_eval.methods import METHOD_IDS, build_method
-from seats_eval.methods.base import Method
+from seats_eval.methods import METHOD_IDS
 from seats_eval.models.omni import FAILURE_MARKER
 
 from .chat import chat_request
-from .conftest import EOS
-from .oracle import oracle_generate
-
-TINY3 = load_backbone_config("tiny-qwen3")
 
 
 @pytest.mark.parametrize("clip, windows", [("av_moving.mp4", 3), ("av_long.mp4", 5), ("video_only.mp4", 2)])
@@ -38,34 +31,8 @@ def test_layout_on_qwen3_processor_output(thinker3, make_inputs3, clip, windows)
     assert torch.equal(lay.window[media], expected)
 
 
-def test_qwen3_identity_with_stock_generate(thinker3, make_inputs3):
-    inputs = make_inputs3("av_moving.mp4")
-    with torch.no_grad():
-        ref = thinker3(**inputs, use_audio_in_video=True).logits[0, -1]
-        ids = thinker3.generate(**inputs, use_audio_in_video=True, max_new_tokens=5, do_sample=False)
-    res = generate(thinker3, inputs, Method(), max_new_tokens=5, eos_token_ids=EOS)
-    torch.testing.assert_close(res.prefill_logits, ref.float(), rtol=0, atol=1e-4)
-    assert res.tokens == ids[0, inputs["input_ids"].shape[1]:].tolist()
-    seats1 = generate(thinker3, inputs, build_method("seats", TINY3, {"profile": "paper", "R": 1, "lam": 1, "late_removal": False}),
-                      max_new_tokens=5, eos_token_ids=EOS)
-    assert seats1.tokens == res.tokens
-    torch.testing.assert_close(seats1.prefill_logits, res.prefill_logits, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("R", [0.35, 0.1])
-@pytest.mark.parametrize("clip", ["av_long.mp4", "video_only.mp4"])
-def test_qwen3_seats_matches_oracle_with_exact_counts(thinker3, make_inputs3, R, clip):
-    inputs = make_inputs3(clip)
-    method = build_method("seats", TINY3, {"profile": "paper", "R": R})
-    res = generate(thinker3, inputs, method, max_new_tokens=4, eos_token_ids=EOS, return_text_logits=True)
-    tokens, logits, text_logits = oracle_generate(thinker3, inputs, res.record, max_new_tokens=4, eos=EOS)
-    torch.testing.assert_close(res.prefill_logits, logits, rtol=0, atol=1e-4)
-    torch.testing.assert_close(res.text_logits, text_logits, rtol=0, atol=1e-4)
-    assert res.tokens == tokens
-    n_text, n_v, n_a = res.record.input_counts
-    c = layer_counts(method.schedule, n_v, n_a)
-    assert [x[1] for x in res.record.layer_counts] == c["video"]
-    assert [x[2] for x in res.record.layer_counts] == c["audio"]
+# identity with stock generate, the mask oracle and SEATS' exact counts run on every family:
+# tests/test_runtime.py (the `spine` fixture)
 
 
 def test_official_qwen3_never_tells_the_processor_the_fps(tiny3_dir, clips_dir):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.cli import main
 from seats_eval.commands import demo
 from seats_eval.commands.eval import with_include_path
-from seats_eval.config import load_backbone_config
 from seats_eval.errors import ConfigError
 from seats_eval.io import resources
 

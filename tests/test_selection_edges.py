@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.errors import ConfigError
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import build_method

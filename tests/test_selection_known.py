@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from seats_eval.adapters import make_adapter
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.layout import AUDIO, VIDEO
 from seats_eval.methods import build_method

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.bench.flops import simulated_lengths
 from seats_eval.bench.profiling import bench_select
-from seats_eval.config import load_backbone_config
 from seats_eval.driver import generate
 from seats_eval.methods import build_method
 from seats_eval.methods.base import EncoderSignals, PreLLMContext

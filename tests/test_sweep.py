@@ -65,6 +65,7 @@ FAKE_LMMS_EVAL = textwrap.dedent('''
         h = hashlib.sha256((args.model + args.model_args + t).encode()).hexdigest()
         return int(h[:6], 16) % 1000 / 10
     res = {"results": {t: {"alias": t, "acc,none": score(t), "acc_stderr,none": "N/A"} for t in tasks},
+           "configs": {t: {"metadata": {"main_metric": "acc"}} for t in tasks},
            "n-samples": {t: {"original": 2, "effective": 2} for t in tasks}}
     out = os.path.join(args.output_path, args.model)
     os.makedirs(out, exist_ok=True)

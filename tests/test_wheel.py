@@ -86,7 +86,7 @@ def test_the_unpacked_wheel_finds_its_data_from_an_empty_folder(wheel, tmp_path)
     probe = """
 import json, seats_eval
 from seats_eval.io import resources
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.sweep.spec import load_spec
 from seats_eval.tables.table import read_paper
 sweep = load_spec("table3_tiny", tasks="fixtures")

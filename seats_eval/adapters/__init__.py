@@ -7,30 +7,12 @@ checkpoint's thinker (without the talker) by the same table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
+from ..backbones.families import FAMILIES, Family
 from ..errors import ConfigError
 from .base import OmniAdapter, PreparedSample
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str  # config.FAMILIES
-    adapter: str  # "module:Class" under seats_eval.adapters
-    # model_type -> (transformers class, whether it is the full model holding `.thinker`)
-    checkpoints: dict[str, tuple[str, bool]]
-
-
-FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("qwen2.5-omni", "qwen2_5_omni:Qwen25OmniAdapter", {
-        "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", True),
-        "qwen2_5_omni_thinker": ("Qwen2_5OmniThinkerForConditionalGeneration", False)}),
-    Family("qwen3-omni", "qwen3_omni:Qwen3OmniAdapter", {
-        "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", True),
-        "qwen3_omni_moe_thinker": ("Qwen3OmniMoeThinkerForConditionalGeneration", False)}),
-)}
 
 
 def family_of_model_type(model_type: str, what: str = "checkpoint") -> Family:

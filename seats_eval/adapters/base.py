@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..errors import SeamError
 from ..layout import TokenLayout
 from .features import EncoderFeatures
@@ -47,7 +47,7 @@ class LayerInputs(Protocol):
 class OmniAdapter(Protocol):
     """Access to one thinker's pieces, and the backbone-specific computations on them."""
 
-    family: str  # config.FAMILIES
+    family: str  # a key of backbones.families.FAMILIES
     thinker: Any
     lm: Any  # the text model (decoder layers, embeddings)
     layers: Any  # its decoder layers

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..errors import ConfigError
 from ..layout import build_layout
 from .base import LayerInputs, PreparedSample, required

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import BackboneConfig
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError
 
 CONVENTIONS = ("paper", "true")

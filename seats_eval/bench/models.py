@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from ..config import BackboneConfig, LLMGeometry
+from ..backbones.config import BackboneConfig, LLMGeometry
+from ..backbones.families import get_family
 from ..toys.tiny import QWEN3_SPECIAL_TOKENS, QWEN25_SPECIAL_TOKENS
 
 PRESETS = ("full", "cpu-proxy")
@@ -88,20 +89,29 @@ def _encoders(preset: str, cfg: BackboneConfig, hidden: int) -> tuple[dict[str, 
 
 
 def bench_thinker_config(preset: str, cfg: BackboneConfig):
-    """The transformers thinker config of the benchmark model (see the module docstring)."""
+    """The transformers thinker config of the benchmark model (see the module docstring),
+    built by the backbone family's `bench_config` (backbones/families.py)."""
     text = _text_dims(preset, cfg)
     vision, audio = _encoders(preset, cfg, text["hidden_size"])
-    if is_moe(cfg):
-        from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeThinkerConfig
+    return get_family(cfg.family).load("bench_config")(text, vision, audio)
 
-        t = QWEN3_SPECIAL_TOKENS
-        config = Qwen3OmniMoeThinkerConfig(
-            audio_config=audio, vision_config=vision, text_config=text, audio_token_id=t["<|audio_pad|>"],
-            image_token_id=t["<|image_pad|>"], video_token_id=t["<|video_pad|>"],
-            audio_start_token_id=t["<|audio_start|>"], position_id_per_seconds=13)
-        config.vision_start_token_id, config.vision_end_token_id = t["<|vision_start|>"], t["<|vision_end|>"]
-        config.audio_end_token_id = t["<|audio_end|>"]
-        return config
+
+def qwen3_bench_config(text: dict[str, Any], vision: dict[str, Any], audio: dict[str, Any]):
+    """Qwen3-Omni-MoE thinker config of the given widths with the real token ids."""
+    from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeThinkerConfig
+
+    t = QWEN3_SPECIAL_TOKENS
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config=audio, vision_config=vision, text_config=text, audio_token_id=t["<|audio_pad|>"],
+        image_token_id=t["<|image_pad|>"], video_token_id=t["<|video_pad|>"],
+        audio_start_token_id=t["<|audio_start|>"], position_id_per_seconds=13)
+    config.vision_start_token_id, config.vision_end_token_id = t["<|vision_start|>"], t["<|vision_end|>"]
+    config.audio_end_token_id = t["<|audio_end|>"]
+    return config
+
+
+def qwen25_bench_config(text: dict[str, Any], vision: dict[str, Any], audio: dict[str, Any]):
+    """Qwen2.5-Omni thinker config of the given widths with the real token ids."""
     from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniThinkerConfig
 
     t = QWEN25_SPECIAL_TOKENS
@@ -120,17 +130,11 @@ def build_bench_thinker(preset: str, cfg: BackboneConfig, device: torch.device, 
     """(thinker in eval mode, build facts) on `device`: bf16 on CUDA, fp32 on CPU, created
     on the device (no host copy) with transformers' own random init. `experts`: the MoE
     experts implementation (default: grouped_mm where torch has it, else eager)."""
-    from transformers import (
-        Qwen2_5OmniThinkerForConditionalGeneration,
-        Qwen3OmniMoeThinkerForConditionalGeneration,
-    )
-
     config = bench_thinker_config(preset, cfg)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn}
-    cls = Qwen2_5OmniThinkerForConditionalGeneration
+    cls = get_family(cfg.family).thinker_class()
     if is_moe(cfg):
-        cls = Qwen3OmniMoeThinkerForConditionalGeneration
         has_grouped = hasattr(torch.nn.functional, "grouped_mm") or hasattr(torch, "_grouped_mm")
         kwargs["experts_implementation"] = experts or ("grouped_mm" if has_grouped else "eager")
     t0 = time.perf_counter()

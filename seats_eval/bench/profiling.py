@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..config import BackboneConfig, load_backbone_config
+from ..backbones.config import BackboneConfig, load_backbone_config
 from ..layout import VIDEO, build_layout
 from ..methods import build_method
 from ..methods.base import DropStep, EncoderSignals, PreLLMContext

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..config import load_backbone_config
+from ..backbones.config import load_backbone_config
 from ..methods import build_method
 from ..methods.base import PreLLMContext
 from ..select.diversity import Tiling, maxmin_tiles

@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def default_stem(what: str, backbone: str, device: str) -> str:
     """bench_prefill_cpu, bench_select_cuda, bench_prefill_qwen3omni_cuda, ..."""
-    from ..config import load_backbone_config
+    from ..backbones.config import load_backbone_config
 
     name = load_backbone_config(backbone).name
     short = {"qwen2.5-omni-7b": "", "qwen3-omni-30b-a3b": "_qwen3omni"}.get(name, "_" + name.replace("-", "").replace(".", ""))

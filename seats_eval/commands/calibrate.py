@@ -1,6 +1,6 @@
 """`seats-eval calibrate`: SEATS block boundaries from a layer-removal probe.
 
-Reads OUT/probe.json of `seats-eval probe`, applies the rule of `seats_eval.calibrate`
+Reads OUT/probe.json of `seats-eval probe`, applies the rule of `seats_eval.backbones.calibrate`
 (collapse -> shallow, recovery -> middle in three sub-blocks, no measurable drop -> late)
 to one modality's curve (default `both`) and writes a model_configs YAML: the base
 config's keys with the new boundaries. The YAML loads with
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from ..calibrate import DEFAULTS, SPLITS, calibrate_curve, load_probe, probe_curve, write_config
+from ..backbones.calibrate import DEFAULTS, SPLITS, calibrate_curve, load_probe, probe_curve, write_config
 from ..errors import ConfigError
 
 help = "derive SEATS boundaries (L_s, L_m1, L_m2, L_l) from a probe and write a model_configs YAML"

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summarise(model_id: str, extra: str, out: Path, task: str) -> dict:
     """One summary row from a run's results JSON and per-sample records."""
-    from ..sweep.store import read_json
+    from ..sweep.store import read_json, task_scores
 
     recs = []
     path = out / "records" / "records.jsonl"
@@ -113,8 +113,7 @@ def summarise(model_id: str, extra: str, out: Path, task: str) -> dict:
         recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     res_path = next(iter(sorted(out.rglob("*_results.json"))[-1:]), None) if out.exists() else None
     res = read_json(res_path) if res_path else None
-    metrics = ((res or {}).get("results") or {}).get(task) or {}
-    acc = next((v for k, v in metrics.items() if k.endswith("_accuracy,none")), None)
+    acc = task_scores(res).get(task) if res else None  # the task's named main metric
 
     def mean(values):
         values = [v for v in values if isinstance(v, (int, float))]

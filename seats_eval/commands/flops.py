@@ -27,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..backbones.config import load_backbone_config
     from ..bench.flops import (
         attention_width_from_cfg,
         geometry_from_cfg,
@@ -34,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
         prefill_flops_from_lengths,
         simulated_lengths,
     )
-    from ..config import load_backbone_config
     from ..errors import ConfigError
     from ..methods import build_method
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..backbones.families import FAMILIES
 from ..methods.options import flag
 
 help = "write a tiny randomly initialised Qwen-Omni thinker and an offline processor"
@@ -12,7 +13,7 @@ help = "write a tiny randomly initialised Qwen-Omni thinker and an offline proce
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
+    p.add_argument("--backbone", default="qwen2.5-omni", choices=list(FAMILIES))
     p.add_argument("--out", required=True, help="output directory (from_pretrained-loadable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layers", type=flag("layers"), default=8, help="decoder layers (model_configs/tiny.yaml assumes 8)")

@@ -2,16 +2,17 @@
 
 For every modality m and 0-based layer p it runs lmms-eval with the `remove_at` method
 (model id `remove_at_<backbone>`, model_args layer=p, modality=m), plus one full-token run
-as the reference, each in its own directory OUT/runs/<key>/ (key `full` or `<m>_L<p>`).
-A job whose result.json exists is not rerun, so an interrupted probe resumes and a later
-call with more layers or modalities extends it; OUT/settings.json pins what must not change
-between calls (backbone, checkpoint, tasks, limit, extra model_args).
+as the reference. The runs are the jobs of a sweep (seats_eval/sweep/runner.py: the same
+locks, status files and result checks), in OUT/jobs/<key>/ (key `full` or `<m>_L<p>`): a
+finished job is not rerun, so an interrupted probe resumes and a later call with more layers
+or modalities extends it; OUT/settings.json pins what must not change between calls
+(backbone, checkpoint, tasks, limit, extra model_args).
 
 Outputs, rebuilt from every finished job on each call:
 - OUT/probe.json: settings, the full-token score and one point per (modality, layer) with
   `layer` (p, 0-based: removed after this layer; -1 = before the LLM),
   `first_layer_without` (p + 2: the 1-based layer that first lacks the tokens, the x of the
-  plot and of `seats_eval.calibrate`), per-task metrics and `score` (their mean);
+  plot and of `seats_eval.backbones.calibrate`), per-task metrics and `score` (their mean);
 - OUT/probe.csv: the same points as a table;
 - OUT/probe.png: score versus layer per modality, the full-token score dashed (Fig. 2).
 """
@@ -23,16 +24,18 @@ import csv
 import json
 import os
 import re
-import shutil
-import subprocess
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import BackboneConfig, load_backbone_config
+from ..backbones.config import BackboneConfig, load_backbone_config
 from ..errors import ConfigError
 from ..io.atomic import write_json_atomic
 from ..io.resources import locate, tasks_dir
+from ..sweep.jobs import Job
+from ..sweep.spec import Sweep
+from ..sweep.store import find_results_json, read_json, read_status
 
 help = "layer-removal probe (Fig. 2): accuracy when all video/audio tokens are removed after layer l"
 
@@ -52,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="samples per task (lmms-eval --limit)")
     p.add_argument("--out", required=True, help="probe directory (resumable)")
     p.add_argument("--model-args", default="", help="extra model_args appended to every run (k=v,k=v)")
-    p.add_argument("--metric", default=None, help="metric name in the results JSON (default: the task's first)")
+    p.add_argument("--metric", default=None, help="metric name in the results JSON (default: the task's main_metric)")
     p.add_argument("--include-path", default=None,
                    help="lmms-eval --include_path (default: the packaged tasks, `seats-eval tasks-path`)")
     p.add_argument("--model-suffix", default=None, help="model id suffix (default: from the backbone)")
@@ -97,9 +100,10 @@ def parse_modalities(spec: str) -> list[str]:
 
 
 def model_suffix(cfg: BackboneConfig, override: str | None = None) -> str:
-    from ..models.registry import BACKBONE_SUFFIXES, family_suffix
+    from ..backbones.families import get_family
+    from ..models.registry import BACKBONE_SUFFIXES
 
-    suffix = override or family_suffix(cfg.family)
+    suffix = override or get_family(cfg.family).suffix
     if suffix not in BACKBONE_SUFFIXES:
         raise ConfigError(f"no lmms-eval model ids for suffix {suffix!r}; registered: {', '.join(BACKBONE_SUFFIXES)}")
     return suffix
@@ -110,20 +114,21 @@ def job_key(modality: str | None, layer: int | None) -> str:
 
 
 def extract_metrics(results: dict[str, Any], tasks: list[str], metric: str | None = None) -> dict[str, float]:
-    """{task: value} from an lmms-eval results JSON: `metric` or the task's first metric."""
+    """{task: value} from an lmms-eval results JSON: `metric`, else the task's main metric
+    (sweep/store.py `main_metric`: the one its YAML names, never the first listed)."""
+    from ..sweep.store import main_metric
+
     out: dict[str, float] = {}
     for task in tasks:
         res = results.get("results", {}).get(task)
         if res is None:
             raise ConfigError(f"results JSON has no task {task!r} (has: {sorted(results.get('results', {}))})")
-        names = [metric] if metric else list(results.get("higher_is_better", {}).get(task) or {})
-        keys = [k for k in res if "," in k and "stderr" not in k.split(",")[0]]
-        chosen = next((k for n in names for k in keys if k.split(",")[0] == n), None)
-        if chosen is None and not metric:
-            chosen = next((k for k in keys if isinstance(res[k], int | float)), None)
-        if chosen is None or not isinstance(res[chosen], int | float):
-            raise ConfigError(f"task {task}: no numeric metric {metric or ''!s} in {sorted(res)}")
-        out[task] = float(res[chosen])
+        name = metric or main_metric(results, task)
+        keys = sorted((k for k in res if k.split(",")[0] == name), key=lambda k: k != f"{name},none")
+        value = res[keys[0]] if keys else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"task {task}: no numeric metric {name} in {sorted(res)}")
+        out[task] = float(value)
     return out
 
 
@@ -131,72 +136,54 @@ def _atomic_json(path: Path, data: Any) -> None:
     write_json_atomic(path, data, indent=1)
 
 
-def _lmms_eval() -> str:
-    exe = Path(sys.executable).parent / "lmms-eval"
-    return str(exe) if exe.exists() else (shutil.which("lmms-eval") or "lmms-eval")
+def _extra_args(text: str) -> dict[str, str]:
+    pairs = [kv.split("=", 1) for kv in text.split(",") if kv.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError(f"--model-args {text!r}: expected k=v,k=v")
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
-def _command(settings: dict[str, Any], model_id: str, model_args: str, out: Path,
-             include_path: str) -> list[str]:
-    cmd = [_lmms_eval(), "--model", model_id, "--model_args", model_args, "--tasks", ",".join(settings["tasks"]),
-           "--include_path", include_path, "--batch_size", "1", "--output_path", str(out / "lmms_eval"),
-           "--log_samples"]
-    if settings["limit"] is not None:
-        cmd += ["--limit", str(settings["limit"])]
-    return cmd
-
-
-def run_job(settings: dict[str, Any], modality: str | None, layer: int | None, out_dir: Path,
-            include_path: str, metric: str | None, dry_run: bool = False) -> dict[str, Any] | None:
-    """Run one lmms-eval job unless its result.json exists; return the result (None if failed)."""
-    key = job_key(modality, layer)
-    job = out_dir / "runs" / key
-    done = job / "result.json"
-    if done.exists():
-        return json.loads(done.read_text())
+def probe_sweep(settings: dict[str, Any], points: list[tuple[str | None, int | None]], out_dir: Path,
+                include_path: str, lmms_eval_cmd: list[str] | None = None) -> Sweep:
+    """The probe's runs as a sweep: one job per (modality, layer), (None, None) the full-token
+    reference; `lmms_eval_cmd` replaces `seats-eval eval` (tests)."""
     suffix = settings["model_suffix"]
-    base = f"pretrained={settings['pretrained']},backbone_config={settings['backbone']}"
-    if modality is None:
-        model_id, model_args = suffix, base
-    else:
-        model_id, model_args = f"remove_at_{suffix}", f"{base},layer={layer},modality={modality}"
-    if settings["model_args"]:
-        model_args += "," + settings["model_args"]
-    cmd = _command(settings, model_id, model_args, job, include_path)
-    print(f"[probe] {key}: " + " ".join(cmd), flush=True)
-    if dry_run:
-        return None
-    job.mkdir(parents=True, exist_ok=True)
-    for old in (job / "lmms_eval").rglob("*_results.json"):
-        old.unlink()  # a previous attempt that died before result.json: start clean
-    shutil.rmtree(job / "records", ignore_errors=True)  # its rows too (a record folder takes one run)
-    env = dict(os.environ, SEATS_RECORD_DIR=str(job / "records"))
-    with open(job / "lmms_eval.log", "w", encoding="utf-8") as log:
-        rc = subprocess.call(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    found = sorted((job / "lmms_eval").rglob("*_results.json"))
-    if rc != 0 or not found:
-        tail = (job / "lmms_eval.log").read_text(errors="replace")[-2000:]
-        print(f"[probe] {key}: lmms-eval failed (exit {rc}); log {job / 'lmms_eval.log'}\n{tail}", flush=True)
-        return None
-    metrics = extract_metrics(json.loads(found[-1].read_text()), settings["tasks"], metric)
-    result = {"key": key, "modality": modality, "layer": layer,
-              "first_layer_without": None if layer is None else layer + 2,
-              "metrics": metrics, "score": sum(metrics.values()) / len(metrics),
-              "results_json": str(found[-1].relative_to(out_dir)), "command": cmd}
-    _atomic_json(done, result)
-    print(f"[probe] {key}: score {result['score']:.4g}", flush=True)
-    return result
+    base = {"pretrained": settings["pretrained"], "backbone_config": settings["backbone"]}
+    extra = _extra_args(settings["model_args"])
+    jobs = []
+    for i, (mod, layer) in enumerate(points):
+        own = {} if mod is None else {"layer": layer, "modality": mod}
+        clash = sorted(set(extra) & {*base, *own})
+        if clash:
+            raise ConfigError(f"--model-args sets {', '.join(clash)}, which the probe sets itself")
+        jobs.append(Job(index=i, name=job_key(mod, layer), model=suffix if mod is None else f"remove_at_{suffix}",
+                        method="full" if mod is None else "remove_at", model_args={**base, **own, **extra},
+                        tasks=tuple(settings["tasks"]), limit=settings["limit"], meta={"modality": mod, "layer": layer},
+                        lmms_eval_args=("--batch_size", "1", "--log_samples", "--include_path", include_path)))
+    clips = os.environ.get("SEATS_FIXTURE_CLIPS")
+    return Sweep(name="probe", table=None, spec_path=out_dir / "settings.json", out=out_dir, table_out=out_dir,
+                 backbone=suffix, backbone_config=settings["backbone"], tasks=tuple(settings["tasks"]),
+                 task_set="custom", jobs=jobs, lmms_eval_cmd=lmms_eval_cmd, cache=False,
+                 env={"SEATS_FIXTURE_CLIPS": clips} if clips else {})
 
 
-def collect(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """probe.json content from every finished job under OUT/runs."""
+def collect(out_dir: Path, settings: dict[str, Any], metric: str | None = None) -> dict[str, Any]:
+    """probe.json content from every finished job under OUT/jobs (this call's and earlier ones')."""
     full, points = None, []
-    for done in sorted((out_dir / "runs").glob("*/result.json")):
-        r = json.loads(done.read_text())
-        if r["modality"] is None:
-            full = {"metrics": r["metrics"], "score": r["score"]}
+    for jdir in sorted(p for p in (out_dir / "jobs").glob("*") if p.is_dir()):
+        st = read_status(jdir) or {}
+        desc = read_json(jdir / "result" / "job.json")
+        found = find_results_json(jdir / "result")
+        if st.get("state") != "done" or not isinstance(desc, dict) or found is None:
+            continue
+        metrics = extract_metrics(read_json(found) or {}, settings["tasks"], metric)
+        score = sum(metrics.values()) / len(metrics)
+        mod, layer = desc["meta"]["modality"], desc["meta"]["layer"]
+        if mod is None:
+            full = {"metrics": metrics, "score": score}
         else:
-            points.append({k: r[k] for k in ("modality", "layer", "first_layer_without", "metrics", "score")})
+            points.append({"modality": mod, "layer": layer, "first_layer_without": layer + 2, "metrics": metrics,
+                           "score": score})
     order = {m: i for i, m in enumerate(MODALITIES)}
     points.sort(key=lambda p: (order.get(p["modality"], 9), p["layer"]))
     return {**{k: settings[k] for k in ("backbone", "num_layers", "pretrained", "tasks", "limit", "model_args")},
@@ -280,21 +267,24 @@ def run(args: argparse.Namespace) -> int:
             if diff:
                 raise ConfigError(f"{out_dir} holds a probe with other settings ({', '.join(diff)}: "
                                   f"{[old.get(k) for k in diff]} vs {[settings.get(k) for k in diff]}); use another --out")
+        points: list[tuple[str | None, int | None]] = [] if args.no_full else [(None, None)]
+        points += [(m, p) for m in mods for p in layers]
+        sweep = probe_sweep(settings, points, out_dir, args.include_path or str(tasks_dir()))
     except ConfigError as exc:
         print(f"seats-eval probe: {exc}", file=sys.stderr)
         return 2
+    from ..sweep.launchers import lmms_eval_argv
+    from ..sweep.runner import run_sweep
+
     if not args.dry_run:
         _atomic_json(pinned, settings)
-    jobs: list[tuple[str | None, int | None]] = [] if args.no_full else [(None, None)]
-    jobs += [(m, p) for m in mods for p in layers]
-    failed = 0
-    for mod, layer in jobs:
-        res = run_job(settings, mod, layer, out_dir, args.include_path or str(tasks_dir()), args.metric,
-                      args.dry_run)
-        failed += res is None and not args.dry_run
     if args.dry_run:
+        for job in sweep.jobs:
+            print(f"[probe] {job.name}: " + shlex.join(lmms_eval_argv(sweep, job, sweep.job_dir(job) / "output")))
         return 0
-    probe = collect(out_dir, settings)
+    report = run_sweep(sweep, progress=False, echo=lambda line: print(f"[probe] {line}", flush=True))
+    failed = sum(o.state not in ("done", "skipped") for o in report.outcomes)
+    probe = collect(out_dir, settings, args.metric)
     write_outputs(out_dir, probe, plot=not args.no_plot)
     print(f"[probe] {len(probe['points'])} points -> {out_dir / 'probe.json'}, probe.csv"
           + ("" if args.no_plot else ", probe.png") + (f"; {failed} job(s) failed" if failed else ""), flush=True)

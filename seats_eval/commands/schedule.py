@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from seats_eval.budgets import DECAYS, MODES, Schedule, build_schedule, layer_counts, resolve_budget
-from seats_eval.config import load_backbone_config
+from seats_eval.backbones.budgets import DECAYS, MODES, Schedule, build_schedule, layer_counts, resolve_budget
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.errors import ConfigError
 
 help = "print the SEATS per-layer TRR schedule (Table 2, Fig. 4) and token counts"

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..backbones.families import FAMILIES
 from ..errors import ConfigError
 from ..io.resources import project_dir, resource, work_dir
 
@@ -17,11 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..toys.train import TrainSettings
 
     d = TrainSettings()
-    p.add_argument("--backbone", default="qwen2.5-omni", choices=["qwen2.5-omni", "qwen3-omni"])
+    p.add_argument("--backbone", default="qwen2.5-omni", choices=list(FAMILIES))
     p.add_argument("--out", default=None, help="default: seats_eval/data/tiny_trained/<backbone> of the checkout "
                    "(committed; required outside a checkout: the installed package is not rewritten)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--steps", type=int, default=None, help="default: 400 (qwen2.5-omni), 250 (qwen3-omni)")
+    p.add_argument("--steps", type=int, default=None, help="default: the family's train_steps (" + ", ".join(f"{f.train_steps} for {f.name}" for f in FAMILIES.values()) + ")")
     p.add_argument("--batch", type=int, default=d.batch, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads (a run reproduces under the same count)")

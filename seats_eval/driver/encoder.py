@@ -22,7 +22,7 @@ from loguru import logger
 
 from ..adapters.base import OmniAdapter
 from ..adapters.features import EncoderFeatures
-from ..config import BackboneConfig
+from ..backbones.config import BackboneConfig
 from ..errors import SeatsError
 from ..media.decode import PixelBudget, load_media
 from ..methods.base import Method
@@ -78,7 +78,7 @@ class SampleEncoder:
         self.fps = fps
         # The fps told to the processor (None: its default): frames are sampled at self.fps.
         official = method.profile == "official"
-        self.processor_fps = None if official and not cfg.official_geometry.tell_fps else fps
+        self.processor_fps = None if official and not cfg.authors_code.tell_fps else fps
         self.audio_window = method.signal_audio_window
         self.pixels = pixels  # the reference frame sizing (media/decode.py)
         self.audio_max_seconds = audio_seconds_used(processor)  # the audio the processor keeps

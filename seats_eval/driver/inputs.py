@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import BackboneConfig
+from ..backbones.config import BackboneConfig
 from ..media.decode import Media, PixelBudget
 from ..tasklib.prompts import QWEN_OMNI_SYSTEM_PROMPT
 

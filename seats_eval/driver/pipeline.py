@@ -19,7 +19,7 @@ import torch
 from ..adapters import make_adapter
 from ..adapters.base import PreparedSample
 from ..adapters.features import EncoderFeatures
-from ..config import WindowGeometry
+from ..backbones.config import WindowGeometry
 from ..methods.base import EncoderSignals, Method, PruneRecord
 from ..runtime.attention import use_wrapped_attention
 from ..runtime.decoding import GREEDY, Decoding

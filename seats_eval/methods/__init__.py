@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # not imported at run time: the option table (options.py) must load without torch
-    from ..config import BackboneConfig
+    from ..backbones.config import BackboneConfig
     from .base import Method
 
 # id -> "module:factory"; the "-om" variants are the same module with both modalities.

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..budgets import Budget, resolve_budget, round_count, split_budget
-from ..config import BackboneConfig
+from ..backbones.budgets import Budget, resolve_budget, round_count, split_budget
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError, SeatsError
 from ..layout import AUDIO, TokenLayout
 from ..select import apportion

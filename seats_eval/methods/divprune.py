@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget
-from ..config import BackboneConfig
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig
 from ..layout import AUDIO, TEXT
 from ..select import weighted_maxmin
 from .base import Method, Plan, PreLLMContext, PreLLMResult

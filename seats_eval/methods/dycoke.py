@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget
-from ..config import BackboneConfig
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError, DataError
 from ..layout import TEXT
 from ..select.merge import cosine_rows, group_topk

@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget
-from ..config import BackboneConfig
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig
 from ..layout import TEXT
 from ..select.merge import cosine_matrix, cosine_rows, dpc_knn_scores, group_topk, merge_assigned
 from .base import Method, Plan, PreLLMContext, PreLLMResult

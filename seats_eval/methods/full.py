@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import BackboneConfig
+from ..backbones.config import BackboneConfig
 from .base import Counts, Method, Plan
 from .options import DEFAULT_PROFILE, Options
 

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..budgets import Budget, round_count
-from ..config import BackboneConfig
+from ..backbones.budgets import Budget, round_count
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from ..select.merge import (

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..budgets import MODES
+from ..backbones.budgets import MODES
 from ..errors import ConfigError
 
 _MISSING = object()

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..budgets import Budget
-from ..config import BackboneConfig, normalise_name
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO
 from .base import Method, Plan, PreLLMContext, PreLLMResult
 from .common import BUDGET_OPTIONS, floor_count, parse_budget, random_keep, script_pair, target

@@ -14,7 +14,7 @@ Options (lmms-eval `--model_args`, model id `remove_at_qwen25omni`):
 
 In the paper's 1-based numbering, `layer` = p removes the tokens "at layer p + 2": 1-based
 layer p + 2 is the first that no longer sees them (p = -1 -> layer 1, p = L-2 -> layer L).
-`seats-eval probe` records both numbers; `seats_eval.calibrate` works on the 1-based one,
+`seats-eval probe` records both numbers; `seats_eval.backbones.calibrate` works on the 1-based one,
 which lines up with the SEATS boundaries (the late block [L_l, L] sees no non-text token).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..config import BackboneConfig
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
 from .base import Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult

@@ -54,8 +54,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
-from ..config import BackboneConfig
+from ..backbones.budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
+from ..backbones.config import BackboneConfig
 from ..errors import ConfigError, SeatsError
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout, run_windows
 from ..select import (
@@ -228,7 +228,7 @@ class Seats(Method):
         if stage1 not in STAGE1:
             raise ConfigError(f"stage1 {stage1!r}; allowed: {', '.join(STAGE1)}")
         official = self.profile == "official"
-        self.geometry = cfg.official_geometry
+        self.geometry = cfg.authors_code
         self.budget = budget
         lam_eff = float(lam if lam is not None else cfg.lam)
         if stage2 and official and not gate_prunes(lam_eff, budget.R_v, budget.R_a):

@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
-from ..budgets import Budget
-from ..config import BackboneConfig, normalise_name
+from ..backbones.budgets import Budget
+from ..backbones.config import BackboneConfig, normalise_name
 from ..layout import AUDIO, TEXT, VIDEO, TokenLayout, group_matrix
 from ..select.merge import assign_nearest, evenly_spaced, group_topk, merge_assigned
 from .base import Method, Plan, PreLLMContext, PreLLMResult
@@ -162,7 +162,7 @@ class VisionZip(Method):
         self.budget, self.both = budget, both
         self.context, self.merge, self.seed, self.batch = float(context), merge, int(seed), int(group_batch)
         self.start = start
-        self.geometry = cfg.official_geometry if cfg is not None else None
+        self.geometry = cfg.authors_code if cfg is not None else None
         # the profile's rules, chosen once
         self._select = self._paper
         if self.profile == "official":

@@ -35,7 +35,7 @@ from loguru import logger
 from tqdm import tqdm
 
 from ..adapters import load_thinker
-from ..config import load_backbone_config
+from ..backbones.config import load_backbone_config
 from ..driver import SamplePipeline
 from ..driver.encoder import SampleEncoder
 from ..driver.inputs import pixel_budget
@@ -240,10 +240,12 @@ class QwenOmniModel(lmms):
         raise NotImplementedError("seats-eval models answer single-round tasks only")
 
     # per-task settings ---------------------------------------------------------------------
-    def max_frames_for(self, task: str) -> int:
+    def max_frames_for(self, task_cap: int | None) -> int:
+        """The `max_frames` model arg, else the task's cap (carried by its messages) within
+        the backbone's limit (BackboneConfig.frame_cap)."""
         if self.max_frames is not None:
             return int(self.max_frames)
-        return self.cfg.max_frames_for(task)
+        return self.cfg.frame_cap(task_cap)
 
     def system_prompt_for(self, task_system: str | None) -> str:
         """The system text sent: the `system_prompt` model arg unless "auto" (a preset name
@@ -284,11 +286,12 @@ class QwenOmniModel(lmms):
         sample = f"{task}/{split}/{doc_id}"
         path = ""
         try:
-            task_system, visuals, context = prompts.read_messages(doc_to_messages(self.task_dict[task][split][doc_id]))
+            messages = doc_to_messages(self.task_dict[task][split][doc_id])
+            task_system, visuals, context = prompts.read_messages(messages)
             if not visuals:
                 raise DataError(f"{sample}: the task returned no video")
             path = str(visuals[0])
-            max_frames = self.max_frames_for(task)
+            max_frames = self.max_frames_for(prompts.frame_cap(messages))
             system_prompt = self.system_prompt_for(task_system)
             enc = self.encoder.encode(path, context, system_prompt, max_frames, sample)
             max_new = int(self.max_new_tokens or gen_kwargs.get("max_new_tokens", 32))

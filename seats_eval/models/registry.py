@@ -7,20 +7,11 @@ that fixes the method, so `lmms-eval --model seats_qwen25omni` needs no fork or 
 
 from __future__ import annotations
 
+from ..backbones.families import FAMILIES
 from ..methods import METHOD_IDS
 
-BACKBONE_SUFFIXES = {"qwen25omni": "qwen2.5-omni-7b", "qwen3omni": "qwen3-omni-30b-a3b"}
-_FAMILY_SUFFIX = {"qwen2.5-omni": "qwen25omni", "qwen3-omni": "qwen3omni"}
-
-
-def family_suffix(family: str) -> str:
-    """The model-id suffix of a backbone family (config.FAMILIES): qwen2.5-omni -> qwen25omni."""
-    return _FAMILY_SUFFIX[family]
-
-
-def suffix_family(suffix: str) -> str:
-    """The backbone family of a model-id suffix: qwen3omni -> qwen3-omni."""
-    return {s: f for f, s in _FAMILY_SUFFIX.items()}[suffix]
+# model-id suffix -> the backbone config its ids load (backbones/families.py)
+BACKBONE_SUFFIXES = {f.suffix: f.backbone for f in FAMILIES.values()}
 
 
 def model_ids() -> list[str]:

@@ -115,8 +115,8 @@ def _budget_meta(method: str, R: float | None, mode: str | None, args: dict[str,
     meta = {"R": _pct(R), "R_v": _pct(args.get("R_v")), "R_a": _pct(args.get("R_a"))}
     if backbone_config:
         try:
-            from ..budgets import resolve_budget
-            from ..config import load_backbone_config
+            from ..backbones.budgets import resolve_budget
+            from ..backbones.config import load_backbone_config
 
             cfg = load_backbone_config(backbone_config)
             b = resolve_budget(float(R), mode or "both", cfg.video_tokens_per_window,

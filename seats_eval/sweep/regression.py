@@ -41,7 +41,7 @@ from ..errors import ConfigError
 from ..io import resources
 from ..tasklib.scoring import sample_payload
 from .spec import Sweep, benchmark_of
-from .store import find_results_json, read_json, read_status, write_json_atomic
+from .store import find_results_json, read_json, read_status, task_scores, write_json_atomic
 
 Z = 2.576  # two-sided 99%, the unpaired band
 SLACK = 1  # questions of slack on each side of the band
@@ -77,7 +77,7 @@ class Cell:
     n: int
     correct: int
     outcomes: dict[str, int] | None = field(default=None, compare=False, hash=False)
-    official: int | None = None  # right under the authors' answer extraction, where the task reports it
+    authors: int | None = None  # right under the authors' answer extraction, where the task reports it
 
     @property
     def accuracy(self) -> float:
@@ -86,17 +86,17 @@ class Cell:
 
 # -- reading a finished sweep ---------------------------------------------------------------
 def _task_counts(results: dict[str, Any], task: str) -> tuple[int, int, int | None] | None:
-    """(n, correct, correct under the official extraction or None) of a task from an lmms-eval
+    """(n, correct, correct under the authors' extraction or None) of a task from an lmms-eval
     results JSON (accuracies in % times n-samples)."""
-    metrics = (results.get("results") or {}).get(task) or {}
-    acc = next((v for k, v in metrics.items() if k.endswith("_score,none") or k.endswith("_accuracy,none")
-                if not k.startswith("mcq_accuracy_official") and isinstance(v, (int, float))), None)
-    off = metrics.get("mcq_accuracy_official,none")
+    if task not in (results.get("results") or {}):
+        return None
+    acc = task_scores(results).get(task)  # the task's named main metric
+    off = task_scores(results, authors=True).get(task)
     n = ((results.get("n-samples") or {}).get(task) or {}).get("effective")
     if acc is None or not n:
         return None
-    official = int(round(float(off) / 100.0 * int(n))) if isinstance(off, (int, float)) else None
-    return int(n), int(round(float(acc) / 100.0 * int(n))), official
+    authors = int(round(off / 100.0 * int(n))) if off is not None else None
+    return int(n), int(round(float(acc) / 100.0 * int(n))), authors
 
 
 def read_outcomes(run_dir: Path, task: str) -> dict[str, int] | None:
@@ -357,7 +357,7 @@ def against_paper(sweep: Sweep, cells: list[Cell], kind: str | None = None,
         if value is None:
             notes.append(f"(no paper number for {label} R={R} on {c.task})")
             continue
-        k = c.official if c.official is not None else c.correct
+        k = c.authors if c.authors is not None else c.correct
         lo, hi, p = hypergeom_check(k, c.n, value, sizes[bench], alpha)
         out.append(PaperCell(label, R, bench, k, c.n, value, sizes[bench], lo, hi, p))
     lines = [f"{sweep.name} against the paper ({kind}, results/paper/): each cell ours on the subset "

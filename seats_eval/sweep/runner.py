@@ -292,7 +292,7 @@ def ensure_artifacts(sweep: Sweep) -> None:
 def _ensure_artifacts(sweep: Sweep) -> None:
     needs_clips = any(t.startswith("seats_fixture_") for t in sweep.tasks) and "SEATS_FIXTURE_CLIPS" not in sweep.env
     if sweep.tiny:
-        from ..models.registry import suffix_family
+        from ..backbones.families import family_of_suffix
         from ..toys.tiny import make_tiny
 
         pretrained = {j.model_args.get("pretrained") for j in sweep.jobs}
@@ -304,7 +304,7 @@ def _ensure_artifacts(sweep: Sweep) -> None:
                 raise ConfigError(f"no trained tiny model at {d}: run `seats-eval train-tiny` (see its MODEL_CARD.md)")
             tmp = d.with_name(d.name + f".tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
-            make_tiny(tmp, backbone=suffix_family(sweep.backbone))
+            make_tiny(tmp, backbone=family_of_suffix(sweep.backbone).name)
             shutil.rmtree(d, ignore_errors=True)
             os.replace(tmp, d)
     if needs_clips:

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..io.atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
 from ..io.atomic import write_text_atomic as write_text_atomic
-from ..tasklib.scoring import FAILURES_METRIC, OFFICIAL_METRIC
+from ..tasklib.scoring import AUTHORS_METRIC, FAILURES_METRIC
 from .jobs import Job
 
 
@@ -71,26 +72,35 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def task_scores(results: dict[str, Any], official: bool = False) -> dict[str, float]:
-    """task -> its main metric (`<metric>,none`, not a stderr, not the failure count, not the
-    official-extraction accuracy) from an lmms-eval results JSON; with `official`, the
-    `mcq_accuracy_official` of the tasks that report it."""
+def main_metric(results: dict[str, Any], task: str) -> str:
+    """The metric a task names as its score: `metadata.main_metric` of its YAML, which
+    lmms-eval copies into the results JSON (`configs`). A task that names none and lists
+    several candidate metrics is refused: taking the first in dict order would report
+    whatever metric was listed first."""
+    config = (results.get("configs") or {}).get(task) or {}
+    named = (config.get("metadata") or {}).get("main_metric")
+    if named:
+        return str(named)
+    listed = [m.get("metric") for m in config.get("metric_list") or [] if isinstance(m, dict)]
+    candidates = [m for m in listed if m and m not in (FAILURES_METRIC, AUTHORS_METRIC)]
+    if len(candidates) == 1:
+        return str(candidates[0])
+    raise ConfigError(f"task {task} names no main metric (metadata: main_metric: in its YAML) and lists "
+                      f"{', '.join(map(str, candidates)) or 'no metric'}: which one is its score is undecided")
+
+
+def task_scores(results: dict[str, Any], authors: bool = False) -> dict[str, float]:
+    """task -> its main metric (`main_metric`) from an lmms-eval results JSON; with
+    `authors`, the `mcq_accuracy_authors` of the tasks that report it. A task whose
+    metric is missing or not a number gets no score."""
     out: dict[str, float] = {}
     for task, metrics in (results.get("results") or {}).items():
         if not isinstance(metrics, dict):
             continue
-        if official:
-            value = metrics.get(f"{OFFICIAL_METRIC},none")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[task] = float(value)
-            continue
-        for key, value in metrics.items():
-            if (not key.endswith(",none") or "_stderr" in key or key.startswith(f"{FAILURES_METRIC},")
-                    or key.startswith(f"{OFFICIAL_METRIC},") or isinstance(value, (str, bool))):
-                continue
-            if isinstance(value, (int, float)):
-                out[task] = float(value)
-                break
+        metric = AUTHORS_METRIC if authors else main_metric(results, task)
+        value = metrics.get(f"{metric},none")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[task] = float(value)
     return out
 
 
@@ -113,7 +123,7 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "results_json": str(res_path.relative_to(run_dir)) if res_path else None,
         "scores": task_scores(results) if results else {},
-        "official_scores": task_scores(results, official=True) if results else {},
+        "authors_scores": task_scores(results, authors=True) if results else {},
         "n_samples": (results or {}).get("n-samples"),
         "n_records": len(records),
         "sample_failures": len(failures),

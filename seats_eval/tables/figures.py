@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..budgets import Schedule
+    from ..backbones.budgets import Schedule
     from ..sweep.spec import Sweep
     from . import Table
 
@@ -61,8 +61,8 @@ def fig_tradeoff(table: Table, path: Path) -> Path:
 
 def fig_schedule(sweep: Sweep, path: Path, R: float = 0.3) -> Path:
     """Fig. 4: the SEATS per-layer TRR for the sweep's backbone config."""
-    from ..budgets import build_schedule, resolve_budget
-    from ..config import load_backbone_config
+    from ..backbones.budgets import build_schedule, resolve_budget
+    from ..backbones.config import load_backbone_config
 
     cfg = load_backbone_config(sweep.backbone_config or "qwen2.5-omni-7b")
     budget = resolve_budget(R, "both", cfg.video_tokens_per_window, cfg.audio_tokens_per_window,

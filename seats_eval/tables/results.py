@@ -18,7 +18,7 @@ class JobResult:
     state: str
     error: str = ""
     scores: dict[str, float] = field(default_factory=dict)  # benchmark -> score (0-100), our parser
-    official_scores: dict[str, float] = field(default_factory=dict)  # the authors' extraction
+    authors_scores: dict[str, float] = field(default_factory=dict)  # the authors' extraction
     tflops: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     sample_failures: int = 0
@@ -26,8 +26,8 @@ class JobResult:
     @property
     def paper_like(self) -> dict[str, float]:
         """What the tables compare with the paper: the score under the authors' answer
-        extraction (`mcq_accuracy_official`) where the task reports it, else the main one."""
-        return {**self.scores, **self.official_scores}
+        extraction (`mcq_accuracy_authors`) where the task reports it, else the main one."""
+        return {**self.scores, **self.authors_scores}
 
     @property
     def mean(self) -> float | None:
@@ -58,7 +58,7 @@ def load_results(sweep: Sweep) -> list[JobResult]:
         if state == "done":
             summ = job_summary(jdir / "result")
             jr.scores = {benchmark_of(t): v for t, v in summ["scores"].items()}
-            jr.official_scores = {benchmark_of(t): v for t, v in summ["official_scores"].items()}
+            jr.authors_scores = {benchmark_of(t): v for t, v in summ["authors_scores"].items()}
             jr.tflops, jr.timings = summ["tflops"], summ["timings"]
             jr.sample_failures = int(summ["sample_failures"])
         out.append(jr)
@@ -83,7 +83,7 @@ def about_lines(sweep: Sweep, extra: list[str]) -> list[str]:
         f"`{NOT_IN_PAPER}`: the paper prints no number there.",
         *extra,
         "Benchmark scores and Mean read each response with the authors' answer extraction "
-        "(`mcq_accuracy_official`, like for like with the paper); `Mean (our parser)`: the same runs "
+        "(`mcq_accuracy_authors`, like for like with the paper); `Mean (our parser)`: the same runs "
         "scored by our deterministic parser (tasks/README.md).",
         "Rounding half-up (scores, Mean, % to 1 decimal); the difference is taken between the printed values.",
     ]

@@ -5,12 +5,20 @@ The task, not the model class, decides the system turn: each task YAML names it 
 (built by `chat_messages`) puts it in front of the user turn. The authors' runs used Qwen's
 default prompt plus the analysis sentence for WorldSense and Daily-Omni, and an EMPTY
 system text for OmniVideoBench, Video-MME and LVOmniBench (reference section 7).
+
+The task also decides its frame cap (Sec. 5.1: 128 frames for WorldSense and Daily-Omni, 256
+for OmniVideoBench): `max_frames` in the same kwargs, carried to the model as the
+`max_frames` key of each video item (the key qwen-omni-utils reads there). The model takes
+it within its backbone's own limit (BackboneConfig.frame_cap); a task without one gets the
+backbone's. So a new benchmark edits no backbone YAML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from ..errors import ConfigError
 
 QWEN_OMNI_SYSTEM_PROMPT = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
@@ -48,7 +56,8 @@ def chat_messages(doc_to_visual: Callable[[dict], list[str]], doc_to_text: Calla
         if "system_prompt" in kwargs:
             text = resolve_system_prompt(kwargs["system_prompt"])
             messages.append({"role": "system", "content": [{"type": "text", "text": text}]})
-        content: list[dict[str, Any]] = [{"type": "video", "url": str(v)} for v in doc_to_visual(doc)]
+        cap = {"max_frames": _frame_cap(kwargs["max_frames"])} if "max_frames" in kwargs else {}
+        content: list[dict[str, Any]] = [{"type": "video", "url": str(v), **cap} for v in doc_to_visual(doc)]
         content.append({"type": "text", "text": doc_to_text(doc, lmms_eval_specific_kwargs)})
         messages.append({"role": "user", "content": content})
         return messages
@@ -78,6 +87,22 @@ def read_messages(messages: list[dict[str, Any]]) -> tuple[str | None, list[str]
             elif kind == "text":
                 texts.append(str(_get(part, "text")))
     return system, videos, "\n".join(texts)
+
+
+def frame_cap(messages: list[dict[str, Any]]) -> int | None:
+    """The task's frame cap carried on the video items of one chat request (the smallest when
+    several name one); None when the task names none."""
+    caps = [_frame_cap(_get(part, "max_frames"))
+            for message in messages if not isinstance(_get(message, "content"), str)
+            for part in _get(message, "content")
+            if _get(part, "type") == "video" and _get(part, "max_frames") is not None]
+    return min(caps) if caps else None
+
+
+def _frame_cap(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"task max_frames (lmms_eval_specific_kwargs) must be an integer >= 1, got {value!r}")
+    return value
 
 
 def _get(obj: Any, key: str) -> Any:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # it scores 0 and is counted by `count_failures`.
 FAILURE_MARKER = "[seats-eval failure]"
 FAILURES_METRIC = "sample_failures"
-# The same responses read by the authors' per-benchmark extraction (official_answers.py).
-OFFICIAL_METRIC = "mcq_accuracy_official"
+# The same responses read by the authors' per-benchmark extraction (authors_extraction.py).
+AUTHORS_METRIC = "mcq_accuracy_authors"
 # Accuracy and count per value of each category field: a mapping, not a score.
 BREAKDOWN_METRIC = "category_breakdown"
 
@@ -34,13 +34,13 @@ def make_payload(
     answer: Any,
     video_id: Any,
     fields: Mapping[str, Any] | None = None,
-    official: str | None = None,
+    authors: str | None = None,
 ) -> dict[str, Any]:
     """The per-sample dict every seats task returns from `process_results`:
     `score` (1.0 correct / 0.0 wrong or no answer), `pred` (extracted letter or ""),
     `answer` (ground-truth letter), `video_id` (the cluster key), plus category `fields`;
-    with `official` (the authors' extraction of the same response) also `pred_official`
-    and `score_official`."""
+    with `authors` (the authors' extraction of the same response) also `pred_authors`
+    and `score_authors`."""
     if isinstance(response, list | tuple):
         response = response[0] if response else ""
     text = "" if response is None else str(response)
@@ -54,21 +54,21 @@ def make_payload(
         "video_id": str(plain_value(video_id)),
         "failed": 1.0 if failed else 0.0,
     }
-    if official is not None:
-        payload["pred_official"] = "" if failed else official
-        payload["score_official"] = 1.0 if official and official == gold and not failed else 0.0
+    if authors is not None:
+        payload["pred_authors"] = "" if failed else authors
+        payload["score_authors"] = 1.0 if authors and authors == gold and not failed else 0.0
     for key, value in (fields or {}).items():
         payload[key] = plain_value(value)
     return payload
 
 
 def metrics(metric: str, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """What a task's `process_results` returns: its accuracy metric, the official-extraction
+    """What a task's `process_results` returns: its accuracy metric, the authors'-extraction
     accuracy when the payload has one, and the failure count (the YAML metrics read the
     same payload)."""
     out = {metric: payload, FAILURES_METRIC: payload, BREAKDOWN_METRIC: payload}
-    if "score_official" in payload:
-        out[OFFICIAL_METRIC] = payload
+    if "score_authors" in payload:
+        out[AUTHORS_METRIC] = payload
     return out
 
 
@@ -83,9 +83,9 @@ def accuracy(results: Iterable[Mapping[str, Any] | float]) -> float:
     return 100.0 * sum(scores) / len(scores) if scores else 0.0
 
 
-def official_accuracy(results: Iterable[Mapping[str, Any]]) -> float:
-    """The `mcq_accuracy_official` aggregation: mean `score_official`, in percent."""
-    return accuracy([float(r["score_official"]) for r in results])
+def authors_accuracy(results: Iterable[Mapping[str, Any]]) -> float:
+    """The `mcq_accuracy_authors` aggregation: mean `score_authors`, in percent."""
+    return accuracy([float(r["score_authors"]) for r in results])
 
 
 def _group_scores(results: Sequence[Mapping[str, Any]], field_name: str) -> dict[str, list[float]]:
@@ -137,7 +137,7 @@ def aggregate(task: str, results: Sequence[Mapping[str, Any]], fields: Sequence[
 
 
 _NON_CATEGORY = {"score", "pred", "answer", "video_id", "question_id", "index", "response", "failed",
-                 "pred_official", "score_official"}
+                 "pred_authors", "score_authors"}
 
 
 def sample_payload(sample: Mapping[str, Any], metric: str | None) -> Mapping[str, Any] | None:

@@ -173,28 +173,18 @@ def build_qwen25_thinker_config(num_layers: int = 8, hidden: int = 64):
     return config
 
 
-QWEN25_NAMES, QWEN3_NAMES = ("qwen2.5-omni", "qwen2.5-omni-7b"), ("qwen3-omni", "qwen3-omni-30b-a3b")
-
-
 def build_tiny_thinker(backbone: str = "qwen2.5-omni", seed: int = 0, num_layers: int = 8):
     """The tiny random thinker of `make_tiny`, in memory (fp32, CPU, eval mode): needs only
-    transformers, no processor (so no torchvision), e.g. for tests on a bare GPU machine."""
+    transformers, no processor (so no torchvision), e.g. for tests on a bare GPU machine.
+    `backbone`: a family ("qwen3-omni") or its released backbone ("qwen3-omni-30b-a3b")."""
     import torch
-    from transformers import (
-        Qwen2_5OmniThinkerForConditionalGeneration,
-        Qwen3OmniMoeThinkerForConditionalGeneration,
-    )
 
-    if backbone in QWEN3_NAMES:
-        cls, config = Qwen3OmniMoeThinkerForConditionalGeneration, build_qwen3_thinker_config(num_layers=num_layers)
-    elif backbone in QWEN25_NAMES:
-        cls, config = Qwen2_5OmniThinkerForConditionalGeneration, build_qwen25_thinker_config(num_layers=num_layers)
-    else:
-        from ..errors import ConfigError
+    from ..backbones.families import get_family
 
-        raise ConfigError(f"make-tiny: unknown backbone {backbone!r}; allowed: qwen2.5-omni, qwen3-omni")
+    fam = get_family(backbone)
+    config = fam.load("tiny_config")(num_layers=num_layers)
     torch.manual_seed(seed)
-    model = cls(config).eval()
+    model = fam.thinker_class()(config).eval()
     with torch.no_grad():  # larger random weights make attention less uniform, so selection matters
         for name, p in model.named_parameters():
             if p.dim() >= 2 and "embed" not in name:
@@ -205,13 +195,15 @@ def build_tiny_thinker(backbone: str = "qwen2.5-omni", seed: int = 0, num_layers
 def make_tiny(out_dir: str | Path, backbone: str = "qwen2.5-omni", seed: int = 0,
               num_layers: int = 8) -> Path:
     """Write a tiny random thinker + offline processor to `out_dir` and return the path."""
+    from ..backbones.families import get_family
+
     model = build_tiny_thinker(backbone, seed=seed, num_layers=num_layers)
-    qwen3 = backbone in QWEN3_NAMES
+    fam = get_family(backbone)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
-    (build_qwen3_processor() if qwen3 else build_qwen25_processor()).save_pretrained(out)
-    (out / "seats_tiny.json").write_text(json.dumps({"backbone": "tiny-qwen3" if qwen3 else "tiny", "seed": seed}))
+    fam.load("tiny_processor")().save_pretrained(out)
+    (out / "seats_tiny.json").write_text(json.dumps({"backbone": fam.tiny_backbone, "seed": seed}))
     return out
 
 

@@ -4,7 +4,7 @@ A random tiny model scores 0 everywhere, so a selection that keeps the wrong tok
 be told from a right one. These thinkers (8 decoder layers, width 64, encoders of width 32,
 embeddings tied so the fp16 file stays under 25 MB) learn the questions of
 `media.synth.where_question` through the real forward pass, encoders included: the input of
-one example is exactly what the model class feeds at evaluation (`models.inputs.build_inputs`
+one example is exactly what the model class feeds at evaluation (`driver.inputs.build_inputs`
 on frames sized by the backbone config's pixel rule, the chat prompt, the interleaved audio),
 followed by the answer letter and <|im_end|>; the loss is cross-entropy on those two tokens,
 eight examples per forward pass (`collate`: equal to the examples one by one).
@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backbones.families import FAMILIES, get_family
 from ..io.resources import tasks_dir
 from ..tasklib.prompts import ANALYZE_SUFFIX, QWEN_OMNI_SYSTEM_PROMPT
 from .synth import FIXTURE_KINDS, WHERE_FPS, WHERE_SECONDS, WhereQuestion, render_where, where_question
@@ -38,8 +39,8 @@ from .synth import FIXTURE_KINDS, WHERE_FPS, WHERE_SECONDS, WhereQuestion, rende
 TRAIN_SEED0 = 10**6
 # Steps of 8 examples that reached the aim (results/tiny_trained/attempts.md): 250 left the
 # Qwen2.5-Omni model at ~70% (its colour window found less reliably), 400 at 100% by step 150.
-DEFAULT_STEPS = {"qwen2.5-omni": 400, "qwen3-omni": 250}
-BACKBONES = {"qwen2.5-omni": "tiny-trained", "qwen3-omni": "tiny-trained-qwen3"}
+# family -> the backbone config of its committed trained model (backbones/families.py)
+BACKBONES = {f.name: f.trained_backbone for f in FAMILIES.values()}
 # System prompts seen in training (the model class's "auto" rule gives the first for the
 # where task; the others keep the model from depending on one exact wording).
 SYSTEM_PROMPTS = (QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SYSTEM_PROMPT, QWEN_OMNI_SYSTEM_PROMPT,
@@ -80,7 +81,7 @@ def question_text(q: WhereQuestion) -> str:
 class TrainSettings:
     backbone: str = "qwen2.5-omni"
     seed: int = 0
-    steps: int | None = None  # None: DEFAULT_STEPS of the backbone
+    steps: int | None = None  # None: the family record's train_steps
     batch: int = 8
     lr: float = 2e-3
     embed_lr_scale: float = 10.0  # the tied embedding's lr multiple (see `train`)
@@ -100,9 +101,7 @@ class TrainSettings:
 
 def trained_thinker_config(backbone: str):
     """The tiny config with tied embeddings (one 151680 x 64 matrix instead of two)."""
-    from .tiny import QWEN3_NAMES, build_qwen3_thinker_config, build_qwen25_thinker_config
-
-    config = (build_qwen3_thinker_config if backbone in QWEN3_NAMES else build_qwen25_thinker_config)(num_layers=8)
+    config = get_family(backbone).load("tiny_config")(num_layers=8)
     config.tie_word_embeddings = True
     config.text_config.tie_word_embeddings = True
     return config
@@ -112,11 +111,10 @@ class ExampleMaker:
     """Processor inputs of one question, as the model class builds them at evaluation."""
 
     def __init__(self, backbone: str) -> None:
-        from ..config import load_backbone_config
+        from ..backbones.config import load_backbone_config
         from ..driver.inputs import pixel_budget
-        from .tiny import QWEN3_NAMES, build_qwen3_processor, build_qwen25_processor
 
-        self.processor = build_qwen3_processor() if backbone in QWEN3_NAMES else build_qwen25_processor()
+        self.processor = get_family(backbone).load("tiny_processor")()
         # Training features: the same log-mel frames without the 300-s zero padding (the
         # thinker reads only the masked frames; computing 30000 frames per example cost 0.8 s).
         from transformers import WhisperFeatureExtractor
@@ -196,21 +194,13 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict[str, Any]:
     """Train, write the weights (fp16 safetensors), processor, loss curve and metrics."""
     import torch
 
-    from .tiny import QWEN3_NAMES
-
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    from transformers import (
-        Qwen2_5OmniThinkerForConditionalGeneration,
-        Qwen3OmniMoeThinkerForConditionalGeneration,
-    )
-
-    qwen3 = settings.backbone in QWEN3_NAMES
+    fam = get_family(settings.backbone)
     if settings.steps is None:
-        settings = dataclasses.replace(settings, steps=DEFAULT_STEPS[settings.backbone])
-    cls = Qwen3OmniMoeThinkerForConditionalGeneration if qwen3 else Qwen2_5OmniThinkerForConditionalGeneration
-    model = cls(trained_thinker_config(settings.backbone)).train()
+        settings = dataclasses.replace(settings, steps=fam.train_steps)
+    model = fam.thinker_class()(trained_thinker_config(settings.backbone)).train()
     if settings.qk_std:
         # At the usual std (0.02) every attention score starts near 0 and its gradient is a
         # product of two near-zero projections: the decoder averages the clip for hundreds
@@ -288,7 +278,7 @@ def train(settings: TrainSettings, out_dir: Path, log=print) -> dict[str, Any]:
     model.to(torch.float16).save_pretrained(out_dir, safe_serialization=True)
     maker.processor.save_pretrained(out_dir)
     (out_dir / "seats_tiny.json").write_text(json.dumps(
-        {"backbone": "tiny-qwen3" if qwen3 else "tiny", "backbone_config": BACKBONES[settings.backbone],
+        {"backbone": fam.tiny_backbone, "backbone_config": fam.trained_backbone,
          "trained": True, "seed": settings.seed}) + "\n")
     metrics = {"backbone": settings.backbone, "seed": settings.seed, "steps": total, "batch": settings.batch,
                "lr": settings.lr, "examples": n, "train_seconds": round(seconds, 1), "threads": settings.threads,
@@ -332,7 +322,7 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
     from transformers import AutoProcessor
 
     from ..adapters import load_thinker
-    from ..config import load_backbone_config
+    from ..backbones.config import load_backbone_config
     from ..driver.inputs import build_inputs, pixel_budget
     from ..media.decode import load_media
     from ..tasklib.prompts import DEFAULT_SYSTEM, PRESETS
@@ -354,7 +344,8 @@ def held_out_accuracy(model_dir: Path, backbone: str, n: int, clips: Path, log=p
         path = clips / f"{row['video']}.mp4"
         if not path.is_file():
             write_where_clip(path, where_question(int(row["seed"]), kind=row["kind"], qid=row["video"]))
-        media = load_media(str(path), fps=cfg.fps, max_frames=cfg.max_frames_for(task), pixels=pixels)
+        media = load_media(str(path), fps=cfg.fps, max_frames=cfg.frame_cap(None),  # the where task names no cap
+                           pixels=pixels)
         q = where_question(int(row["seed"]), kind=row["kind"], qid=row["video"])
         with torch.no_grad():
             batch = build_inputs(processor, media, question_text(q), system_prompt=PRESETS[DEFAULT_SYSTEM], fps=cfg.fps)

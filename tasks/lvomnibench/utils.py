@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 try:
-    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
+    from seats_eval.tasklib import authors_extraction, prompts, records, scoring, sources
 except ModuleNotFoundError:  # a checkout used without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from seats_eval.tasklib import official_answers, prompts, records, scoring, sources
+    from seats_eval.tasklib import authors_extraction, prompts, records, scoring, sources
 
 BENCH = "lvomnibench"
 METRIC = "lvomnibench_perception_score"
@@ -89,7 +89,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "duration_bucket": records.duration_bucket(doc.get("duration")),
     }
     payload = scoring.make_payload(results, doc["options"], _answer(doc), video_id(doc), fields,
-                                   official=official_answers.official_choice(BENCH, results, doc))
+                                   authors=authors_extraction.authors_choice(BENCH, results, doc))
     return scoring.metrics(METRIC, payload)
 
 
@@ -102,7 +102,7 @@ count_failures = scoring.count_failures  # the `sample_failures` metric of the Y
 
 def category_breakdown(results: list[dict]) -> dict:
     return scoring.category_breakdown(results, BREAKDOWN_FIELDS)  # the `category_breakdown` metric
-official_accuracy = scoring.official_accuracy  # the `mcq_accuracy_official` metric of the YAML
+authors_accuracy = scoring.authors_accuracy  # the `mcq_accuracy_authors` metric of the YAML
 
 # The chat messages lmms-eval hands the model: the YAML's system turn, then video + text.
 doc_to_messages = prompts.chat_messages(doc_to_visual, doc_to_text)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seats_eval.config import BackboneConfig, normalise_name
+from seats_eval.backbones.config import BackboneConfig, check_boundaries, load_backbone_config
 from seats_eval.errors import ConfigError
 
 MODALITIES: tuple[str, str] = ("video", "audio")
@@ -35,42 +35,21 @@ MIN_AUDIO_INTACT_RV = 0.05
 _R_MATCH_TOL = 1e-9
 
 
-def _backbone_key(backbone: str | BackboneConfig | None) -> str | None:
-    """Normalised backbone name of a name or config (None stays None)."""
-    if backbone is None:
-        return None
-    return normalise_name(backbone.name if isinstance(backbone, BackboneConfig) else str(backbone))
+def _config(backbone: str | BackboneConfig | None) -> BackboneConfig | None:
+    """The config of a backbone name (None stays None)."""
+    return load_backbone_config(backbone) if isinstance(backbone, str) else backbone
 
 
 # ---------------------------------------------------------------------------------------
 # R -> (R_v, R_a)
 # ---------------------------------------------------------------------------------------
 
-# Table 7, "Both-selected" columns: hand-set hyper-parameters of the paper (not results),
-# R -> (R_v, R_a). They satisfy the budget constraint only up to the table's rounding.
-BOTH_SELECTED_PRESETS: dict[str, dict[float, tuple[float, float]]] = {
-    "qwen2_5_omni_7b": {
-        0.35: (0.30, 0.65),
-        0.25: (0.20, 0.55),
-        0.15: (0.10, 0.45),
-        0.10: (0.06, 0.35),
-    },
-    "qwen3_omni_30b_a3b": {
-        0.35: (0.32, 0.70),
-        0.25: (0.22, 0.60),
-        0.15: (0.12, 0.50),
-        0.10: (0.07, 0.45),
-    },
-}
-
-# Rule for R values without a preset: R_a = R ** gamma (concave, R_a >= R, through (0, 0)
-# and (1, 1)), R_v solved exactly from the constraint. gamma is the minimax fit of the
-# Table 7 presets (max deviation 1.7 points for Qwen2.5, 1.1 for Qwen3). A backbone YAML
-# may set `both_gamma`; unknown backbones default to gamma = 1 (R_v = R_a = R).
-BOTH_SELECTED_GAMMA: dict[str, float] = {
-    "qwen2_5_omni_7b": 0.436,
-    "qwen3_omni_30b_a3b": 0.355,
-}
+# Table 7's "Both-selected" columns (hand-set hyper-parameters of the paper, not results;
+# they satisfy the budget constraint only up to the table's rounding) live in each backbone
+# YAML as `both_selected: {R: [R_v, R_a]}`. R values without a pair use the rule
+# R_a = R ** gamma (concave, R_a >= R, through (0, 0) and (1, 1)), R_v solved exactly from
+# the constraint; gamma is the YAML's `both_gamma`, the minimax fit of its Table 7 pairs
+# (max deviation 1.7 points for Qwen2.5, 1.1 for Qwen3); without one gamma = 1 (R_v = R_a = R).
 
 
 def _normalise_mode(mode: str) -> str:
@@ -111,9 +90,8 @@ def both_selected_rule(
     """
     R = _check_ratio("R", R)
     _check_geometry(n_v, n_a)
-    gamma = backbone.both_gamma if isinstance(backbone, BackboneConfig) else None
-    if gamma is None:
-        gamma = BOTH_SELECTED_GAMMA.get(_backbone_key(backbone) or "", 1.0)
+    cfg = _config(backbone)
+    gamma = cfg.both_gamma if cfg is not None and cfg.both_gamma is not None else 1.0
     R_a = min(1.0, R**gamma)
     R_v = _solve_rv(R, R_a, n_v, n_a)
     if R_v <= 0.0:
@@ -152,11 +130,12 @@ def split_budget(
                 "impractically low (Table 7 '-'); use mode 'both' or a larger R"
             )
         return R_v, 1.0
-    presets = BOTH_SELECTED_PRESETS.get(_backbone_key(backbone) or "", {})
+    cfg = _config(backbone)
+    presets = cfg.both_selected if cfg is not None else {}
     for r_key, pair in presets.items():
         if abs(r_key - R) <= _R_MATCH_TOL:
             return pair
-    return both_selected_rule(R, n_v, n_a, backbone)
+    return both_selected_rule(R, n_v, n_a, cfg)
 
 
 @dataclass(frozen=True)
@@ -229,21 +208,6 @@ def _decay_weights(decay: str) -> tuple[float, float, float]:
     raise ConfigError(f"unknown decay {decay!r}: allowed {', '.join(DECAYS)}")
 
 
-def check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
-    b = tuple(int(x) for x in boundaries)
-    if len(b) != 4:
-        raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
-    L_s, L_m1, L_m2, L_l = b
-    top = num_layers if num_layers is not None else L_l
-    # L_m1 >= L_s + 2: sub-block (L_s, L_m1) is open, so it needs a layer of its own;
-    # otherwise two drops would fall after the same layer.
-    if not (1 <= L_s and L_s + 1 < L_m1 < L_m2 < L_l <= top):
-        raise ConfigError(
-            f"boundaries {b} must satisfy 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L (L={num_layers})"
-        )
-    return b
-
-
 def _block_sizes(boundaries: Sequence[int]) -> tuple[int, int, int, int]:
     """Layers in shallow, middle-1, middle-2, middle-3 blocks (Appendix A, Eq. 2)."""
     L_s, L_m1, L_m2, L_l = boundaries
@@ -261,14 +225,6 @@ def trr_constant_C(L_s: int, L_m1: int, L_m2: int, L_l: int, decay: str = "exp")
     w = _decay_weights(decay)
     _, n1, n2, n3 = _block_sizes(b)
     return -(n1 * w[0] + n2 * (w[0] + w[1]) + n3 * (w[0] + w[1] + w[2]))
-
-
-def solve_delta(
-    R: float, lam: float, L: int, boundaries: Sequence[int], decay: str = "exp"
-) -> float:
-    """delta = (L - L_l*lam + lam) * R / C: the step that makes the mean TRR over L layers R."""
-    b = check_boundaries(boundaries, L)
-    return (L - b[3] * lam + lam) * R / trr_constant_C(*b, decay=decay)
 
 
 @dataclass(frozen=True)
@@ -340,6 +296,7 @@ def _modality_schedule(
         raise ConfigError(f"lam * {m} = {lam:g} * {R_m:g} = {r_s:.4f} > 1: the {name} Stage I TRR cannot "
                           f"exceed 1; {hint}")
     w = _decay_weights(decay)
+    # Appendix A: delta = (L - L_l*lam + lam) * R / C, the step that makes the mean TRR over L layers R
     delta = (L - b[3] * lam + lam) * R_m / C
     if delta < 0:
         raise ConfigError(

@@ -3,7 +3,7 @@
 One `BackboneConfig` per backbone is the single source of what the code assumes about it:
 the window geometry (tokens per 2-s window and modality) that budgets, tables and the
 runtime's TokenLayout all read, the SEATS hyper-parameters (boundaries, lam, tau), the media
-settings (fps, max_frames per task, pixel limits) and the LLM geometry for FLOPs and the
+settings (fps, the most frames it reads, pixel limits) and the LLM geometry for FLOPs and the
 benchmark thinkers. It is checked once when loaded (internal consistency) and once against
 the checkpoint when a model loads (`check_thinker`), so a YAML that disagrees with the model
 fails at load, not as wrong counts later.
@@ -12,14 +12,13 @@ fails at load, not as wrong counts later.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-
-FAMILIES = ("qwen2.5-omni", "qwen3-omni")
+from ..errors import ConfigError
+from .families import FAMILIES
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class WindowGeometry:
 
 
 @dataclass(frozen=True)
-class OfficialGeometry:
+class AuthorsCode:
     """What the authors' code uses where the paper's 2-s windows are not (profile=official,
     docs/profiles.md): Stage II tau, the Stage I tiling (grids per video window, tokens per
     audio window), VisionZip-om's groups, and the audio windows of the encoder statistics
@@ -72,7 +71,7 @@ class LLMGeometry:
 @dataclass(frozen=True)
 class BackboneConfig:
     name: str  # e.g. "qwen2.5-omni-7b", "tiny"
-    family: str  # which adapter runs it: one of FAMILIES
+    family: str  # which adapter runs it: a key of families.FAMILIES
     pretrained: str
     num_layers: int
     window: WindowGeometry
@@ -81,33 +80,38 @@ class BackboneConfig:
     lam: float
     tau: float
     fps: float
-    max_frames: Mapping[str, int]
+    max_frames: int  # the most frames the backbone reads per video; a task may ask fewer (`frame_cap`)
     min_pixels: int | None = None
     max_pixels: int | None = None
     total_pixels: int | None = None
     llm: LLMGeometry | None = None
     vision: Mapping[str, Any] = field(default_factory=dict)  # encoder configs of the bench thinker
     audio: Mapping[str, Any] = field(default_factory=dict)
-    both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R
+    both_gamma: float | None = None  # budgets.both_selected_rule's exponent for untabulated R (None: 1)
+    # Table 7's hand-set both-selected pairs of the paper: R -> (R_v, R_a) (budgets.split_budget)
+    both_selected: Mapping[float, tuple[float, float]] = field(default_factory=dict)
     device_map: str | None = None  # e.g. "auto": spread the thinker over the visible GPUs
-    official: OfficialGeometry | None = None  # None: tau and the defaults of OfficialGeometry
+    authors_code_block: AuthorsCode | None = None  # the YAML's `authors_code:`; None: its defaults
     path: str = ""
 
     @property
-    def official_geometry(self) -> OfficialGeometry:
-        """The YAML's `official:` block, or its defaults with the paper's tau."""
-        return self.official if self.official is not None else OfficialGeometry(tau=self.tau)
+    def authors_code(self) -> AuthorsCode:
+        """What profile=official uses: the YAML's `authors_code:` block, or its defaults with
+        the paper's tau."""
+        return self.authors_code_block if self.authors_code_block is not None else AuthorsCode(tau=self.tau)
 
     @property
     def audio_tokens_per_window(self) -> int:
         """n_a (Sec. 5.1)."""
         return self.window.audio_tokens
 
-    def max_frames_for(self, task: str) -> int:
-        """Frame cap of a task (its fixture twin shares the benchmark's), else the default."""
-        table = self.max_frames
-        bench = task.replace("seats_fixture_", "seats_")
-        return int(table.get(task, table.get(bench, table.get("default", 768))))
+    def frame_cap(self, task_cap: int | None) -> int:
+        """Frames sampled per video: the task's cap (its YAML's `lmms_eval_specific_kwargs`
+        `max_frames`, carried on the video item of its messages) within the backbone's own;
+        the backbone's when the task names none. So a benchmark's protocol (128 frames for
+        WorldSense) lives with the benchmark, and a backbone that reads fewer (Qwen3-Omni:
+        196) is never asked for more."""
+        return self.max_frames if task_cap is None else min(int(task_cap), self.max_frames)
 
     def check_depth(self, num_layers: int) -> None:
         """Refuse a checkpoint of another depth (its interleaving is checked by the adapter)."""
@@ -116,13 +120,29 @@ class BackboneConfig:
                               f"checkpoint has {num_layers}; pass backbone_config matching the checkpoint")
 
 
+def check_boundaries(boundaries: Sequence[int], num_layers: int | None = None) -> tuple[int, ...]:
+    """The SEATS block boundaries (L_s, L_m1, L_m2, L_l), 1-based, checked against depth L."""
+    b = tuple(int(x) for x in boundaries)
+    if len(b) != 4:
+        raise ConfigError(f"boundaries must be (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
+    L_s, L_m1, L_m2, L_l = b
+    top = num_layers if num_layers is not None else L_l
+    # L_m1 >= L_s + 2: sub-block (L_s, L_m1) is open, so it needs a layer of its own;
+    # otherwise two drops would fall after the same layer.
+    if not (1 <= L_s and L_s + 1 < L_m1 < L_m2 < L_l <= top):
+        raise ConfigError(
+            f"boundaries {b} must satisfy 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L (L={num_layers})"
+        )
+    return b
+
 # ----------------------------------------------------------------------------- loading
 _REQUIRED = ("num_layers", "video_tokens_per_window", "audio_tokens_per_window", "boundaries", "lam", "tau")
 _KNOWN = set(_REQUIRED) | {
     "backbone", "family", "pretrained", "audio_tokens_per_second", "window_seconds", "fps", "max_frames",
     "min_pixels", "max_pixels", "total_pixels", "llm", "vision", "audio", "both_gamma", "device_map",
     "calibration",  # provenance written by `seats-eval calibrate`; not read
-    "official",
+    "both_selected",
+    "authors_code",
 }
 _OFFICIAL_INT = ("stage1_video_grids", "stage1_audio_tokens", "visionzip_video_grids", "visionzip_audio_tokens",
                  "signal_audio_frames")
@@ -133,7 +153,7 @@ _LLM_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "hea
 def config_dirs() -> list[Path]:
     """Directories searched for backbone YAMLs: $SEATS_MODEL_CONFIGS first, then the
     project's model_configs/ (seats_eval/io/resources.py: the checkout's, or the installed copy)."""
-    from .io.resources import resource
+    from ..io.resources import resource
 
     dirs: list[Path] = []
     env = os.environ.get("SEATS_MODEL_CONFIGS")
@@ -178,7 +198,7 @@ def _pretrained(value: Any) -> str:
     """A config's checkpoint: a hub id or path as written, except a project-relative path of a
     committed model (`seats_eval/data/tiny_trained/...`), made absolute where it is now (a
     checkout or the installed package: seats_eval/io/resources.py), so it loads from any folder."""
-    from .io.resources import locate
+    from ..io.resources import locate
 
     text = str(value or "")
     found = locate(text) if text and not os.path.isabs(text) else None
@@ -205,22 +225,38 @@ def _llm(path: Path, raw: Any) -> LLMGeometry | None:
     return LLMGeometry(**dims, **experts, extra=extra)
 
 
-def _official(path: Path, raw: Any, tau: float) -> OfficialGeometry | None:
+def _authors_code(path: Path, raw: Any, tau: float) -> AuthorsCode | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping) or set(raw) - {"tau", "tell_fps", *_OFFICIAL_INT}:
-        raise ConfigError(f"{path}: official must be a mapping with keys among tau, tell_fps, "
+        raise ConfigError(f"{path}: authors_code must be a mapping with keys among tau, tell_fps, "
                           f"{', '.join(_OFFICIAL_INT)}")
     tell_fps = raw.get("tell_fps", True)
     if not isinstance(tell_fps, bool):
-        raise ConfigError(f"{path}: official.tell_fps must be true or false, got {tell_fps!r}")
+        raise ConfigError(f"{path}: authors_code.tell_fps must be true or false, got {tell_fps!r}")
     ints = {k: _number(path, raw, k, int) for k in _OFFICIAL_INT if raw.get(k) is not None}
     if any(v < 1 for v in ints.values()):
-        raise ConfigError(f"{path}: official window sizes must be >= 1, got {ints}")
+        raise ConfigError(f"{path}: authors_code window sizes must be >= 1, got {ints}")
     t = _number(path, raw, "tau", float, tau)
     if t <= 0:
-        raise ConfigError(f"{path}: official.tau must be > 0, got {t}")
-    return OfficialGeometry(tau=t, tell_fps=tell_fps, **ints)
+        raise ConfigError(f"{path}: authors_code.tau must be > 0, got {t}")
+    return AuthorsCode(tau=t, tell_fps=tell_fps, **ints)
+
+
+def _both_selected(path: Path, raw: Any) -> dict[float, tuple[float, float]]:
+    if raw is None:
+        return {}
+    bad = f"{path}: both_selected must map R to [R_v, R_a], each in (0, 1], got {raw!r}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(bad)
+    out: dict[float, tuple[float, float]] = {}
+    for R, pair in raw.items():
+        values = [R, *pair] if isinstance(pair, (list, tuple)) and len(pair) == 2 else []
+        if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1
+                             for v in values):
+            raise ConfigError(bad)
+        out[float(R)] = (float(pair[0]), float(pair[1]))
+    return out
 
 
 def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
@@ -243,25 +279,26 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     boundaries = raw["boundaries"]
     if not isinstance(boundaries, (list, tuple)) or len(boundaries) != 4:
         raise ConfigError(f"{path}: boundaries must be 4 layers (L_s, L_m1, L_m2, L_l), got {boundaries!r}")
-    frames = raw.get("max_frames", {}) or {}
-    if not isinstance(frames, Mapping):
-        raise ConfigError(f"{path}: max_frames must map task names to frame counts")
+    if isinstance(raw.get("max_frames"), Mapping):
+        raise ConfigError(f"{path}: max_frames is the backbone's own frame limit (one integer); per-task caps "
+                          "go in the task YAML (lmms_eval_specific_kwargs: default: max_frames: N)")
+    frames = _number(path, raw, "max_frames", int, 768)
+    if frames < 1:
+        raise ConfigError(f"{path}: max_frames must be >= 1, got {frames}")
     cfg = BackboneConfig(
         name=str(raw.get("backbone", path.stem)), family=family, pretrained=_pretrained(raw.get("pretrained", "")),
         num_layers=_number(path, raw, "num_layers", int),
         window=WindowGeometry(seconds, n_a), video_tokens_per_window=_number(path, raw, "video_tokens_per_window", int),
         boundaries=tuple(int(b) for b in boundaries),  # type: ignore[arg-type]
         lam=_number(path, raw, "lam"), tau=_number(path, raw, "tau"), fps=_number(path, raw, "fps", float, 2.0),
-        max_frames={str(k): int(v) for k, v in frames.items()},
+        max_frames=frames,
         min_pixels=_number(path, raw, "min_pixels", int), max_pixels=_number(path, raw, "max_pixels", int),
         total_pixels=_number(path, raw, "total_pixels", int), llm=_llm(path, raw.get("llm")),
         vision=dict(raw.get("vision") or {}), audio=dict(raw.get("audio") or {}),
-        both_gamma=_number(path, raw, "both_gamma"),
+        both_gamma=_number(path, raw, "both_gamma"), both_selected=_both_selected(path, raw.get("both_selected")),
         device_map=None if raw.get("device_map") is None else str(raw["device_map"]),
-        official=_official(path, raw.get("official"), _number(path, raw, "tau")), path=str(path),
+        authors_code_block=_authors_code(path, raw.get("authors_code"), _number(path, raw, "tau")), path=str(path),
     )
-    from .budgets import check_boundaries  # budgets imports this module: import here
-
     try:
         check_boundaries(cfg.boundaries, cfg.num_layers)
     except ConfigError as exc:
@@ -278,7 +315,7 @@ def load_backbone_config(name_or_path: str | os.PathLike[str] | BackboneConfig) 
     repo's model_configs/. Only `yaml.safe_load` is used. A config passes through unchanged."""
     if isinstance(name_or_path, BackboneConfig):
         return name_or_path
-    import yaml  # local: keep `import seats_eval.config` free of optional deps
+    import yaml  # local: keep `import seats_eval.backbones.config` free of optional deps
 
     path = _find(os.fspath(name_or_path))
     with open(path, encoding="utf-8") as fh:

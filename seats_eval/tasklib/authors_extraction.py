@@ -1,4 +1,4 @@
-"""The authors' answer extraction per benchmark (`mcq_accuracy_official`, docs/profiles.md).
+"""The authors' answer extraction per benchmark (`mcq_accuracy_authors`, docs/profiles.md).
 
 Written here from the behaviour of the fork's task utils (reference section 7), quirks
 included, so that the official column reads responses exactly as the paper's runs did:
@@ -91,7 +91,7 @@ EXTRACTORS: dict[str, Callable[[str, dict], str]] = {
 }
 
 
-def official_choice(bench: str, response: Any, doc: dict) -> str:
+def authors_choice(bench: str, response: Any, doc: dict) -> str:
     """The letter the authors' code reads from `response` on benchmark `bench` ("" = none)."""
     if isinstance(response, list | tuple):
         response = response[0] if response else ""

@@ -31,7 +31,7 @@ The rule (defaults in brackets; `calibrate_curve`):
    Qwen3-Omni-30B M = 12 -> (4, 4, 4) = (27, 32, 36, 40) (and tiny.yaml: (2, 4, 5, 7)).
    split "recovery": L_m1 / L_m2 = the first middle layers where the recovery
    h(x) = (a(x) - a(L_s)) / (a(L_l) - a(L_s)) reaches 1/3 / 2/3.
-6. Validity (budgets.check_boundaries): 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L. A middle
+6. Validity (config.check_boundaries): 1 <= L_s, L_s + 1 < L_m1 < L_m2 < L_l <= L. A middle
    block shorter than 3 layers is widened (L_l moved later, then L_s earlier), each
    adjustment noted; the recovery split is clamped into the valid range.
 """
@@ -45,10 +45,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .budgets import Budget, build_schedule, check_boundaries
-from .config import load_backbone_config
-from .errors import ConfigError
-from .io.atomic import write_text_atomic
+from ..errors import ConfigError
+from ..io.atomic import write_text_atomic
+from .budgets import Budget, build_schedule
+from .config import check_boundaries, load_backbone_config
 
 SPLITS = ("equal", "recovery")
 DEFAULTS = {"collapse": 0.5, "tolerance": 0.02, "min_drop": 0.05, "split": "equal"}
@@ -244,7 +244,7 @@ def write_config(cal: Calibration, base: str, out: str | os.PathLike[str], *, so
                           f"pass --lam: {exc}") from exc
     raw["calibration"] = {
         "source": str(source), "base_config": str(base), "base_boundaries": old,
-        "rule": "seats_eval.calibrate (see its docstring)", **cal.params,
+        "rule": "seats_eval.backbones.calibrate (see its docstring)", **cal.params,
         "acc_full": cal.acc_full, "floor": round(cal.floor, 6), "notes": cal.notes,
     }
     path = Path(out)
