@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from seats_eval.sweep.regression import (
+from seats_eval.tables.regression import (
     Cell,
     against_paper,
     band,
@@ -277,7 +277,7 @@ def test_where_tasks_load_and_score(tmp_path, monkeypatch):
 def test_read_outcomes_from_logged_samples(tmp_path):
     """Per-question outcomes from lmms-eval's samples file: the payload's question_id (else
     doc_id), the doc's own fields ignored, a question logged twice refused."""
-    from seats_eval.sweep.regression import read_outcomes
+    from seats_eval.tables.regression import read_outcomes
 
     out = tmp_path / "output" / "model"
     out.mkdir(parents=True)

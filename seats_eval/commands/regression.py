@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     import fnmatch
     from pathlib import Path
 
-    from ..sweep.regression import against_paper, check, collect, write_baseline
     from ..sweep.spec import load_spec
+    from ..tables.regression import against_paper, check, collect, write_baseline
 
     sweep = load_spec(args.spec, tasks=args.tasks, out=args.out, artifacts=args.artifacts)
     cells, missing = collect(sweep, args.check_tasks)

@@ -12,6 +12,9 @@ Rules, the same for every table:
 - rounding: half-up, scores / Mean / % to 1 decimal, TFLOPs to 1 decimal (3 significant
   digits below 1, e.g. the tiny model's), memory to 2, seconds to 3;
 - difference = rounded ours - paper, so the three numbers of a cell agree as printed.
+
+`regression.py` compares a finished sweep's per-question outcomes with its stored baseline
+(paired test) or a subset cell with the paper's number (sampling band): `seats-eval regression`.
 """
 
 from .build import build_method_table, build_table, build_table4, build_table5, build_table9

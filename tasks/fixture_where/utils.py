@@ -1,7 +1,7 @@
 """seats_fixture_where(_ci): 4-option questions whose evidence sits in ONE 2-s window of a
 16-s generated clip (seats_eval/toys/synth.py: where_question), answered by the trained tiny
 models (seats-eval train-tiny). seats_fixture_where holds the 200 held-out questions of the
-model cards, seats_fixture_where_ci the first 60 (the CI regression, seats_eval/sweep/regression.py).
+model cards, seats_fixture_where_ci the first 60 (the CI regression, seats_eval/tables/regression.py).
 
 Record fields: question_id, video, kind (= category), window (the evidence window), question,
 options (4 x "A. ..."), answer (letter), seed. A clip is drawn from its record's seed the first

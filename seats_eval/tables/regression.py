@@ -39,9 +39,9 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import resources
+from ..sweep.spec import Sweep, benchmark_of
+from ..sweep.store import find_results_json, read_json, read_status, task_scores, write_json_atomic
 from ..tasklib.scoring import sample_payload
-from .spec import Sweep, benchmark_of
-from .store import find_results_json, read_json, read_status, task_scores, write_json_atomic
 
 Z = 2.576  # two-sided 99%, the unpaired band
 SLACK = 1  # questions of slack on each side of the band
@@ -165,7 +165,7 @@ def write_baseline(sweep: Sweep, cells: list[Cell], path: Path | None = None) ->
         "spec": sweep.name,
         "test": f"exact McNemar on the discordant questions, two-sided, alpha={ALPHA}; beside it the band: "
                 f"Wilson score interval at z={Z} (99%) of k/n widened by {SLACK} question each side "
-                "(seats_eval/sweep/regression.py)",
+                "(seats_eval/tables/regression.py)",
         "note": "per-question outcomes (question id -> 1 right / 0 wrong); tiny models: no evidence about real ones",
         "cells": [{"job": c.job, "method": c.method, "R": c.R, "task": c.task, "n": c.n, "correct": c.correct,
                    "accuracy": round(100 * c.accuracy, 2),
@@ -324,8 +324,8 @@ PAPER_TABLES = {"qwen25omni": "table3", "qwen3omni": "table8"}
 
 def benchmark_sizes() -> dict[str, int]:
     """Questions per benchmark (the paper's Table 6, results/paper/table6_benchmarks.csv)."""
-    from ..tables.table import PAPER_DIR
-    from .spec import BENCHMARK_LABELS
+    from ..sweep.spec import BENCHMARK_LABELS
+    from .table import PAPER_DIR
 
     by_label = {v: k for k, v in BENCHMARK_LABELS.items()}
     with open(PAPER_DIR / "table6_benchmarks.csv", newline="") as f:
@@ -335,9 +335,9 @@ def benchmark_sizes() -> dict[str, int]:
 def against_paper(sweep: Sweep, cells: list[Cell], kind: str | None = None,
                   alpha: float = ALPHA) -> tuple[bool, list[str], list[PaperCell]]:
     """(all inside, report lines, cells): every subset cell against the paper's number."""
-    from ..tables.table import paper_number, read_paper
-    from .jobs import METHOD_LABELS
-    from .spec import BENCHMARK_LABELS, BENCHMARKS
+    from ..sweep.jobs import METHOD_LABELS
+    from ..sweep.spec import BENCHMARK_LABELS, BENCHMARKS
+    from .table import paper_number, read_paper
 
     kind = kind or sweep.table or PAPER_TABLES.get(sweep.backbone)
     if kind not in ("table3", "table8"):
