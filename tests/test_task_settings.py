@@ -135,3 +135,17 @@ def test_the_named_metric_is_reported_whatever_comes_first() -> None:
     del results["configs"]["seats_worldsense"]["metadata"]["main_metric"]
     with pytest.raises(ConfigError, match="seats_worldsense names no main metric.*new_metric, worldsense_score"):
         task_scores(results)
+
+
+def test_results_written_before_tasks_named_their_metric_still_read() -> None:
+    """A finished job's results JSON from before `main_metric` and the authors' metric's rename:
+    the one non-auxiliary metric is its score, and the authors' score is read under its old name."""
+    from seats_eval.sweep.store import task_scores
+
+    listed = ["worldsense_score", "mcq_accuracy_official", "sample_failures", "category_breakdown"]
+    results = {"results": {"seats_worldsense": {"worldsense_score,none": 61.5, "mcq_accuracy_official,none": 60.0,
+                                                "sample_failures,none": 0, "category_breakdown,none": {}}},
+               "configs": {"seats_worldsense": {"metric_list": [{"metric": m} for m in listed],
+                                                "metadata": {"version": 1.0}}}}
+    assert task_scores(results) == {"seats_worldsense": 61.5}
+    assert task_scores(results, authors=True) == {"seats_worldsense": 60.0}

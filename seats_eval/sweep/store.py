@@ -13,7 +13,12 @@ from typing import Any
 from ..errors import ConfigError
 from ..io.atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
 from ..io.atomic import write_text_atomic as write_text_atomic
-from ..tasklib.scoring import AUTHORS_METRIC, FAILURES_METRIC
+from ..tasklib.scoring import AUTHORS_METRIC, BREAKDOWN_METRIC, FAILURES_METRIC
+
+# the authors' metric's name in results written before it was renamed (finished jobs stay readable)
+AUTHORS_METRIC_BEFORE = "mcq_accuracy_official"
+# metrics a task reports beside its score: never its main metric
+AUXILIARY_METRICS = (FAILURES_METRIC, AUTHORS_METRIC, AUTHORS_METRIC_BEFORE, BREAKDOWN_METRIC)
 from .jobs import Job
 
 
@@ -74,15 +79,16 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 def main_metric(results: dict[str, Any], task: str) -> str:
     """The metric a task names as its score: `metadata.main_metric` of its YAML, which
-    lmms-eval copies into the results JSON (`configs`). A task that names none and lists
-    several candidate metrics is refused: taking the first in dict order would report
-    whatever metric was listed first."""
+    lmms-eval copies into the results JSON (`configs`). A task that names none (results
+    written before tasks named one) is read when it lists one metric besides the auxiliary
+    ones (failures, the authors' extraction, breakdowns); with several it is refused:
+    taking the first in dict order would report whatever metric was listed first."""
     config = (results.get("configs") or {}).get(task) or {}
     named = (config.get("metadata") or {}).get("main_metric")
     if named:
         return str(named)
     listed = [m.get("metric") for m in config.get("metric_list") or [] if isinstance(m, dict)]
-    candidates = [m for m in listed if m and m not in (FAILURES_METRIC, AUTHORS_METRIC)]
+    candidates = [m for m in listed if m and m not in AUXILIARY_METRICS]
     if len(candidates) == 1:
         return str(candidates[0])
     raise ConfigError(f"task {task} names no main metric (metadata: main_metric: in its YAML) and lists "
@@ -99,6 +105,8 @@ def task_scores(results: dict[str, Any], authors: bool = False) -> dict[str, flo
             continue
         metric = AUTHORS_METRIC if authors else main_metric(results, task)
         value = metrics.get(f"{metric},none")
+        if value is None and authors:
+            value = metrics.get(f"{AUTHORS_METRIC_BEFORE},none")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[task] = float(value)
     return out
