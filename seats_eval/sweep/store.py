@@ -14,12 +14,12 @@ from ..errors import ConfigError
 from ..io.atomic import write_json_atomic as write_json_atomic  # re-exported: the sweep's writers
 from ..io.atomic import write_text_atomic as write_text_atomic
 from ..tasklib.scoring import AUTHORS_METRIC, BREAKDOWN_METRIC, FAILURES_METRIC
+from .jobs import Job
 
 # the authors' metric's name in results written before it was renamed (finished jobs stay readable)
 AUTHORS_METRIC_BEFORE = "mcq_accuracy_official"
 # metrics a task reports beside its score: never its main metric
 AUXILIARY_METRICS = (FAILURES_METRIC, AUTHORS_METRIC, AUTHORS_METRIC_BEFORE, BREAKDOWN_METRIC)
-from .jobs import Job
 
 
 class UnreadableStatus(dict):
