@@ -265,6 +265,8 @@ def parse_backbone_config(raw: Mapping[str, Any], path: Path) -> BackboneConfig:
     if missing:
         raise ConfigError(f"{path}: missing keys {missing}; required: {list(_REQUIRED)}")
     unknown = sorted(set(raw) - _KNOWN)
+    if "official" in unknown:  # the block's name before it was renamed
+        raise ConfigError(f"{path}: the `official:` block is now called `authors_code:` (same keys); rename it")
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}; allowed: {sorted(_KNOWN)}")
     family = str(raw.get("family", "qwen2.5-omni"))
