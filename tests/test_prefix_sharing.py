@@ -26,7 +26,8 @@ from .conftest import EOS
 
 FIXTURE = "tasks/fixtures/mcq/test-00000-of-00001.parquet"
 VIDEOS = ("av_moving.mp4", "video_only.mp4")
-R = {"full": {}, "remove_at": {"modality": "video", "layer": 1}}
+OPTIONS = {"full": {}, "remove_at": {"modality": "video", "layer": 1}, "fastv": {"R": 0.35, "K": 1},
+           "fastv_om": {"R": 0.35, "K": 1}, "dycoke": {"R": 0.35, "R_v": 0.25}}  # others: R=0.35
 
 
 def fixture_questions() -> list[str]:
@@ -64,7 +65,7 @@ def test_shared_prefix_answers_equal_one_by_one(request, backbone, method_id):
     thinker = request.getfixturevalue("thinker3" if qwen3 else "thinker")
     make = request.getfixturevalue("make_inputs3" if qwen3 else "make_inputs")
     cfg = load_backbone_config("tiny-qwen3" if qwen3 else "tiny")
-    method = build_method(method_id, cfg, R.get(method_id, {"R": 0.35}))
+    method = build_method(method_id, cfg, OPTIONS.get(method_id, {"R": 0.35}))
     pipe = SamplePipeline(thinker)
     questions = fixture_questions()
     videos = {v: [make(v, q) for q in questions] for v in VIDEOS}
