@@ -36,6 +36,9 @@ class TokenLayout:
     position: torch.Tensor
     num_windows: int
     tokens_per_grid: int  # merged video tokens per temporal grid (h*w / merge^2)
+    # the most maximal runs of one modality in the LLM input (`run_windows`): dropping tokens
+    # only merges or removes runs, so it bounds every subset's count without a read
+    num_runs: int = 0
     # (text, video, audio) counts already known on the host (set by the pruning runtime),
     # so that `count` reads nothing from the device inside the decoder loop.
     known_counts: tuple[int, int, int] | None = None
@@ -59,6 +62,15 @@ class TokenLayout:
         c = torch.bincount(self.modality, minlength=3).tolist()
         return int(c[TEXT]), int(c[VIDEO]), int(c[AUDIO])
 
+    def counts_in(self, keep: torch.Tensor) -> tuple[int, int, int]:
+        """(text, video, audio) counts of the positions `keep` (S,) bool marks: one scatter and
+        ONE host read of three numbers (a device sync; the runtime's read when a method's
+        kept counts depend on the scores)."""
+        c = torch.zeros(3, dtype=torch.long, device=self.modality.device)
+        c.index_add_(0, self.modality, keep.to(torch.long))
+        t, v, a = c.tolist()
+        return int(t), int(v), int(a)
+
     def count(self, modality: int) -> int:
         return self.counts()[modality]
 
@@ -77,24 +89,14 @@ class TokenLayout:
         return out
 
     def window_matrix(self, modality: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W, n_max) positions of `modality` tokens per window (padding -1) and the valid mask.
+        """(W, n_max) positions of `modality` tokens per window (padding -1) and the valid mask."""
+        return group_matrix(self.window, self.modality == modality, self.num_windows)
 
-        Built with one scatter: tokens of a modality appear window by window in sequence
-        order, so a token's rank inside its window is its index minus the window's start.
-        """
-        pos = torch.nonzero(self.modality == modality).flatten()
-        W = self.num_windows
-        dev = self.modality.device
-        if pos.numel() == 0 or W == 0:
-            return torch.full((W, 0), -1, dtype=torch.long, device=dev), torch.zeros(W, 0, dtype=torch.bool, device=dev)
-        win = self.window[pos]
-        counts = torch.bincount(win, minlength=W)
-        starts = torch.cumsum(counts, 0) - counts
-        rank = torch.arange(pos.numel(), device=dev) - starts[win]
-        n_max = int(counts.max())
-        mat = torch.full((W, n_max), -1, dtype=torch.long, device=dev)
-        mat[win, rank] = pos
-        return mat, mat >= 0
+    def frame_matrix(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F, n) positions of the video tokens of each temporal grid ("frame" in the LLM)."""
+        video = self.modality == VIDEO
+        frames = int(self.frame[video].max()) + 1 if bool(video.any()) else 0
+        return group_matrix(self.frame, video, frames)
 
     def subset(self, keep: torch.Tensor) -> TokenLayout:
         """The layout of the kept positions (boolean mask or index tensor), order preserved."""
@@ -116,6 +118,41 @@ class TokenLayout:
             "audio": self.count(AUDIO),
             "windows": self.num_windows,
         }
+
+
+def run_windows(modality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The authors' Stage II windows (profile=official): (window id per position (S,), -1 off
+    media; number of windows, a 0-dim tensor on the same device: no read) from the maximal
+    contiguous runs of each modality. Video run i and audio run i form window i; surplus runs
+    of one modality are windows of their own (so run index = window index)."""
+    win = torch.full_like(modality, -1)
+    count = torch.zeros((), dtype=torch.long, device=modality.device)
+    for mod in (VIDEO, AUDIO):
+        member = modality == mod
+        start = member & ~torch.cat([member.new_zeros(1), member[:-1]])
+        win = torch.where(member, torch.cumsum(start.long(), 0) - 1, win)
+        count = torch.maximum(count, start.sum())
+    return win, count
+
+
+def group_matrix(group: torch.Tensor, member: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G, n_max) positions of the member tokens of each group (padding -1) and the valid mask.
+
+    Built with one scatter: members of a group appear contiguously in sequence order (windows,
+    frames and tiles do), so a token's rank inside its group is its index minus the group's
+    start."""
+    pos = torch.nonzero(member).flatten()
+    dev = member.device
+    if pos.numel() == 0 or num_groups == 0:
+        return (torch.full((num_groups, 0), -1, dtype=torch.long, device=dev),
+                torch.zeros(num_groups, 0, dtype=torch.bool, device=dev))
+    g = group[pos]
+    counts = torch.bincount(g, minlength=num_groups)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(pos.numel(), device=dev) - starts[g]
+    mat = torch.full((num_groups, int(counts.max())), -1, dtype=torch.long, device=dev)
+    mat[g, rank] = pos
+    return mat, mat >= 0
 
 
 def build_layout(
@@ -186,4 +223,5 @@ def build_layout(
         position=torch.arange(S, device=device),
         num_windows=num_windows,
         tokens_per_grid=tokens_per_grid,
+        num_runs=int(run_windows(modality)[1]),
     )

@@ -1,5 +1,9 @@
 """In-LLM drop steps (SEATS, FastV(-om), remove_at) read nothing on the host: no device
-sync inside the decoder loop.
+sync inside the decoder loop, under both profiles, with one stated exception: an official
+SEATS Stage II step keeps a number of tokens that depends on the scores (the authors'
+allocation does not fix the totals), and the runtime must know it on the host to slice the
+hidden states, so each such step reads its kept (text, video, audio) counts once
+(`TokenLayout.counts_in`), and nothing else. docs/profiles.md ("Cost") says why.
 
 A GPU is not needed to see a sync: every host read goes through an op that a dispatch mode
 can watch on CPU tensors too (`_local_scalar_dense` behind `bool()` / `int()` / `.item()`,
@@ -7,7 +11,9 @@ can watch on CPU tensors too (`_local_scalar_dense` behind `bool()` / `int()` / 
 `unique`, `masked_select`), and so does a tensor made from host data (`torch.tensor`,
 `as_tensor` of a Python number: `lift_fresh`), which on an accelerator is a blocking
 host-to-device copy. The runtime's per-layer hook runs under such a mode with the value
-checks off, as they are on an accelerator (seats_eval/select/checks.py). On CUDA the same
+checks off, as they are on an accelerator (seats_eval/select/checks.py). Reads that never
+reach the dispatcher on a CPU tensor (`tolist`, `cpu`, `numpy`: device-to-host copies on an
+accelerator) are caught by wrapping those methods while the hook runs. On CUDA the same
 drop steps run under `torch.cuda.set_sync_debug_mode("error")` (tests/test_gpu.py).
 """
 
@@ -23,7 +29,7 @@ from seats_eval.errors import SeatsError
 from seats_eval.methods import build_method
 from seats_eval.methods.seats import Seats
 from seats_eval.runtime import prune
-from seats_eval.select import checks
+from seats_eval.select import allocation, checks
 
 aten = torch.ops.aten
 SYNC_OPS = {aten._local_scalar_dense, aten.nonzero, aten.bincount, aten.masked_select, aten._unique2,
@@ -32,12 +38,17 @@ SYNC_OPS = {aten._local_scalar_dense, aten.nonzero, aten.bincount, aten.masked_s
 MASK_INDEXED = {aten.index, aten.index_put, aten.index_put_, aten._index_put_impl_}
 
 
+HOST_COPIES = ("tolist", "cpu", "numpy")  # Tensor methods that copy to the host without a dispatched op on CPU
+COUNTS_READ = "Tensor.tolist"  # the one read of an official Stage II step (TokenLayout.counts_in)
+
+
 class SyncDetector(TorchDispatchMode):
     """Records every op that would make the host wait for the device."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[str] = []
+        self.active = False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         packet = func.overloadpacket
@@ -57,11 +68,34 @@ def watched(monkeypatch):
     original = prune.PruningRuntime._pre_layer
 
     def pre_layer(self, i, args, kwargs):
-        with detector:
-            return original(self, i, args, kwargs)
+        detector.active = True
+        try:
+            with detector:
+                return original(self, i, args, kwargs)
+        finally:
+            detector.active = False
+
+    def host_copy(name):
+        method = getattr(torch.Tensor, name)
+
+        def wrapped(self, *args, **kwargs):
+            if detector.active:
+                detector.hits.append(f"Tensor.{name}")
+            return method(self, *args, **kwargs)
+
+        return wrapped
 
     monkeypatch.setattr(prune.PruningRuntime, "_pre_layer", pre_layer)
+    for name in HOST_COPIES:
+        monkeypatch.setattr(torch.Tensor, name, host_copy(name))
     return detector
+
+
+def _allowed_reads(method, record) -> list[str]:
+    """The reads a run may make: one counts read per official SEATS Stage II step, none else."""
+    if method.name == "seats" and method.profile == "official":
+        return [COUNTS_READ] * sum(s["name"].startswith("stage2") for s in record.steps)
+    return []
 
 
 @pytest.fixture
@@ -71,6 +105,10 @@ def checks_off():
     checks.set_mode(prev)
 
 
+PROFILES = ["paper", "official"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("opts", [
     {"R": 0.3},
     {"R": 0.1, "mode": "both"},
@@ -79,12 +117,12 @@ def checks_off():
     {"R": 0.3, "selection": "global"},
     {"R": 0.3, "score_source": "next_layer"},
 ])
-def test_seats_drop_steps_never_read_the_device(opts, thinker, make_inputs, watched, checks_off):
-    # the paper profile; profile=official reads once per step by design (docs/profiles.md)
-    method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", **opts})
+def test_seats_drop_steps_never_read_the_device(profile, opts, thinker, make_inputs, watched, checks_off):
+    # paper: no read at all; official: the kept counts, once per Stage II step
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": profile, **opts})
     res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
-    assert len(res.record.steps) >= 3  # the drops ran (Stage II steps + late removal)
-    assert watched.hits == []
+    assert [s["name"] for s in res.record.steps] == ["stage2_1", "stage2_2", "stage2_3", "late"]  # the drops ran
+    assert watched.hits == _allowed_reads(method, res.record)
 
 
 def test_the_detector_sees_syncs(thinker, make_inputs, watched):
@@ -92,7 +130,7 @@ def test_the_detector_sees_syncs(thinker, make_inputs, watched):
     method = build_method("seats", load_backbone_config("tiny"), {"profile": "paper", "R": 0.3})
     generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
     assert any("_local_scalar_dense" in h for h in watched.hits)
-    # ... and a method that does not declare its kept counts costs a nonzero per drop.
+    # ... and a method that does not declare its kept counts costs a counts read per drop.
     watched.hits.clear()
     prev = checks.set_mode("0")
     try:
@@ -101,16 +139,37 @@ def test_the_detector_sees_syncs(thinker, make_inputs, watched):
         generate(thinker, make_inputs("av_long.mp4"), fastv, max_new_tokens=1)
     finally:
         checks.set_mode(prev)
-    assert any("nonzero" in h for h in watched.hits)
+    assert watched.hits == [COUNTS_READ]
 
 
+@pytest.mark.parametrize("read", ["item", "tolist", "nonzero"])
+def test_a_read_planted_in_the_official_allocation_is_caught(read, thinker, make_inputs, watched, checks_off,
+                                                              monkeypatch):
+    # the official profile is held to exactly one read per step: one more fails the test above
+    real = allocation.allocate_combined
+
+    def planted(p_v, *args, **kwargs):
+        {"item": lambda: p_v.sum().item(), "tolist": lambda: p_v.tolist(),
+         "nonzero": lambda: torch.nonzero(p_v)}[read]()
+        return real(p_v, *args, **kwargs)
+
+    monkeypatch.setattr(allocation, "allocate_combined", planted)
+    method = build_method("seats", load_backbone_config("tiny"), {"profile": "official", "R": 0.3})
+    res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
+    assert watched.hits != _allowed_reads(method, res.record)
+    assert len(watched.hits) == 2 * len(_allowed_reads(method, res.record))  # one planted read per step
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("method_id,opts", [
     ("fastv_om", {"R": 0.35, "K": 1}),
     ("fastv", {"R": 0.35, "K": 1}),
     ("remove_at", {"layer": 0, "modality": "video"}),
 ])
-def test_other_in_llm_methods_never_read_the_device(method_id, opts, thinker, make_inputs, watched, checks_off):
-    method = build_method(method_id, load_backbone_config("tiny"), opts)
+def test_other_in_llm_methods_never_read_the_device(profile, method_id, opts, thinker, make_inputs, watched,
+                                                    checks_off):
+    extra = {} if method_id == "remove_at" else {"profile": profile}  # remove_at has no profile option
+    method = build_method(method_id, load_backbone_config("tiny"), {**opts, **extra})
     res = generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1)
     assert len(res.record.steps) == 1
     assert watched.hits == []
@@ -136,8 +195,9 @@ def test_declared_counts_are_checked_on_cpu(thinker, make_inputs, monkeypatch, w
         generate(thinker, make_inputs("av_long.mp4"), method, max_new_tokens=1, sample="t/0")
 
 
-def test_qwen3_drop_steps_and_deepstack_never_read_the_device(thinker3, make_inputs3, watched, checks_off):
-    method = build_method("seats", load_backbone_config("tiny-qwen3"), {"profile": "paper", "R": 0.3})
+@pytest.mark.parametrize("profile", PROFILES)
+def test_qwen3_drop_steps_and_deepstack_never_read_the_device(profile, thinker3, make_inputs3, watched, checks_off):
+    method = build_method("seats", load_backbone_config("tiny-qwen3"), {"profile": profile, "R": 0.3})
     res = generate(thinker3, make_inputs3("av_long.mp4"), method, max_new_tokens=1)
     assert len(res.record.steps) >= 3
-    assert watched.hits == []
+    assert watched.hits == _allowed_reads(method, res.record)

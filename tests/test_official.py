@@ -10,12 +10,16 @@ import torch
 
 from seats_eval.budgets import layer_counts
 from seats_eval.config import load_backbone_config
-from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout
+from seats_eval.layout import AUDIO, TEXT, VIDEO, build_layout, run_windows
 from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContext
+from seats_eval.methods.common import audio_intact_reallocate
+from seats_eval.methods.seats import chained_count, gate_prunes
+from seats_eval.methods.visionzip import visionzip_counts
 from seats_eval.runtime.attention import last_row_attention
 from seats_eval.select import official as off
 from seats_eval.select import weighted_maxmin
+from seats_eval.select.allocation import allocate_combined
 
 Q7B = load_backbone_config("qwen2.5-omni-7b")
 Q3 = load_backbone_config("qwen3-omni-30b-a3b")
@@ -41,7 +45,7 @@ def _layout(blocks: list[tuple[int, int]], per_grid: int = 144, trailing_audio: 
 # -- rule 1: Stage II windows are contiguous runs -------------------------------------------
 def test_rule1_windows_are_the_contiguous_runs_with_leftover_audio_as_one():
     lay = _layout([(288, 50)] * 7 + [(288, 0)], trailing_audio=250)
-    win, W = off.run_windows(lay.modality, VIDEO, AUDIO)
+    win, W = run_windows(lay.modality)
     assert W == 8
     audio = lay.modality == AUDIO
     assert torch.bincount(win[audio], minlength=8).tolist() == [50] * 7 + [250]
@@ -52,7 +56,7 @@ def test_rule1_windows_are_the_contiguous_runs_with_leftover_audio_as_one():
 
 def test_rule1_surplus_runs_are_windows_of_their_own():
     mod = torch.tensor([0, 1, 1, 2, 1, 2, 2, 1, 1, 0])  # v a v a v: three video runs, two audio runs
-    win, W = off.run_windows(mod, VIDEO, AUDIO)
+    win, W = run_windows(mod)
     assert W == 3
     assert win.tolist() == [-1, 0, 0, 0, 1, 1, 1, 2, 2, -1]
 
@@ -83,7 +87,7 @@ def test_rule3_deficit_goes_to_the_smallest_window_and_totals_drift():
     # equal scores: wv = wa = 1/3, Kc = 7, B_t = round(7/3) = 2 each, one short -> [3, 2, 2];
     # vfrac = 5/7: B_v = round(3*5/7, 2*5/7, 2*5/7) = [2, 1, 1], B_a = [1, 1, 1]
     z, n_v, n_a = torch.zeros(3), torch.tensor([4, 4, 4]), torch.tensor([2, 2, 2])
-    B_v, B_a = off.allocate(z, z, n_v, n_a, 5, 2, 0.1)
+    B_v, B_a = allocate_combined(z, z, n_v, n_a, 5, 2, 0.1)
     assert B_v.tolist() == [2, 1, 1] and B_a.tolist() == [1, 1, 1]  # 4 != 5 video, 3 != 2 audio
 
 
@@ -92,7 +96,7 @@ def test_rule3_surplus_comes_off_the_largest_and_fixups_give_one():
     # B_v = round(1.5, 2.25, 2.25) = [2, 2, 2], B_a = [0, 1, 1]; window 0 has audio and no
     # budget for it: B_a = 1 and B_v = max(1, min(4, 2 - 1)) = 1
     z, n_v, n_a = torch.zeros(3), torch.tensor([4, 4, 4]), torch.tensor([2, 2, 2])
-    B_v, B_a = off.allocate(z, z, n_v, n_a, 6, 2, 0.1)
+    B_v, B_a = allocate_combined(z, z, n_v, n_a, 6, 2, 0.1)
     assert B_v.tolist() == [1, 2, 2] and B_a.tolist() == [1, 1, 1]
 
 
@@ -108,7 +112,7 @@ def test_rule3_windows_follow_the_scores():
     # the softmax of p / tau over ALL windows, then the same integer steps
     p_v, p_a = torch.tensor([0.02, 0.01, 0.0]), torch.tensor([0.0, 0.0, 0.03])
     n_v, n_a = torch.tensor([10, 10, 10]), torch.tensor([5, 5, 5])
-    B_v, B_a = off.allocate(p_v, p_a, n_v, n_a, 9, 3, 0.01)
+    B_v, B_a = allocate_combined(p_v, p_a, n_v, n_a, 9, 3, 0.01)
     wv, wa = torch.softmax(p_v / 0.01, 0), torch.softmax(p_a / 0.01, 0)
     B = torch.round((wv + wa) / 2 * 12).long().clamp(min=1)
     assert int(B.sum()) == 12  # no fixing needed for these numbers
@@ -128,11 +132,11 @@ def test_rule4_keep_ratios_and_chained_counts():
         paper = layer_counts(m.schedule, n, 0)["video"]
         chain = [paper[0]]
         for k in m.keep["video"]:
-            chain.append(off.chained_count(k, chain[-1]))
+            chain.append(chained_count(k, chain[-1]))
         levels = [paper[0]] + [paper[a + 1] for a in m.schedule.drop_after]
         differ += levels != chain
     assert 10 < differ < 90  # "differs by 1 token in ~30% of rows"
-    assert off.chained_count(0.2986, 0) == 0 and off.chained_count(0.0001, 3) == 1
+    assert chained_count(0.2986, 0) == 0 and chained_count(0.0001, 3) == 1
 
 
 # -- rule 5: Stage I counts per window, Python round on the raw product ---------------------
@@ -209,7 +213,7 @@ def test_rule8_official_scores_in_model_dtype():
     assert [s.model_dtype for s in steps] == [True, True, True, False]
     assert not any(s.model_dtype for s in build_method("seats", Q7B, {"R": 0.35, "profile": "paper"}).drop_steps(28))
     [fv] = build_method("fastv", Q7B, {"R": 0.35}).drop_steps(28)
-    assert fv == DropStep(1, "official", "fastv", model_dtype=True)
+    assert fv == DropStep(1, "same_layer", "fastv", model_dtype=True)
     [fv] = build_method("fastv", Q7B, {"R": 0.35, "profile": "paper"}).drop_steps(28)
     assert fv == DropStep(1, "attention", "fastv", model_dtype=False)
 
@@ -219,18 +223,18 @@ def test_rule9_fastv_reallocates_per_sample():
     assert build_method("fastv", Q7B, {"R": 0.35}).targets(4608, 800) == (832, 800)
     assert build_method("fastv", Q7B, {"R": 0.35, "profile": "paper"}).targets(4608, 800) == (822, 800)
     # video at its floor: audio gives the rest, then drawn at random
-    assert off.audio_intact_reallocate(0.10, 0.45, 1000, 1000) == pytest.approx((0.05, 0.5))
-    assert off.audio_intact_reallocate(0.3, 0.65, 100, 0) == (0.3, 0.65)
+    assert audio_intact_reallocate(0.10, 0.45, 1000, 1000) == pytest.approx((0.05, 0.5))
+    assert audio_intact_reallocate(0.3, 0.65, 100, 0) == (0.3, 0.65)
 
 
 def test_rule9_visionzip_audio_intact_reallocates_per_sample():
     lay = _layout([(288, 50)] * 4)
     vz = build_method("visionzip", Q7B, {"R": 0.35})
-    r_v, r_a = off.audio_intact_reallocate(*vz.start, 1152, 200)
+    r_v, r_a = audio_intact_reallocate(*vz.start, 1152, 200)
     assert vz.start == (0.30, 0.65) and r_a == 1.0
     keep = vz.pre_llm(_ctx(lay), Plan(lay.counts())).keep
     assert int((keep & (lay.modality == AUDIO)).sum()) == 200
-    dom, ctx = off.visionzip_counts(144, r_v, 0.05)
+    dom, ctx = visionzip_counts(144, r_v, 0.05)
     assert int((keep & (lay.modality == VIDEO)).sum()) == 8 * (dom + ctx)
 
 
@@ -243,8 +247,8 @@ def _ctx(lay, seed: int = 0) -> PreLLMContext:
 
 
 def test_rule10_visionzip_om_counts_per_grid_and_audio_tile():
-    assert off.visionzip_counts(144, 0.30, 0.05) == (36, 7)
-    assert off.visionzip_counts(50, 0.65, 0.05) == (30, 2)
+    assert visionzip_counts(144, 0.30, 0.05) == (36, 7)
+    assert visionzip_counts(50, 0.65, 0.05) == (30, 2)
     lay = _layout([(288, 50)] * 4)
     keep = build_method("visionzip_om", Q7B, {"R": 0.35}).pre_llm(_ctx(lay), Plan(lay.counts())).keep
     per_grid = torch.bincount(lay.frame[keep & (lay.modality == VIDEO)], minlength=8)
@@ -274,12 +278,49 @@ def test_every_method_takes_the_profile_and_checks_it():
     for mid in METHOD_IDS:
         if mid == "remove_at":
             continue
-        opts = {} if mid == "full" else {"R": 0.35, **({"R_v": 0.25} if mid == "dycoke" else {})}
-        if mid == "omnizip":
-            opts = {"R": 0.35, "R_v": 0.25, "R_a": 0.25}
+        opts = _minimal_options(mid)
         build_method(mid, Q7B, {**opts, "profile": "paper"})
         with pytest.raises(ConfigError, match="profile"):
             build_method(mid, Q7B, {**opts, "profile": "authors"})
+
+
+def _minimal_options(mid: str) -> dict:
+    if mid == "remove_at":
+        return {"layer": 0}
+    if mid == "omnizip":
+        return {"R": 0.35, "R_v": 0.25, "R_a": 0.25}
+    return {} if mid == "full" else {"R": 0.35, **({"R_v": 0.25} if mid == "dycoke" else {})}
+
+
+def test_no_method_class_has_a_profile_default_other_than_its_builders():
+    # the trap of issue 24: every class defaulted to paper while its builder defaulted to official
+    import inspect
+
+    from seats_eval.methods import METHOD_IDS
+    from seats_eval.methods.base import Method
+    from seats_eval.methods.options import DEFAULT_PROFILE
+
+    assert Method.profile == DEFAULT_PROFILE == "official" and Method().profile == DEFAULT_PROFILE
+    for mid in METHOD_IDS:
+        built = build_method(mid, Q7B, _minimal_options(mid))
+        assert built.profile == DEFAULT_PROFILE, mid
+        for cls in type(built).__mro__:
+            init = cls.__dict__.get("__init__")
+            param = inspect.signature(init).parameters.get("profile") if init else None
+            if param is not None:
+                assert param.default == DEFAULT_PROFILE, (mid, cls.__name__)
+        if mid != "remove_at":  # a built method records the profile it was given
+            assert build_method(mid, Q7B, {**_minimal_options(mid), "profile": "paper"}).profile == "paper", mid
+
+
+def test_a_method_built_directly_checks_its_profile():
+    from seats_eval.errors import ConfigError
+    from seats_eval.methods.random import RandomSelect
+
+    budget = build_method("random", Q7B, {"R": 0.35}).budget
+    assert RandomSelect(budget).profile == "official"
+    with pytest.raises(ConfigError, match="profile='authors'"):
+        RandomSelect(budget, profile="authors")
 
 
 def test_official_seats_end_to_end_counts(thinker, make_inputs):
@@ -330,9 +371,9 @@ def _float64_visionzip(w: int, ratio: float, context: float = 0.05) -> int:
 def test_rule13_visionzip_counts_multiply_in_float32_as_the_authors_tensors():
     import numpy as np
 
-    assert off.visionzip_counts(100, 0.12, 0.05) == (7, 5)  # 12 there; float64 gives 6 + 5
+    assert visionzip_counts(100, 0.12, 0.05) == (7, 5)  # 12 there; float64 gives 6 + 5
     assert _float64_visionzip(100, 0.12) == 11
-    assert sum(off.visionzip_counts(20, 0.6, 0.05)) == 12 and _float64_visionzip(20, 0.6) == 11
+    assert sum(visionzip_counts(20, 0.6, 0.05)) == 12 and _float64_visionzip(20, 0.6) == 11
     # every ratio their scripts pass (Table 7 pairs of both backbones, the Qwen3 VisionZip
     # starts) against numpy's float32 products: 17 of the 2,880 groups differ from float64
     ratios = sorted({0.30, 0.65, 0.20, 0.55, 0.10, 0.45, 0.06, 0.35, 0.32, 0.70, 0.22, 0.60, 0.12, 0.50, 0.07,
@@ -342,7 +383,7 @@ def test_rule13_visionzip_counts_multiply_in_float32_as_the_authors_tensors():
         for w in range(1, 161):
             dom = min(max(int(np.float32(r - 0.05) * np.float32(w)), 1), w)
             ctx = min(max(int(np.round(np.float32(0.05) * np.float32(w))), 1), w - dom)
-            assert off.visionzip_counts(w, r, 0.05) == (dom, ctx), (r, w)
+            assert visionzip_counts(w, r, 0.05) == (dom, ctx), (r, w)
             differ += dom + ctx != _float64_visionzip(w, r)
     assert len(ratios) * 160 == 2880 and differ == 17
 
@@ -371,8 +412,8 @@ def test_rule14_qwen3_pairs_are_the_ones_their_scripts_pass():
     keep = build_method("visionzip", Q3, {"R": 0.25}).pre_llm(_ctx(lay), Plan(lay.counts())).keep
     per_grid = torch.bincount(lay.frame[keep & (lay.modality == VIDEO)], minlength=8)
     assert per_grid.tolist() == [25] * 8
-    r_v, _ = off.audio_intact_reallocate(0.22, 0.60, 1152, 104)
-    assert sum(off.visionzip_counts(144, r_v, 0.05)) == 26
+    r_v, _ = audio_intact_reallocate(0.22, 0.60, 1152, 104)
+    assert sum(visionzip_counts(144, r_v, 0.05)) == 26
 
 
 def test_rule15_the_gate_prunes_nothing_unless_some_lam_r_is_below_one():
@@ -389,4 +430,4 @@ def test_rule15_the_gate_prunes_nothing_unless_some_lam_r_is_below_one():
         build_method("seats", Q7B, {**above, "profile": "paper"})
     with pytest.raises(ConfigError, match="cannot exceed 1"):  # one ratio below 1: they assert, we refuse
         build_method("seats", Q7B, {"R": 0.5, "R_v": 0.3, "R_a": 0.8})
-    assert off.gate_prunes(1.4, 0.3, 0.65) and not off.gate_prunes(1.4, 1 / 1.4, 1 / 1.4)
+    assert gate_prunes(1.4, 0.3, 0.65) and not gate_prunes(1.4, 1 / 1.4, 1 / 1.4)

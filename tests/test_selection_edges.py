@@ -12,8 +12,12 @@ from seats_eval.errors import ConfigError
 from seats_eval.layout import AUDIO, TEXT, VIDEO
 from seats_eval.methods import build_method
 from seats_eval.methods.base import DropStep, EncoderSignals, Plan, PreLLMContext
+from seats_eval.methods.common import floor_count
+from seats_eval.methods.seats import chained_count
+from seats_eval.methods.visionzip import visionzip_counts
 from seats_eval.select import checks, cosine_distance, global_topk, topk_per_window, weighted_maxmin
 from seats_eval.select import official as off
+from seats_eval.select.allocation import allocate_combined
 
 from .test_official import _layout
 
@@ -86,8 +90,8 @@ def test_official_allocation_ablations_keep_their_counts(switch):
     m = build_method("seats", Q7B, {"R": 0.35, "profile": "official", switch: False})
     keep = m.in_llm(m.drop_steps(28)[0], scores, lay, m.plan(lay.counts()))
     _, n_v, n_a = lay.counts()
-    assert int((keep & (lay.modality == VIDEO)).sum()) == off.chained_count(m.keep["video"][0], n_v)
-    assert int((keep & (lay.modality == AUDIO)).sum()) == off.chained_count(m.keep["audio"][0], n_a)
+    assert int((keep & (lay.modality == VIDEO)).sum()) == chained_count(m.keep["video"][0], n_v)
+    assert int((keep & (lay.modality == AUDIO)).sum()) == chained_count(m.keep["audio"][0], n_a)
 
 
 def test_options_reach_the_method():
@@ -106,9 +110,9 @@ def test_options_reach_the_method():
 # -- official rules: edges ---------------------------------------------------------------------
 def test_official_count_edges():
     assert off.tile_windows(3, 1) == [1, 1, 1]
-    assert off.chained_count(0.4, 1) == 1 and off.chained_count(0.4, 0) == 0
-    assert off.floor_count(0.0, 10) == 0 and off.floor_count(0.05, 10) == 1
-    assert off.visionzip_counts(10, 0.15, 0.05) == (1, 1)  # int(0.1 * 10) = 1 dominant
+    assert chained_count(0.4, 1) == 1 and chained_count(0.4, 0) == 0
+    assert floor_count(0.0, 10) == 0 and floor_count(0.05, 10) == 1
+    assert visionzip_counts(10, 0.15, 0.05) == (1, 1)  # int(0.1 * 10) = 1 dominant
 
 
 def test_official_maxmin_keeps_short_windows_whole_and_uses_weights():
@@ -133,12 +137,12 @@ def test_official_maxmin_first_pick_is_by_the_nearest_entry():
 def test_official_allocation_surplus_and_deficit():
     p = torch.tensor([0.4, 0.3, 0.2, 0.1])
     n = torch.tensor([10, 10, 10, 10])
-    B_v, B_a = off.allocate(p, p, n, n, 1, 1, 0.3)  # Kc = 2 < 4 windows: 1 each, then >= 1 per modality
+    B_v, B_a = allocate_combined(p, p, n, n, 1, 1, 0.3)  # Kc = 2 < 4 windows: 1 each, then >= 1 per modality
     assert B_v.tolist() == B_a.tolist() == [1, 1, 1, 1]
-    B_v, B_a = off.allocate(p, p, n, n, 9, 8, 0.3)
+    B_v, B_a = allocate_combined(p, p, n, n, 9, 8, 0.3)
     assert int((B_v + B_a).sum()) == 17
     one = torch.tensor([1, 10, 10, 10])  # a window with one video token gets it
-    B_v, B_a = off.allocate(torch.tensor([0.0, 0.5, 0.5, 0.5]), p, one, n, 4, 12, 0.01)
+    B_v, B_a = allocate_combined(torch.tensor([0.0, 0.5, 0.5, 0.5]), p, one, n, 4, 12, 0.01)
     assert int(B_v[0]) == 1 and int(B_v[0] + B_a[0]) >= 1
 
 
@@ -215,12 +219,12 @@ def test_official_allocation_fills_a_rounding_deficit_one_token_at_a_time():
     n, none = torch.full((3,), 10), torch.zeros(3, dtype=torch.long)
     # S_t = (softmax(p_v / 0.3) + 1/3) / 2 = (0.6, 0.2, 0.2); 7 S_t rounds to (4, 1, 1): one short,
     # given to the smallest window (first index on ties)
-    B_v, B_a = off.allocate(torch.tensor([0.7695, 0.0, 0.0]), torch.zeros(3), n, none, 7, 0, 0.3)
+    B_v, B_a = allocate_combined(torch.tensor([0.7695, 0.0, 0.0]), torch.zeros(3), n, none, 7, 0, 0.3)
     assert B_v.tolist() == [4, 2, 1] and B_a.tolist() == [0, 0, 0]
 
 
 def test_official_allocation_gives_back_audio_for_a_video_fix_up():
     # window 0: B_t = 2, its video relevance ~0 -> split (0, 2); the video fix-up takes one audio
-    B_v, B_a = off.allocate(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([10, 10]),
+    B_v, B_a = allocate_combined(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([10, 10]),
                             torch.tensor([10, 10]), 2, 6, 0.01)
     assert (int(B_v[0]), int(B_a[0])) == (1, 1)

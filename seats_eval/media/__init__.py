@@ -1,1 +1,1 @@
-"""Media: synthetic test clips and decoding of real videos (frames at a fixed fps + audio track)."""
+"""Media: decoding of real videos (the sampled frames at a fixed fps + the audio track), with the reader chosen among those installed."""

@@ -16,7 +16,9 @@ sample the runtime calls, in this order:
 4. at each step, `kept_counts(step, counts, plan)` (optional: how many tokens of each
    modality the mask will keep, known on the host, so the runtime drops without reading the
    mask: no sync in the decoder loop; verified against the mask on CPU), then
-   `in_llm(step, scores, layout, plan)`: the keep-mask over the current tokens.
+   `in_llm(step, scores, layout, plan)`: the keep-mask over the current tokens. When the
+   counts depend on the scores (official SEATS Stage II) `kept_counts` returns None and the
+   runtime reads the mask's per-modality counts: one device read, that step's only one.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from typing import Any
 import torch
 
 from ..layout import TokenLayout
+from .options import BUDGET_RULES, DEFAULT_PROFILE
 
-SCORE_SOURCES = ("official", "next_layer", "attention")
+SCORE_SOURCES = ("same_layer", "next_layer", "attention")
+# `official` was the first name of `same_layer` (the authors' code scores this way); still read
+SCORE_SOURCE_ALIASES = {"official": "same_layer"}
 Counts = tuple[int, int, int]  # (text, video, audio)
 
 
@@ -37,10 +42,10 @@ class DropStep:
     """Drop tokens between layer `after_layer` and `after_layer + 1` (0-based).
 
     score_source: None (no scores needed, e.g. late removal), "attention" (the real
-    last-row attention of layer `after_layer`), "official" (layer `after_layer`'s norm and
+    last-row attention of layer `after_layer`), "same_layer" (layer `after_layer`'s norm and
     q/k applied to its own output, as the SEATS code does) or "next_layer" (layer
     `after_layer + 1`'s weights on that output: the attention the next layer would compute).
-    model_dtype: the re-projected scores ("official", "next_layer") in the model's dtype as
+    model_dtype: the re-projected scores ("same_layer", "next_layer") in the model's dtype as
     the authors compute them (profile=official), instead of fp32.
     """
 
@@ -99,12 +104,23 @@ class PreLLMContext:
 
 
 class Method:
-    """Base class: keeps every token. Subclasses override what they need."""
+    """Base class: keeps every token. Subclasses override what they need.
+
+    Two settings belong to the contract because the sample driver reads them before any
+    selection (processor inputs, encoder statistics, the feature-cache key):
+    - `profile`: "official" | "paper" (docs/profiles.md), chosen once when the method is built
+      (`Method.__init__` checks it; a method whose rules do not differ only records it);
+    - `signal_audio_window`: frames per audio-statistics window, None for the encoder's own
+      attention chunks.
+    """
 
     name = "full"
     needs_encoder_signals = False
-    signal_audio_window: int | None = None  # frames per audio statistics window; None: the encoder's chunks
-    profile: str = "paper"  # "official" / "paper" (methods/common.PROFILES); preprocessing reads it too
+    profile: str = DEFAULT_PROFILE
+    signal_audio_window: int | None = None
+
+    def __init__(self, profile: str = DEFAULT_PROFILE) -> None:
+        self.profile = BUDGET_RULES["profile"].check(self.name, "profile", profile)
 
     def plan(self, counts: Counts) -> Plan:
         return Plan(tuple(int(c) for c in counts))  # type: ignore[arg-type]
@@ -120,7 +136,8 @@ class Method:
 
     def kept_counts(self, step: DropStep, counts: Counts, plan: Plan) -> Counts | None:
         """(text, video, audio) that `in_llm`'s mask for `step` will keep, given the counts
-        entering it; None when unknown (the runtime then reads the mask: one sync)."""
+        entering it; None when they depend on the scores (the runtime then reads the mask's
+        counts: one sync)."""
         return None
 
     def describe(self) -> dict[str, Any]:

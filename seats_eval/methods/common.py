@@ -15,21 +15,18 @@ from torch import Tensor
 
 from ..budgets import Budget, resolve_budget, round_count, split_budget
 from ..config import BackboneConfig
-from ..errors import SeatsError
-from ..layout import AUDIO, VIDEO, TokenLayout
+from ..errors import ConfigError, SeatsError
+from ..layout import AUDIO, TokenLayout
 from ..select import apportion
 from .options import BUDGET_RULES, Options
 
-BUDGET_OPTIONS = {"R", "mode", "R_v", "R_a", "profile"}
-# official: the authors' rules (the default of every model id); paper: the text's (docs/profiles.md)
-PROFILES = BUDGET_RULES["profile"].choices
+BUDGET_OPTIONS = {"R", "mode", "R_v", "R_a", "profile"}  # profile: read by `Options.profile`
+MIN_VIDEO_RATIO = 0.05  # audio_intact_reallocate's video_ratio_min (the authors')
 
 
 def parse_budget(opts: Options, cfg: BackboneConfig, default_mode: str) -> Budget:
-    """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode); the
-    `profile` option is checked here too (methods whose rules do not differ accept it)."""
+    """Budget from R / mode / R_v / R_a (mode defaults to the method's Table 7 mode)."""
     rules = BUDGET_RULES
-    opts.get("profile", rules["profile"], "official")
     R = opts.get("R", rules["R"])
     n_v, n_a = cfg.video_tokens_per_window, cfg.audio_tokens_per_window
     mode = opts.get("mode", rules["mode"], default_mode)
@@ -46,11 +43,53 @@ def intact_start(opts: Options, cfg: BackboneConfig, budget: Budget) -> tuple[fl
     return split_budget(budget.R, "both", cfg.video_tokens_per_window, cfg.audio_tokens_per_window, cfg)
 
 
+def audio_intact_reallocate(r_v: float, r_a: float, n_v: int, n_a: int,
+                            r_v_min: float = MIN_VIDEO_RATIO) -> tuple[float, float]:
+    """profile=official: an audio-intact method's per-sample (R_v, R_a) from its start pair
+    (`intact_start`): the same int(n_v r_v + n_a r_a) tokens, audio whole when video keeps
+    >= r_v_min, else video at r_v_min and audio takes the rest; a ratio above 1 is clamped
+    and its excess moved (docs/profiles.md rule 9)."""
+    if n_a == 0:
+        return float(r_v), float(r_a)
+    if n_v <= 0:
+        raise ConfigError("audio_intact_reallocate needs video tokens when there is audio")
+    kept = int(n_v * float(r_v) + n_a * float(r_a))
+    cand = (kept - n_a * 1.0) / n_v
+    if cand < r_v_min:
+        v, a = r_v_min, (kept - n_v * r_v_min) / n_a
+    else:
+        v, a = cand, 1.0
+    if v > 1.0:
+        v, a = 1.0, (kept - n_v * 1.0) / n_a
+    if a > 1.0:
+        v, a = (kept - n_a * 1.0) / n_v, 1.0
+    return v, a
+
+
+def script_pair(pairs: dict[str, dict[float, tuple[float, float]]], backbone: str,
+                R: float) -> tuple[float, float] | None:
+    """The (R_v, R_a) a method's table `pairs` (backbone -> R -> pair: what the authors'
+    script for that backbone passes where it departs from Table 7) holds at R; None where it
+    does not (or they ran no R)."""
+    for r_key, pair in pairs.get(backbone, {}).items():
+        if abs(r_key - float(R)) <= 1e-9:
+            return pair
+    return None
+
+
 def target(ratio: float, n: int) -> int:
     """Tokens kept of a modality with n tokens: round(ratio * n), >= 1 when n > 0, <= n."""
     if n <= 0:
         return 0
     return min(n, max(1, round_count(ratio * n)))
+
+
+def floor_count(ratio: float, n: int) -> int:
+    """profile=official count (Random, leftover audio): max(int(ratio * n), 1), at most n
+    (0 for ratio 0 or no tokens); `target` rounds instead."""
+    if n <= 0 or ratio <= 0:
+        return 0
+    return min(max(int(ratio * n), 1), n)
 
 
 def split_exact(sizes: Tensor, total: int, weights: Tensor | None = None, floor: Tensor | None = None) -> Tensor:
@@ -76,32 +115,6 @@ def split_exact(sizes: Tensor, total: int, weights: Tensor | None = None, floor:
     out = apportion(w, total, sizes, lo)
     assert int(out.sum()) == total
     return out
-
-
-def group_matrix(group: Tensor, member: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
-    """(G, n_max) positions of the member tokens of each group (padding -1), valid mask.
-
-    Members of a group must appear contiguously in sequence order (frames and windows do).
-    """
-    pos = torch.nonzero(member).flatten()
-    dev = member.device
-    if pos.numel() == 0 or num_groups == 0:
-        return (torch.full((num_groups, 0), -1, dtype=torch.long, device=dev),
-                torch.zeros(num_groups, 0, dtype=torch.bool, device=dev))
-    g = group[pos]
-    counts = torch.bincount(g, minlength=num_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(pos.numel(), device=dev) - starts[g]
-    mat = torch.full((num_groups, int(counts.max())), -1, dtype=torch.long, device=dev)
-    mat[g, rank] = pos
-    return mat, mat >= 0
-
-
-def frame_matrix(layout: TokenLayout) -> tuple[Tensor, Tensor]:
-    """(F, n) positions of the video tokens of each temporal grid ("frame" in the LLM)."""
-    video = layout.modality == VIDEO
-    F_ = int(layout.frame[video].max()) + 1 if bool(video.any()) else 0
-    return group_matrix(layout.frame, video, F_)
 
 
 def random_keep(layout: TokenLayout, modality: int, k: int, seed: int) -> Tensor:

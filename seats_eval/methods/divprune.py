@@ -20,8 +20,8 @@ from ..config import BackboneConfig
 from ..layout import AUDIO, TEXT
 from ..select import weighted_maxmin
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
-from .options import Options
+from .common import BUDGET_OPTIONS, audio_rest, parse_budget, split_exact, target
+from .options import DEFAULT_PROFILE, Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed", "group_batch"}
 
@@ -41,7 +41,10 @@ def maxmin_groups(embeds: torch.Tensor, mat: torch.Tensor, valid: torch.Tensor, 
 
 
 class DivPrune(Method):
-    def __init__(self, name: str, budget: Budget, both: bool, seed: int = 0, group_batch: int = 64) -> None:
+    def __init__(self, name: str, budget: Budget, both: bool, seed: int = 0, group_batch: int = 64,
+                 profile: str = DEFAULT_PROFILE) -> None:
+        self.name = name
+        super().__init__(profile)  # no rule differs (docs/profiles.md)
         self.name, self.budget, self.both, self.seed, self.batch = name, budget, both, int(seed), int(group_batch)
 
     def describe(self) -> dict[str, Any]:
@@ -52,7 +55,7 @@ class DivPrune(Method):
     def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = lay.modality == TEXT
-        fm, fv = frame_matrix(lay)
+        fm, fv = lay.frame_matrix()
         keep |= maxmin_groups(ctx.embeds, fm, fv, target(self.budget.R_v, int(fv.sum())), self.batch)
         if self.both:
             am, av = lay.window_matrix(AUDIO)
@@ -66,7 +69,7 @@ def _build(method_id: str, both: bool, cfg: BackboneConfig, options: dict[str, A
     opts = Options(method_id, options, OPTIONS)
     budget = parse_budget(opts, cfg, "both" if both else "audio_intact")
     return DivPrune(method_id, budget, both, seed=opts.integer("seed", 0),
-                    group_batch=opts.integer("group_batch", 64, lo=1))
+                    group_batch=opts.integer("group_batch", 64, lo=1), profile=opts.profile())
 
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:

@@ -28,8 +28,8 @@ from ..errors import ConfigError, DataError
 from ..layout import TEXT
 from ..select.merge import cosine_rows, group_topk
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, split_exact, target
-from .options import Options
+from .common import BUDGET_OPTIONS, audio_rest, parse_budget, split_exact, target
+from .options import DEFAULT_PROFILE, Options
 
 OPTIONS = BUDGET_OPTIONS | {"seed", "group"}
 
@@ -55,7 +55,8 @@ def reference_frames(num_frames: int, group: int = 4, device: torch.device | Non
 class DyCoke(Method):
     name = "dycoke"
 
-    def __init__(self, budget: Budget, seed: int = 0, group: int = 4) -> None:
+    def __init__(self, budget: Budget, seed: int = 0, group: int = 4, profile: str = DEFAULT_PROFILE) -> None:
+        super().__init__(profile)  # no rule differs (docs/profiles.md)
         if budget.R_v < 1.0 / group - 1e-12:
             raise ConfigError(
                 f"dycoke: R_v={budget.R_v:.4f} < {1 / group:.2f}: TTM keeps the first frame of every "
@@ -70,7 +71,7 @@ class DyCoke(Method):
     def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         lay = ctx.layout
         keep = (lay.modality == TEXT) | audio_rest(lay, self.budget, self.seed)
-        fm, fv = frame_matrix(lay)
+        fm, fv = lay.frame_matrix()
         F_ = fm.shape[0]
         if F_ == 0:
             return PreLLMResult(keep)
@@ -102,4 +103,4 @@ class DyCoke(Method):
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("dycoke", options, OPTIONS)
     return DyCoke(parse_budget(opts, cfg, "audio_intact"), seed=opts.integer("seed", 0),
-                  group=opts.integer("group", 4, lo=1))
+                  group=opts.integer("group", 4, lo=1), profile=opts.profile())

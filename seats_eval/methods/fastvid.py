@@ -33,8 +33,8 @@ from ..config import BackboneConfig
 from ..layout import TEXT
 from ..select.merge import cosine_matrix, cosine_rows, dpc_knn_scores, group_topk, merge_assigned
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, audio_rest, frame_matrix, parse_budget, signal, split_exact, target
-from .options import Options
+from .common import BUDGET_OPTIONS, audio_rest, parse_budget, signal, split_exact, target
+from .options import DEFAULT_PROFILE, Options
 
 OPTIONS = BUDGET_OPTIONS | {"c", "tau", "d", "p", "alpha", "seed", "knn"}
 
@@ -92,7 +92,8 @@ class FastVID(Method):
     needs_encoder_signals = True
 
     def __init__(self, budget: Budget, c: int = 8, tau: float = 0.9, d: float = 0.4, p: int = 4,
-                 alpha: float = 0.6, knn: int = 4, seed: int = 0) -> None:
+                 alpha: float = 0.6, knn: int = 4, seed: int = 0, profile: str = DEFAULT_PROFILE) -> None:
+        super().__init__(profile)  # no rule differs (docs/profiles.md)
         self.budget = budget
         self.c, self.tau, self.d, self.p, self.alpha, self.knn, self.seed = c, tau, d, p, alpha, knn, int(seed)
 
@@ -105,7 +106,7 @@ class FastVID(Method):
         lay, e = ctx.layout, ctx.embeds
         out = e.clone()
         keep = (lay.modality == TEXT) | audio_rest(lay, self.budget, self.seed)
-        fm, fv = frame_matrix(lay)
+        fm, fv = lay.frame_matrix()
         if fm.numel() == 0:
             return PreLLMResult(keep, out)
         idx = fm.clamp_min(0)
@@ -150,4 +151,4 @@ def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return FastVID(parse_budget(opts, cfg, "audio_intact"), c=opts.integer("c", 8, lo=1),
                    tau=opts.number("tau", 0.9, lo=-1.0, hi=1.0), d=opts.number("d", 0.4, lo=0.0, hi=1.0),
                    p=opts.integer("p", 4, lo=1), alpha=opts.number("alpha", 0.6, lo=0.0, hi=1.0),
-                   knn=opts.integer("knn", 4, lo=1), seed=opts.integer("seed", 0))
+                   knn=opts.integer("knn", 4, lo=1), seed=opts.integer("seed", 0), profile=opts.profile())

@@ -6,14 +6,14 @@ from typing import Any
 
 from ..config import BackboneConfig
 from .base import Counts, Method, Plan
-from .common import PROFILES
-from .options import Options
+from .options import DEFAULT_PROFILE, Options
 
 
 class FullTokens(Method):
     name = "full"
 
-    def __init__(self, num_layers: int) -> None:
+    def __init__(self, num_layers: int, profile: str = DEFAULT_PROFILE) -> None:
+        super().__init__(profile)  # accepted so every job of a sweep can name it; no rule differs
         self.num_layers = int(num_layers)
 
     def plan(self, counts: Counts) -> Plan:
@@ -23,5 +23,4 @@ class FullTokens(Method):
 
 def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("full", options, ("profile",))
-    opts.choice("profile", "official", PROFILES)  # accepted so every job of a sweep can name it; no rule differs
-    return FullTokens(cfg.num_layers)
+    return FullTokens(cfg.num_layers, profile=opts.profile())

@@ -45,8 +45,8 @@ from ..select.merge import (
     merge_assigned,
 )
 from .base import Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, frame_matrix, parse_budget, signal, split_exact, target
-from .options import Options
+from .common import BUDGET_OPTIONS, parse_budget, signal, split_exact, target
+from .options import DEFAULT_PROFILE, Options
 
 OPTIONS = BUDGET_OPTIONS | {"g", "context", "knn", "chunk"}
 MIN_RV = 0.25
@@ -130,7 +130,7 @@ def video_select(ctx: PreLLMContext, k: int, audio_keep: torch.Tensor, *, knn: i
     spatial (DPC-kNN) / temporal (least similar to the previous grid) selection."""
     lay, e = ctx.layout, ctx.embeds
     keep = torch.zeros(lay.length, dtype=torch.bool, device=e.device)
-    fm, fv = frame_matrix(lay)
+    fm, fv = lay.frame_matrix()
     if fm.numel() == 0 or k <= 0:
         return keep
     sizes = fv.sum(1)
@@ -170,7 +170,9 @@ class OmniZip(Method):
     name = "omnizip"
     needs_encoder_signals = True
 
-    def __init__(self, budget: Budget, g: int = 3, context: float = 0.05, knn: int = 5, chunk: int = 1024) -> None:
+    def __init__(self, budget: Budget, g: int = 3, context: float = 0.05, knn: int = 5, chunk: int = 1024,
+                 profile: str = DEFAULT_PROFILE) -> None:
+        super().__init__(profile)  # no rule differs (docs/profiles.md)
         if budget.R_v < MIN_RV - 1e-12:
             raise ConfigError(
                 f"omnizip: R_v={budget.R_v:.4f} < {MIN_RV}: the video branch keeps at least 25% of every frame "
@@ -199,4 +201,4 @@ def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     opts = Options("omnizip", options, OPTIONS)
     return OmniZip(parse_budget(opts, cfg, "both"), g=opts.integer("g", 3, lo=0),
                    context=opts.number("context", 0.05, lo=0.0, hi=1.0), knn=opts.integer("knn", 5, lo=1),
-                   chunk=opts.integer("chunk", 1024, lo=1))
+                   chunk=opts.integer("chunk", 1024, lo=1), profile=opts.profile())

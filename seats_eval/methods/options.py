@@ -128,6 +128,10 @@ def _int(lo: int | None = None, hi: int | None = None) -> Rule:
 
 
 _TEXT, _BOOL, _RATIO = Rule("text"), Rule("boolean"), _num(0.0, 1.0, lo_open=True)
+# official: the authors' rules, the default of every method, model id and sweep; paper: the
+# text's (docs/profiles.md). A method's profile is chosen once, when it is built (methods/base.py).
+PROFILES = ("official", "paper")
+DEFAULT_PROFILE = "official"
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 # Options every model id takes besides its method's own (models/omni.py reads them).
@@ -147,7 +151,7 @@ BUDGET_RULES: dict[str, Rule] = {
     "R": _RATIO, "R_v": _RATIO, "R_a": _RATIO, "lam": _num(0.0, lo_open=True),
     "mode": Rule("choice", choices=MODES,
                  aliases={"both_selected": "both", "audio-intact": "audio_intact"}),
-    "profile": Rule("choice", choices=("official", "paper")),
+    "profile": Rule("choice", choices=PROFILES),
 }
 # Sweep spec values (sweep/spec.py) and subcommand flags.
 SPEC_RULES: dict[str, Rule] = {
@@ -265,6 +269,10 @@ class Options:
         if key in self._raw and not isinstance(self._raw[key], str):  # lmms-eval turned "1" into 1
             self._raw[key] = str(self._raw[key])
         return self.get(key, Rule("choice", choices=tuple(allowed), aliases=dict(aliases or {})), default)
+
+    def profile(self) -> str:
+        """The `profile` option (DEFAULT_PROFILE when absent), checked by the table's rule."""
+        return self.get("profile", BUDGET_RULES["profile"], DEFAULT_PROFILE)
 
     def integers(self, key: str, count: int | None = None) -> tuple[int, ...] | None:
         """A list of integers written "16-19-21-24" (lmms-eval splits model args on commas),

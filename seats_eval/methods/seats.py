@@ -11,8 +11,9 @@ Stage III: after layer L_l - 1 every non-text token is dropped.
 the text (docs/profiles.md has the table). Under `paper` counts are exact per modality at
 every step (budgets.layer_counts); under `official` Stage I counts are per tiled window,
 Stage II counts chain on the tokens left, windows are the sequence's contiguous runs and the
-allocation does not enforce per-modality totals (select/official.py), so the counts are
-known only after each step (the record reports them; one host read per step).
+allocation does not enforce per-modality totals (select/allocation.py `allocate_combined`),
+so the counts are known only after each step: the allocation runs on the device, and the
+runtime reads the kept counts once per Stage II step (docs/profiles.md, "Cost").
 Switches name the ablations of Table 5 and the official code's score variant.
 
 Ablation switches (`--model_args`; defaults first; rows of Table 5, see docs/ablations.md):
@@ -55,11 +56,13 @@ import torch
 
 from ..budgets import DECAYS, Budget, ModalitySchedule, Schedule, build_schedule, layer_counts
 from ..config import BackboneConfig
-from ..errors import ConfigError
-from ..layout import AUDIO, TEXT, VIDEO, TokenLayout
+from ..errors import ConfigError, SeatsError
+from ..layout import AUDIO, TEXT, VIDEO, TokenLayout, run_windows
 from ..select import (
     allocate_budgets,
+    allocation,
     apportion,
+    checks,
     global_topk,
     masked_softmax,
     topk_per_window,
@@ -68,9 +71,18 @@ from ..select import (
 )
 from ..select import official as off
 from ..select.relevance import segment_mean
-from .base import SCORE_SOURCES, Counts, DropStep, Method, Plan, PreLLMContext, PreLLMResult
-from .common import BUDGET_OPTIONS, PROFILES, parse_budget
-from .options import Options
+from .base import (
+    SCORE_SOURCE_ALIASES,
+    SCORE_SOURCES,
+    Counts,
+    DropStep,
+    Method,
+    Plan,
+    PreLLMContext,
+    PreLLMResult,
+)
+from .common import BUDGET_OPTIONS, parse_budget
+from .options import DEFAULT_PROFILE, Options
 
 OPTIONS = BUDGET_OPTIONS | {
     "lam", "tau", "boundaries", "score_source", "decay",
@@ -82,6 +94,25 @@ STAGE1 = ("windivprune", "random", "visionzip", "omnizip")
 STAGE1_ALIASES = {"visionzip_om": "visionzip", "visionzip-om": "visionzip"}  # the selector is VisionZip-om
 # Stage I selectors that live in baseline modules (their `stage1_select`): stage1 name -> module.
 _BASELINE_STAGE1 = {"visionzip": "seats_eval.methods.visionzip", "omnizip": "seats_eval.methods.omnizip"}
+
+
+# -- profile=official: the authors' Stage II counts and gate (docs/profiles.md rules 4, 15) --
+def keep_ratios(levels: tuple[float, ...]) -> tuple[float, ...]:
+    """keep_i = round(level_i / level_{i-1}, 4) of the middle sub-blocks (0 when the level
+    before is 0)."""
+    return tuple(round(b / a, 4) if a > 0 else 0.0 for a, b in zip(levels[:-1], levels[1:], strict=True))
+
+
+def chained_count(keep: float, n: int) -> int:
+    """Tokens a Stage II step keeps of a modality with n tokens left: max(1, round(keep * n))."""
+    return max(1, round(keep * n)) if n > 0 else 0
+
+
+def gate_prunes(lam: float, r_v: float, r_a: float) -> bool:
+    """Whether the authors' SEATS thinker prunes at all: only when some Stage I ratio
+    lam * R_m (their `video_ratio * encoder_ratio_scale`) is below 1. Otherwise no stage
+    runs, Stage II and III included (R_v = R_a = 1 / 1.4 is full tokens there)."""
+    return float(r_v) * float(lam) < 1.0 or float(r_a) * float(lam) < 1.0
 
 
 def windivprune(
@@ -184,25 +215,23 @@ class Seats(Method):
     name = "seats"
 
     def __init__(self, budget: Budget, cfg: BackboneConfig, *, lam: float | None = None, tau: float | None = None,
-                 boundaries: tuple[int, ...] | None = None, score_source: str = "official",
+                 boundaries: tuple[int, ...] | None = None, score_source: str = "same_layer",
                  decay: str = "exp", late_removal: bool = True, attn_weighted: bool = True,
                  inter_window: bool = True, intra_window: bool = True, coupled: bool = True,
                  selection: str = "window", window_batch: int = 64, stage1: str = "windivprune",
-                 stage2: bool = True, seed: int = 0, profile: str = "paper") -> None:
+                 stage2: bool = True, seed: int = 0, profile: str = DEFAULT_PROFILE) -> None:
+        super().__init__(profile)
         if score_source not in SCORE_SOURCES:
             raise ConfigError(f"score_source {score_source!r}; allowed: {', '.join(SCORE_SOURCES)}")
         if selection not in SELECTIONS:
             raise ConfigError(f"selection {selection!r}; allowed: {', '.join(SELECTIONS)}")
         if stage1 not in STAGE1:
             raise ConfigError(f"stage1 {stage1!r}; allowed: {', '.join(STAGE1)}")
-        if profile not in PROFILES:
-            raise ConfigError(f"profile {profile!r}; allowed: {', '.join(PROFILES)}")
-        self.profile = profile
-        self.official = profile == "official"
+        official = self.profile == "official"
         self.geometry = cfg.official_geometry
         self.budget = budget
         lam_eff = float(lam if lam is not None else cfg.lam)
-        if stage2 and self.official and not off.gate_prunes(lam_eff, budget.R_v, budget.R_a):
+        if stage2 and official and not gate_prunes(lam_eff, budget.R_v, budget.R_a):
             # the authors' gate: no lam * R_m below 1, nothing pruned at all (their full tokens)
             self.schedule = replace(build_schedule(Budget(1.0, 1.0, 1.0, budget.mode), cfg, lam=lam,
                                                    decay=decay, boundaries=boundaries), budget=budget)
@@ -213,7 +242,7 @@ class Seats(Method):
         else:
             self.schedule = stage1_only_schedule(budget, cfg, decay=decay, boundaries=boundaries,
                                                  late_removal=late_removal)
-        self.tau = float(tau if tau is not None else (self.geometry.tau if self.official else cfg.tau))
+        self.tau = float(tau if tau is not None else (self.geometry.tau if official else cfg.tau))
         if not self.tau > 0:
             raise ConfigError(f"tau must be > 0, got {self.tau}")
         self.score_source = score_source
@@ -228,10 +257,16 @@ class Seats(Method):
         self._stage1_fn = _baseline_stage1(stage1) if stage1 in _BASELINE_STAGE1 else None
         uses_signals = {"windivprune": attn_weighted, "random": False}.get(stage1, True)
         self.needs_encoder_signals = uses_signals and not self.schedule.is_identity
-        self.signal_audio_window = self.geometry.signal_audio_frames if self.official else None
+        self.signal_audio_window = self.geometry.signal_audio_frames if official else None
         # official Stage II counts: keep ratios of the sub-block levels, rounded to 4 decimals
-        self.keep = {m: off.keep_ratios(self.schedule.modality(m).levels) for m in ("video", "audio")}
+        self.keep = {m: keep_ratios(self.schedule.modality(m).levels) for m in ("video", "audio")}
         self._step_index = {f"stage2_{i + 1}": i for i in range(len(self.schedule.drop_after))}
+        # The profile's rules, chosen once: Stage I, Stage II, whether counts are planned (paper:
+        # exact per layer) or known only after each step (official), the scores' precision.
+        self.planned = not official or self.schedule.is_identity
+        self._stage1 = self._official_stage1 if official else self._paper_stage1
+        self._stage2 = self._official_stage2 if official else self._paper_stage2
+        self.model_dtype = official
 
     def describe(self) -> dict[str, Any]:
         s = self.schedule
@@ -247,18 +282,21 @@ class Seats(Method):
         official: known only as the run goes (per-window Stage I counts, chained Stage II
         counts, no exact totals): no per-layer plan."""
         text, n_v, n_a = (int(c) for c in counts)
-        if self.official and not self.schedule.is_identity:
+        if not self.planned:
             return Plan((text, n_v, n_a))
         c = layer_counts(self.schedule, n_v, n_a)
         return Plan((text, n_v, n_a), tuple((text, v, a) for v, a in zip(c["video"], c["audio"], strict=True)))
 
     # Stage I ------------------------------------------------------------------------------
     def pre_llm(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
-        lay = ctx.layout
         if self.schedule.is_identity:
             return PreLLMResult()
-        if self.official:
-            return self._official_stage1(ctx)
+        return self._stage1(ctx, plan)
+
+    def _paper_stage1(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
+        """The text's Stage I: the planned modality totals split over the 2-s windows in
+        proportion to their sizes, weighted max-min diversity in each."""
+        lay = ctx.layout
         _, k_video, k_audio = plan.layer(0)  # Stage I keeps what the first layer processes
         keep = lay.modality == TEXT
         if self._stage1_fn is not None:  # a baseline's selector (stage1=visionzip|omnizip) with merging
@@ -281,7 +319,7 @@ class Seats(Method):
         ratio = self.schedule.modality("video" if modality == VIDEO else "audio").levels[0]
         return sizes, off.tile_counts(sizes, ratio)
 
-    def _official_stage1(self, ctx: PreLLMContext) -> PreLLMResult:
+    def _official_stage1(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
         """The authors' Stage I: each modality's token list tiled into windows (2 grids,
         50 audio tokens), round(ratio * w) per window, unclamped winDivPrune."""
         lay = ctx.layout
@@ -312,7 +350,7 @@ class Seats(Method):
         if s.num_layers != num_layers:
             raise ConfigError(f"schedule is for {s.num_layers} layers but the model has {num_layers}; "
                               "pass backbone_config matching the checkpoint")
-        steps = [DropStep(a, self.score_source, f"stage2_{i + 1}", model_dtype=self.official)
+        steps = [DropStep(a, self.score_source, f"stage2_{i + 1}", model_dtype=self.model_dtype)
                  for i, a in enumerate(s.drop_after)]
         if self.late_removal and s.late_after is not None:
             steps.append(DropStep(s.late_after, None, "late"))
@@ -322,8 +360,8 @@ class Seats(Method):
         text, n_v, n_a = counts
         if step.name == "late":
             return text, 0, 0
-        if self.official:
-            return None  # the official allocation does not fix the totals: the runtime reads the mask
+        if not self.planned:
+            return None  # the official allocation does not fix the totals: the runtime reads the counts
         _, k_v, k_a = plan.layer(step.after_layer + 1)  # every selector below keeps min(k, available)
         return text, min(k_v, n_v), min(k_a, n_a)
 
@@ -332,39 +370,50 @@ class Seats(Method):
         if step.name == "late":
             return text
         assert scores is not None
-        if self.official:
-            return text | self._official_stage2(step, scores, layout)
+        return text | self._stage2(step, scores, layout, plan)
+
+    def _paper_stage2(self, step: DropStep, scores: torch.Tensor, layout: TokenLayout, plan: Plan) -> torch.Tensor:
+        """The text's Stage II step: the planned counts, allocated over the 2-s windows."""
         _, k_v, k_a = plan.layer(step.after_layer + 1)
         v, a = layout.modality == VIDEO, layout.modality == AUDIO
         if self.selection == "global" or layout.num_windows <= 1:
-            return text | global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
+            return global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
         W = layout.num_windows
         S_tv = window_relevance(scores, layout.window, W, v, self.tau)
         S_ta = window_relevance(scores, layout.window, W, a, self.tau)
         B_v, B_a = allocate_budgets(S_tv, S_ta, layout.window_counts(VIDEO), layout.window_counts(AUDIO),
                                     k_v, k_a, **self.alloc)
-        return text | topk_per_window(scores, layout.window, B_v, v) | topk_per_window(scores, layout.window, B_a, a)
+        return topk_per_window(scores, layout.window, B_v, v) | topk_per_window(scores, layout.window, B_a, a)
 
-    def _official_stage2(self, step: DropStep, scores: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
+    def _official_stage2(self, step: DropStep, scores: torch.Tensor, layout: TokenLayout,
+                         plan: Plan) -> torch.Tensor:
         """The authors' Stage II step: counts chained on what is left, windows = contiguous
-        runs, global top-k with < 2 windows or a modality absent, else their allocation."""
+        runs, global top-k with < 2 windows or a modality absent, else their allocation.
+        Nothing here reads the device: the number of runs stays a device value (ids are
+        bounded by the LLM input's, `TokenLayout.num_runs`) and the < 2 windows fallback is a
+        `where`."""
         i = self._step_index[step.name]
-        _, n_v, n_a = layout.counts()
-        k_v = off.chained_count(self.keep["video"][i], n_v)
-        k_a = off.chained_count(self.keep["audio"][i], n_a)
+        _, n_v, n_a = layout.counts()  # known on the host (the runtime read them after the last step)
+        k_v = chained_count(self.keep["video"][i], n_v)
+        k_a = chained_count(self.keep["audio"][i], n_a)
         v, a = layout.modality == VIDEO, layout.modality == AUDIO
-        win, W = off.run_windows(layout.modality, VIDEO, AUDIO)
-        if self.selection == "global" or W < 2 or n_v == 0 or n_a == 0:
-            return global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
+        fallback = global_topk(scores, v, k_v) | global_topk(scores, a, k_a)
+        if self.selection == "global" or n_v == 0 or n_a == 0 or layout.num_runs < 2:
+            return fallback
+        W = layout.num_runs  # bounds the window ids on the host; the windows beyond `runs` are padding
+        win, runs = run_windows(layout.modality)
+        if checks.enabled(runs) and int(runs) > W:
+            raise SeatsError(f"{int(runs)} runs of one modality, more than the LLM input's {W}")
+        real = torch.arange(W, device=win.device) < runs
         p_v, c_v = segment_mean(scores, win, W, v)
         p_a, c_a = segment_mean(scores, win, W, a)
         if self.alloc == {"inter_window": True, "intra_window": True, "coupled": True}:
-            B_v, B_a = off.allocate(p_v, p_a, c_v, c_a, k_v, k_a, self.tau)
-            B_v, B_a = B_v.to(scores.device), B_a.to(scores.device)
+            B_v, B_a = allocation.allocate_combined(p_v, p_a, c_v, c_a, k_v, k_a, self.tau, present=real)
         else:  # an ablation of the allocation: the paper's allocator on the official windows
             S_v, S_a = masked_softmax(p_v / self.tau, c_v > 0), masked_softmax(p_a / self.tau, c_a > 0)
             B_v, B_a = allocate_budgets(S_v, S_a, c_v, c_a, k_v, k_a, **self.alloc)
-        return topk_per_window(scores, win, B_v, v) | topk_per_window(scores, win, B_a, a)
+        windowed = topk_per_window(scores, win, B_v, v) | topk_per_window(scores, win, B_a, a)
+        return torch.where(runs >= 2, windowed, fallback)
 
 
 def _tile_random(sizes: list[int], counts: list[int], gen: torch.Generator) -> torch.Tensor:
@@ -384,8 +433,8 @@ def build(cfg: BackboneConfig, options: dict[str, Any]) -> Method:
     return Seats(
         budget, cfg, boundaries=opts.integers("boundaries", count=4),
         lam=opts.number("lam", None, lo=0.0, lo_open=True), tau=opts.number("tau", None, lo=0.0, lo_open=True),
-        score_source=opts.choice("score_source", "official", SCORE_SOURCES),
+        score_source=opts.choice("score_source", "same_layer", SCORE_SOURCES, aliases=SCORE_SOURCE_ALIASES),
         decay=opts.choice("decay", "exp", DECAYS), selection=opts.choice("selection", "window", SELECTIONS),
         stage1=opts.choice("stage1", "windivprune", STAGE1, aliases=STAGE1_ALIASES),
         window_batch=opts.integer("window_batch", 64, lo=1), seed=opts.integer("seed", 0),
-        profile=opts.choice("profile", "official", PROFILES), **{k: opts.boolean(k, True) for k in switches})
+        profile=opts.profile(), **{k: opts.boolean(k, True) for k in switches})

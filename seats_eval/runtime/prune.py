@@ -223,7 +223,7 @@ class PruningRuntime:
         home = self.layout.modality.device  # selection runs where the layout lives
         if src == "attention":
             return self._captured.pop(step.after_layer).to(home)
-        layer_idx = step.after_layer if src == "official" else step.after_layer + 1
+        layer_idx = step.after_layer if src == "same_layer" else step.after_layer + 1
         layer = self.adapter.layers[layer_idx]
         attn = layer.self_attn
         x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
@@ -267,17 +267,17 @@ class PruningRuntime:
             if expected is not None and kept != tuple(expected):
                 raise SeatsError(f"{self.method.name}: in_llm kept (text, video, audio) = {kept}, "
                                  f"kept_counts said {tuple(expected)} ({self.sample})")
-        if expected is None:  # count unknown on the host: read it (one sync)
-            local = torch.nonzero(keep).flatten()
-        else:  # kept indices in order without reading the mask: a stable sort puts them first
-            local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
+        if expected is None:  # counts that depend on the scores: read them, the step's one sync
+            expected = self.layout.counts_in(keep)
+        # kept indices in order without reading the mask: a stable sort puts them first
+        local = torch.argsort((~keep).to(torch.uint8), stable=True)[: sum(expected)]
         hidden = hidden.index_select(1, local.to(hidden.device))  # under a device map: the layer's device
         # the layers since the previous drop saw the current positions; their caches are pruned
         # once, after the prefill (_prune_caches)
         self._seen.append((step.after_layer, self.idx))
         base = torch.arange(self.layout.length, device=local.device) if self.idx is None else self.idx
         self.idx = base.index_select(0, local)
-        self.layout = self.layout.subset(local).with_counts(expected)  # None: read once
+        self.layout = self.layout.subset(local).with_counts(expected)
         self.record.step_layers.append(step.after_layer)
         self.record.kept_positions.append(self.layout.position)
         self.record.steps.append(

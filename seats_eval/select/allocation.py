@@ -17,6 +17,7 @@ window that has tokens of m when the total allows. All vectorised over windows.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from seats_eval.errors import ConfigError
@@ -112,3 +113,79 @@ def allocate_budgets(
     B_v = _exact_total(B_t * vfrac, S_t, n_v, kv)
     B_a = _exact_total(B_t * (1.0 - vfrac), S_t, n_a, ka)
     return B_v, B_a
+
+
+# -- profile=official: the authors' allocation ---------------------------------------------
+def _surplus_off_the_largest(B: Tensor, surplus: Tensor, Kc: int) -> Tensor:
+    """`surplus` (0-dim) single-token decrements, each off the largest B > 1 (first index on
+    ties), stopping when every B is 1: the authors' loop in closed form. Levels t: every B
+    above the lowest level T with sum(relu(B - t)) <= surplus comes down to T, and the rest r
+    of the surplus takes one more from the first r windows at T (when T > 1)."""
+    t = torch.arange(1, max(Kc, 1) + 1, device=B.device)
+    over = (B[None, :] - t[:, None]).clamp_min(0).sum(1)  # tokens above each level
+    # the first level that fits (over(Kc) = 0); (1,)-shaped, indexed without a host read
+    T = t.index_select(0, torch.argmax((over <= surplus).long()).reshape(1))
+    r = surplus - (B - T).clamp_min(0).sum()
+    at = B >= T
+    rank = torch.cumsum(at.long(), 0) - 1
+    return torch.minimum(B, T) - (at & (rank < r) & (T > 1)).long()
+
+
+def _deficit_onto_the_smallest(B: Tensor, cap: Tensor, deficit: Tensor, Kc: int) -> Tensor:
+    """`deficit` (0-dim) single-token increments, each onto the smallest B below its cap
+    (first index on ties), stopping when every B is at its cap: the authors' loop in closed
+    form. Every B below the highest level T with sum(relu(min(t, cap) - B)) <= deficit rises
+    to min(T, cap); the rest r goes one each to the first r windows at T below their cap."""
+    t = torch.arange(0, max(Kc, 1) + 1, device=B.device)
+    under = (torch.minimum(t[:, None], cap[None, :]) - B[None, :]).clamp_min(0).sum(1)
+    T = t.index_select(0, ((under <= deficit).sum() - 1).reshape(1))  # under(0) = 0: one level fits
+    raised = torch.maximum(B, torch.minimum(T, cap))
+    r = deficit - (raised - B).sum()
+    at = (raised == T) & (cap > T)
+    rank = torch.cumsum(at.long(), 0) - 1
+    return raised + (at & (rank < r)).long()
+
+
+def allocate_combined(p_v: Tensor, p_a: Tensor, n_v: Tensor, n_a: Tensor, K_v: int, K_a: int, tau: float,
+                      present: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Per-window (B_v, B_a), long (W,) on the scores' device, as the authors allocate them
+    (profile=official; docs/profiles.md rule 3). No host read: no device sync.
+
+    p_v, p_a: mean score of each window's video / audio tokens (0 where none), n_v, n_a:
+    tokens per window; `present` (W,) marks the real windows (None: all; the others get 0
+    and take no part). wv, wa = softmax over the real windows of p / tau (fp32);
+    B_t = min(max(1, round((wv + wa) / 2 * Kc)), n_v + n_a), then one token at a time:
+    surplus off the largest B_t > 1, deficit onto the smallest B_t below its cap (first
+    index on ties; stop when none is eligible; computed in closed form, same result). Split:
+    vfrac = wv Kv / (wv Kv + wa Ka + 1e-12), B_v = min(round(B_t vfrac), n_v),
+    B_a = min(B_t - B_v, n_a), leftover to video, then audio; then a window with video but
+    B_v < 1 gets 1 (and its B_a is recomputed when > 1), the same for audio. Per-modality
+    totals are not enforced."""
+    dev = p_v.device
+    real = torch.ones(p_v.shape, dtype=torch.bool, device=dev) if present is None else present.to(dev)
+    t = max(tau, 1e-4)
+    wv = F.softmax(torch.where(real, p_v.float() / t, -torch.inf), dim=0)
+    wa = F.softmax(torch.where(real, p_a.float() / t, -torch.inf), dim=0)
+    nv, na = n_v.to(dev, torch.long), n_a.to(dev, torch.long)
+    cap = nv + na
+    Kc = int(K_v) + int(K_a)
+    B = torch.where(real, torch.minimum((((wv + wa) / 2.0) * Kc).round().long().clamp(min=1), cap), 0)
+    diff = B.sum() - Kc
+    # both closed forms run (no branch on a device value); each is the identity at 0
+    B = torch.where(diff > 0, _surplus_off_the_largest(B, diff.clamp_min(0), Kc),
+                    _deficit_onto_the_smallest(B, cap, (-diff).clamp_min(0), Kc))
+    v_share, a_share = wv * int(K_v), wa * int(K_a)
+    vfrac = v_share / (v_share + a_share + 1e-12)
+    vb = torch.minimum((B.float() * vfrac).round().long().clamp(min=0), nv)
+    ab = torch.minimum((B - vb).clamp(min=0), na)
+    rest = B - vb - ab
+    extra = torch.minimum(rest.clamp(min=0), (nv - vb).clamp(min=0))
+    vb, rest = vb + extra, rest - extra
+    ab = ab + torch.minimum(rest.clamp(min=0), (na - ab).clamp(min=0))
+    fix_v = (nv > 0) & (vb < 1)
+    vb = torch.where(fix_v, torch.ones_like(vb), vb)
+    ab = torch.where(fix_v & (ab > 1), torch.minimum(na, (B - vb).clamp(min=0)).clamp(min=1), ab)
+    fix_a = (na > 0) & (ab < 1)
+    ab = torch.where(fix_a, torch.ones_like(ab), ab)
+    vb = torch.where(fix_a & (vb > 1), torch.minimum(nv, (B - ab).clamp(min=0)).clamp(min=1), vb)
+    return vb, ab
