@@ -221,7 +221,7 @@ class QwenOmniModel(lmms):
         about = self.method.describe()
         return {"run_id": self.run_id, "model": type(self).__name__.removeprefix("Model_"),
                 "pretrained": self.pretrained, "method": self.method_id, "R": about.get("R"),
-                "profile": about.get("profile")}
+                "profile": self.method.profile}
 
     # lmms-eval plumbing ------------------------------------------------------------------
     @property
