@@ -1,5 +1,6 @@
-"""`seats-eval bench {select,stage1,prefill,media}`: the efficiency figures of Table 4, the official
-Stage I against its pre-issue-28 code, and media decoding, measured."""
+"""`seats-eval bench {select,stage1,prefill,media,sharing}`: the efficiency figures of Table 4, the
+official Stage I against its pre-issue-28 code, media decoding, and what prefix sharing saves per
+question (bench/sharing.py), measured."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from ..methods.options import flag
 
 help = ("measure selection overhead (select), the official Stage I new vs old (stage1), prefill / TTFT / "
-        "memory (prefill) or media decoding (media)")
+        "memory (prefill), media decoding (media) or the prefill per question with prefix sharing (sharing)")
 
 DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
 
@@ -19,7 +20,7 @@ DEFAULT_PREFILL = "full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_o
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["select", "stage1", "prefill", "media"])
+    p.add_argument("what", choices=["select", "stage1", "prefill", "media", "sharing"])
     p.add_argument("--methods", default=None,
                    help="comma list of id[@R]; 'all' = every registered method at R=0.35 (select); "
                         "prefill always times full tokens too (added when missing: the ratios' reference)")
@@ -96,6 +97,16 @@ def run(args: argparse.Namespace) -> int:
             print("stage1: the new Stage I kept other tokens than the reference", file=sys.stderr)
             return 1
         return 0
+    if args.what == "sharing":
+        from ..bench.sharing import bench_sharing
+        from ..bench.sharing import markdown as sharing_markdown
+
+        report = bench_sharing(parse_methods(args.methods or "full,divprune_om@0.35,seats@0.35"),
+                               preset=args.preset or ("full" if device.startswith("cuda") else "cpu-proxy"),
+                               windows=args.windows, repeats=args.repeats or 3,
+                               warmup=args.warmup if args.warmup is not None else 1, device=device,
+                               backbone=args.backbone, attn=args.attn)
+        return _write(args, report, sharing_markdown(report), args.tag or default_stem("sharing", args.backbone, device))
     if args.what == "select":
         spec = args.methods or "seats@0.35,seats@0.25,seats@0.1"
         if spec == "all":

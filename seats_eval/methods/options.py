@@ -142,6 +142,7 @@ COMMON_OPTIONS: dict[str, Rule] = {
     "total_pixels": _num(0.0, lo_open=True), "system_prompt": _TEXT, "max_new_tokens": _int(1),
     "record_dir": _TEXT, "backbone_config": _TEXT,
     "feature_cache": Rule("any"),  # a folder, or off / none / false (lmms-eval reads "false" as False)
+    "prefix_sharing": _BOOL,  # one video's questions share its media prefix (runtime/prefix.py)
 }
 # lmms-eval's names for our options (its Qwen wrappers say max_num_frames).
 ALIASES: dict[str, str] = {"max_num_frames": "max_frames"}

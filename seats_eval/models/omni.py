@@ -45,6 +45,7 @@ from ..methods import build_method
 from ..methods.options import check_arg_string
 from ..methods.options import model_args as split_model_args
 from ..runtime.decoding import GREEDY, Decoding
+from ..runtime.prefix import SharedPrefix
 from ..tasklib import prompts
 from ..tasklib.scoring import FAILURE_MARKER
 from . import efficiency, parallel
@@ -108,6 +109,18 @@ def tiny_backbone(pretrained: str) -> str | None:
     return {"tiny": "tiny", "tiny-qwen3": "tiny-qwen3"}.get(info.get("backbone"), "tiny")
 
 
+PREFIX_SHARING = True  # the default of the `prefix_sharing` model arg (tests/test_prefix_sharing.py)
+
+
+def video_groups(keys: list[Any]) -> list[list[int]]:
+    """Indices grouped by equal key (None: a group of its own), groups in the order of their
+    first index, indices in order within a group."""
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(("#alone", i) if key is None else key, []).append(i)
+    return list(groups.values())
+
+
 class QwenOmniModel(lmms):
     """Qwen2.5-Omni thinker + a token-selection method (set by the subclass for each id)."""
 
@@ -168,6 +181,8 @@ class QwenOmniModel(lmms):
                                      fps=float(opts.get("fps") or self.cfg.fps), pixels=pixels,
                                      cache=self._open_feature_cache(cache_root), device=self._device,
                                      dtype=self.thinker.dtype)
+        # prefix sharing (runtime/prefix.py): a video's questions run together, its media prefix prefilled once
+        self.shared = SharedPrefix() if opts.get("prefix_sharing", PREFIX_SHARING) else None
         self.system_prompt = opts.get("system_prompt", "auto")
         self.max_new_tokens = opts.get("max_new_tokens")
         tok = self.processor.tokenizer
@@ -206,7 +221,7 @@ class QwenOmniModel(lmms):
         about = self.method.describe()
         return {"run_id": self.run_id, "model": type(self).__name__.removeprefix("Model_"),
                 "pretrained": self.pretrained, "method": self.method_id, "R": about.get("R"),
-                "profile": about.get("profile")}
+                "profile": self.method.profile}
 
     # lmms-eval plumbing ------------------------------------------------------------------
     @property
@@ -263,20 +278,42 @@ class QwenOmniModel(lmms):
         token and cost figures go to lmms-eval's `throughput` block (models/efficiency.py)."""
         # every distinct --gen_kwargs checked before the first sample runs
         decodings = {id(req): Decoding.from_gen_kwargs(dict(req.args[2]), torch.initial_seed()) for req in requests}
-        out, start, draws = [], len(self.records), Counter()
-        for req in tqdm(requests, desc=f"{self.method_id}", disable=self.rank != 0):
-            _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
-            draw = draws[(task, split, doc_id)]  # the n-th copy of a repeated request draws anew
-            draws[(task, split, doc_id)] += 1
-            answer, rec = self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
-                                       record=not parallel.is_padding(req),
-                                       decoding=replace(decodings[id(req)], draw=draw))
-            out.append(efficiency.result(answer, rec))
+        start, draws, repeat = len(self.records), Counter(), []
+        for req in requests:  # the n-th copy of a repeated request draws anew
+            repeat.append(draws[req.args[3:6]])
+            draws[req.args[3:6]] += 1
+        # with prefix sharing, one video's requests run together (answers still in request order)
+        groups = (video_groups([self._video_of(req) for req in requests]) if self.shared is not None
+                  else [[i] for i in range(len(requests))])
+        out: list[Any] = [None] * len(requests)
+        bar = tqdm(total=len(requests), desc=f"{self.method_id}", disable=self.rank != 0)
+        for group in groups:
+            for i in group:
+                req = requests[i]
+                _, doc_to_messages, gen_kwargs, doc_id, task, split = req.args
+                answer, rec = self._answer(doc_to_messages, dict(gen_kwargs), doc_id, task, split,
+                                           record=not parallel.is_padding(req),
+                                           decoding=replace(decodings[id(req)], draw=repeat[i]))
+                out[i] = efficiency.result(answer, rec)
+                bar.update()
+            if self.shared is not None:
+                self.shared.clear()  # one video's prefix in memory at a time
+        bar.close()
         parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
                         list(dict.fromkeys(req.args[4] for req in requests)))
         efficiency.log_run(self.records[start:])
         self._flush_summary()
         return out
+
+    def _video_of(self, req: Instance) -> tuple[str, str, str] | None:
+        """(task, split, video path) of a request; None when its messages name no usable video
+        (`_answer` reports that sample)."""
+        _, doc_to_messages, _, doc_id, task, split = req.args
+        try:
+            _, visuals, _ = prompts.read_messages(doc_to_messages(self.task_dict[task][split][doc_id]))
+        except DataError:
+            return None
+        return (task, split, str(visuals[0])) if visuals else None
 
     def _answer(self, doc_to_messages, gen_kwargs, doc_id, task, split, record: bool = True,
                 decoding: Decoding = GREEDY) -> tuple[str, dict[str, Any] | None]:
@@ -298,7 +335,7 @@ class QwenOmniModel(lmms):
             t0 = time.perf_counter()
             res = self.pipeline.run(enc.inputs, enc.features, self.method, encode_s=enc.encode_s,
                                     max_new_tokens=max_new, eos_token_ids=self.eos_ids, sample=sample,
-                                    decoding=decoding)
+                                    decoding=decoding, shared=self.shared)
             answer = self.processor.tokenizer.decode(
                 [t for t in res.tokens if t not in self.eos_ids], skip_special_tokens=True
             ).strip()
@@ -306,6 +343,7 @@ class QwenOmniModel(lmms):
             text_config = self.thinker.config.text_config
             rec.update({"task": task, "doc_id": doc_id, "video": path, **enc.media_info,
                         "system_prompt": system_prompt, "encoder_cache": enc.cache_hit,
+                        "shared_prefix_tokens": res.extras["shared_tokens"],
                         "tflops": prefill_flops(text_config, res.record.layer_counts) / 1e12,
                         "tflops_true": prefill_flops(text_config, res.record.layer_counts, "true") / 1e12,
                         "seconds": time.perf_counter() - t0, "answer": answer, "output_tokens": len(res.tokens),
