@@ -204,6 +204,21 @@ def test_table5_table9_table4_layouts(tmp_path):
     assert row.ours["mean"] == 49.0 and row.ours["mean_pct"] == pytest.approx(98.0)
 
 
+
+def test_table4_timings_leave_out_questions_that_ran_on_a_shared_prefix(tmp_path):
+    """Table 4 is the cost of a question run alone: a record of a question that ran on a shared
+    media prefix (prefix sharing) is left out of the timings, and the table says so."""
+    s4 = make_spec(tmp_path, [{"method": "full"}], table="table4", name="t4s", tasks=["seats_worldsense"])
+    put(s4, "full", {"worldsense": 46.0}, tflops=[10.0, 10.0], timings={"prefill_s": 1.0})
+    records = s4.job_dir(s4.jobs[0]) / "result" / "records" / "records.jsonl"
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    rows[1].update(timings={"prefill_s": 0.25}, shared_prefix_tokens=600)  # the second question, shared
+    records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    t4 = build_table4(s4)
+    row = {r.labels["method"]: r for r in t4.rows}["Full tokens"]
+    assert row.ours["prefill_s"] == pytest.approx(1.0) and row.ours["tflops"] == pytest.approx(10.0)
+    assert "1 question(s) ran on a shared media prefix" in t4.markdown()
+
 @pytest.mark.slow
 def test_ci_regression_real_lmms_eval_on_the_tiny_model(tmp_path, tiny_dir, clips_dir):
     """What `make table3 BACKBONE=tiny TASKS=fixtures` does (CI runs it through make)."""

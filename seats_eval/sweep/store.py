@@ -123,7 +123,8 @@ def task_failures(results: dict[str, Any]) -> dict[str, int]:
 
 
 def job_summary(run_dir: Path) -> dict[str, Any]:
-    """Scores per task, mean prefill TFLOPs and timings over the run's records."""
+    """Scores per task, mean prefill TFLOPs over the run's records, and mean timings over the
+    records of questions that ran alone (`n_shared`: those that ran on a shared prefix)."""
     res_path = find_results_json(run_dir)
     results = read_json(res_path) if res_path else None
     records = _jsonl(run_dir / "records" / "records.jsonl")
@@ -138,8 +139,12 @@ def job_summary(run_dir: Path) -> dict[str, Any]:
     }
     tfl = [float(r["tflops"]) for r in records if isinstance(r.get("tflops"), (int, float))]
     summary["tflops"] = sum(tfl) / len(tfl) if tfl else None
+    # Timings are the cost of a question run alone: a question that ran on a shared media
+    # prefix (prefix sharing, runtime/prefix.py) paid less than that, so it is left out of them.
+    alone = [r for r in records if not r.get("shared_prefix_tokens")]
+    summary["n_shared"] = len(records) - len(alone)
     timings: dict[str, list[float]] = {}
-    for r in records:
+    for r in alone:
         for k, v in {**(r.get("timings") or {}), **{k: r[k] for k in ("peak_mem_gb", "ttft_s") if k in r}}.items():
             if isinstance(v, (int, float)):
                 timings.setdefault(k, []).append(float(v))

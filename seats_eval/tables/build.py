@@ -218,6 +218,9 @@ def build_table4(sweep: Sweep, paper_dir: Path = PAPER_DIR, results: list[JobRes
         note = state_note(f"{key[0]} R={key[1]}", jr)
         if note:
             notes.append(note)
+        if jr is not None and jr.n_shared:
+            notes.append(f"{key[0]} R={key[1]}: {jr.n_shared} question(s) ran on a shared media prefix and are "
+                         "left out of the timings; Table 4 is measured with prefix_sharing=false (the spec's default)")
     extra = ["Efficiency: means over the job's samples (records.jsonl): select pre-LLM = Stage I / pre-LLM "
              "selection, select inner-LLM = in-LLM selection, prefill includes in-LLM selection. Peak memory: "
              "only when the records carry `peak_mem_gb`. Mean and %: from the Table 3 sweep"

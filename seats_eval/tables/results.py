@@ -20,7 +20,8 @@ class JobResult:
     scores: dict[str, float] = field(default_factory=dict)  # benchmark -> score (0-100), our parser
     authors_scores: dict[str, float] = field(default_factory=dict)  # the authors' extraction
     tflops: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # over the questions that ran alone
+    n_shared: int = 0  # questions that ran on a shared media prefix (left out of the timings)
     sample_failures: int = 0
 
     @property
@@ -59,7 +60,7 @@ def load_results(sweep: Sweep) -> list[JobResult]:
             summ = job_summary(jdir / "result")
             jr.scores = {benchmark_of(t): v for t, v in summ["scores"].items()}
             jr.authors_scores = {benchmark_of(t): v for t, v in summ["authors_scores"].items()}
-            jr.tflops, jr.timings = summ["tflops"], summ["timings"]
+            jr.tflops, jr.timings, jr.n_shared = summ["tflops"], summ["timings"], int(summ["n_shared"])
             jr.sample_failures = int(summ["sample_failures"])
         out.append(jr)
     return out
