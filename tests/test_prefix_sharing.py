@@ -15,8 +15,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-from seats_eval.config import load_backbone_config
 
+from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import SamplePipeline
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.runtime.prefix import SharedPrefix

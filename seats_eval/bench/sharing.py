@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..config import load_backbone_config
+from ..backbones.config import load_backbone_config
 from ..methods import build_method
 from .profiling import _device_name, method_options, synthetic_prepared
 
