@@ -4,7 +4,7 @@ A recording method drops half of the video and audio by score at three steps; th
 the runtime hands it are compared with references built from the stock layers only:
 - `attention`: the eager attention probabilities that layer l itself returns in the same
   (pruned) run, last row, head mean (a forward hook on the stock attention module);
-- `official` / `next_layer`: hand-written RMSNorm, q/k projections with layer l's / l+1's
+- `same_layer` / `next_layer`: hand-written RMSNorm, q/k projections with layer l's / l+1's
   weights, Qwen3's q_norm / k_norm, rotary of the survivors' M-RoPE positions (cos/sin of
   the stock rotary module at the positions the stock forward uses), GQA by repeating each
   kv head for its query heads, softmax of q k / sqrt(d), head mean,
@@ -25,8 +25,8 @@ from seats_eval.methods.base import DropStep, Method
 from .conftest import EOS
 from .omni_inputs import omni_inputs
 
-ORDERS = [("official", "next_layer", "attention"), ("next_layer", "attention", "official"),
-          ("attention", "official", "next_layer")]
+ORDERS = [("same_layer", "next_layer", "attention"), ("next_layer", "attention", "same_layer"),
+          ("attention", "same_layer", "next_layer")]
 AFTER = (2, 3, 5)  # after the DeepStack layers of Qwen3 (their features enter layers 1-2)
 
 
@@ -172,4 +172,12 @@ def test_qwen3_scores_match_direct_computation(thinker3_eager, sources):
 def test_model_dtype_scores_match_direct_computation(request, backbone):
     """profile=official's score path (keys repeated per head, / sqrt(d)): fp32 here, so equal."""
     model = request.getfixturevalue("thinker_eager" if backbone == "qwen25" else "thinker3_eager")
-    _check(model, ("official", "next_layer", "official"), model_dtype=True)
+    _check(model, ("same_layer", "next_layer", "official"), model_dtype=True)  # "official": the old name, still read
+
+
+def test_an_unknown_score_source_is_refused_not_taken_for_another() -> None:
+    """The runtime picks the scoring layer by the step's source name: a misspelt one must fail
+    loudly, never fall through to `next_layer`."""
+    assert DropStep(3, "official").score_source == "same_layer"  # the old name of same_layer
+    with pytest.raises(ValueError, match="score_source 'same-layer'"):
+        DropStep(3, "same-layer")

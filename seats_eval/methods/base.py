@@ -54,6 +54,15 @@ class DropStep:
     name: str = ""
     model_dtype: bool = False
 
+    def __post_init__(self) -> None:
+        # the runtime picks the scoring layer by this name: an unknown one must not fall
+        # through to another source silently (a method's bug, so a loud error)
+        source = SCORE_SOURCE_ALIASES.get(self.score_source, self.score_source)  # type: ignore[arg-type]
+        if source is not None and source not in SCORE_SOURCES:
+            raise ValueError(f"drop step {self.name or self.after_layer}: score_source {self.score_source!r}; "
+                             f"allowed: None, {', '.join(SCORE_SOURCES)}")
+        object.__setattr__(self, "score_source", source)
+
 
 @dataclass
 class EncoderSignals:
