@@ -23,7 +23,6 @@ from seats_eval.select.diversity import maxmin_windows, tile_counts, tile_window
 
 Q7B = load_backbone_config("qwen2.5-omni-7b")
 Q3 = load_backbone_config("qwen3-omni-30b-a3b")
-TINY3 = load_backbone_config("tiny-qwen3")
 V_ID, A_ID = 151656, 151646
 
 
