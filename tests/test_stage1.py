@@ -9,8 +9,9 @@ import json
 import pytest
 import torch
 
-from seats_eval.bench.stage1 import bench_stage1, count_ops, reference_stage1
+from seats_eval.bench.stage1 import bench_stage1, count_ops
 from seats_eval.select.diversity import Tiling, maxmin_tiles, tile_counts, tile_windows
+from seats_eval.select.diversity import authors_stage1 as reference_stage1
 
 
 def _tiling(pos: torch.Tensor, size: int, ratio: float, weights: torch.Tensor | None) -> Tiling:

@@ -1,13 +1,12 @@
-"""`seats-eval bench stage1`: the official Stage I max-min, today's against the one before
-issue 28, on identical tensors in one run (time ratio and op counts).
-
-The pre-issue-28 implementation is kept here, and only here, as the reference
-(`reference_maxmin_windows`): a gather per modality, a gather per window batch and a
-normalised copy of every embedding, then one greedy loop per window size. The product path
-is select/diversity.py `maxmin_tiles`. Both run on the tiles SEATS (profile=official) cuts
-from a WorldSense-sized synthetic sample (`windows` 2-s windows of 288 video + 50 audio
-tokens) with random embeddings of the backbone's width and random encoder attention; the
-kept sets must be equal (a difference is an error row, not a figure).
+"""`seats-eval bench stage1`: the official Stage I max-min in the authors' order of operations
+(the product path, select/diversity.py `authors_stage1`) against the batched candidate
+`maxmin_tiles` (norms once, strided views, one greedy loop), on identical tensors in one run
+(time ratio and op counts). The candidate is not in the product path: its distances differ in
+the last bits, and on the trained tiny model that changed the kept tokens of some samples at
+near-ties (official must follow the authors' code bit for bit). Both run on the tiles SEATS
+(profile=official) cuts from a WorldSense-sized synthetic sample (`windows` 2-s windows of 288
+video + 50 audio tokens) with random embeddings of the backbone's width and random encoder
+attention; the kept sets must be equal here (a difference is an error row, not a figure).
 
 Op count: aten operators dispatched in one call (a TorchDispatchMode counter), all of them
 and those that are not views (on a GPU each of the latter is at least one kernel launch).
@@ -26,64 +25,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..backbones.config import load_backbone_config
 from ..methods import build_method
 from ..methods.base import PreLLMContext
-from ..select.diversity import Tiling, maxmin_tiles
+from ..select.diversity import Tiling, authors_stage1, maxmin_tiles
 from .profiling import _device_name, _sync, selection_inputs
-
-
-# -- the reference: Stage I max-min as it was before issue 28 -------------------------------
-def reference_maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tensor:
-    """Indices (B, k), ascending, of the greedy max-min subset of each of B equal windows
-    (feats (B, N, D)): the pre-issue-28 code, a normalised fp32 copy and one pass per pick."""
-    B, N, _ = feats.shape
-    if k >= N:
-        return torch.arange(N, device=feats.device).expand(B, N)
-    f = feats.float()
-    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
-    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
-    if weights is not None:
-        dist = dist * (weights.float() * 1e6).unsqueeze(1)
-    rows = torch.arange(B, device=feats.device)
-    picked = torch.empty(B, k, dtype=torch.long, device=feats.device)
-    first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
-    picked[:, 0] = first
-    m = dist[rows, first].clone()
-    m[rows, first] = -1.0
-    for i in range(1, k):
-        s = m.argmax(dim=-1)
-        picked[:, i] = s
-        m = torch.minimum(m, dist[rows, s])
-        m[rows, s] = -1.0
-    return picked.sort(dim=-1).values
-
-
-def reference_maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], counts: list[int]) -> Tensor:
-    """Keep mask (N,) over one modality's tokens tiled into windows of `sizes`: the
-    pre-issue-28 code (windows batched by equal (w, k), a gather per batch)."""
-    n = feats.shape[0]
-    keep = torch.zeros(n, dtype=torch.bool, device=feats.device)
-    starts = [0]
-    for w in sizes[:-1]:
-        starts.append(starts[-1] + w)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for s, w, k in zip(starts, sizes, counts, strict=True):
-        if k >= w:
-            keep[s:s + w] = True
-        else:
-            groups.setdefault((w, k), []).append(s)
-    for (w, k), first in groups.items():
-        idx = torch.tensor(first, device=feats.device)[:, None] + torch.arange(w, device=feats.device)
-        picked = reference_maxmin_batch(feats[idx], weights[idx] if weights is not None else None, k)
-        keep[idx.gather(1, picked).flatten()] = True
-    return keep
-
-
-def reference_stage1(embeds: Tensor, tiles: list[Tiling]) -> Tensor:
-    """Keep mask (S,) as the pre-issue-28 SEATS Stage I made it: per modality a gather of its
-    rows, then `reference_maxmin_windows`."""
-    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
-    for t in tiles:
-        keep[t.positions[reference_maxmin_windows(embeds[t.positions], t.weights, t.sizes, t.counts)]] = True
-    return keep
 
 
 # -- counting and timing ---------------------------------------------------------------------
@@ -131,7 +74,7 @@ def bench_stage1(windows: int = 32, hidden: int | None = None, R: float = 0.35, 
     and, on a CPU, process CPU ms; their ratio new / old; op counts of one call each."""
     dev = torch.device(device)
     embeds, tiles, S = stage1_inputs(windows, hidden, R, backbone, dev, seed)
-    impls = {"old": lambda: reference_stage1(embeds, tiles), "new": lambda: maxmin_tiles(embeds, tiles)}
+    impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: maxmin_tiles(embeds, tiles)}
     old_keep, new_keep = impls["old"](), impls["new"]()
     equal = bool(torch.equal(old_keep, new_keep))
     wall: dict[str, list[float]] = {"old": [], "new": []}

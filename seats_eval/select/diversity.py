@@ -225,3 +225,60 @@ def maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], coun
     tiled into windows of `sizes`, keeping `counts[i]` of window i (see `maxmin_tiles`)."""
     pos = torch.arange(feats.shape[0], device=feats.device)
     return maxmin_tiles(feats, [Tiling(pos, list(sizes), list(counts), weights)])
+
+
+# -- the official Stage I: the authors' max-min, bit for bit ------------------------------
+def authors_maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tensor:
+    """Indices (B, k), ascending, of the greedy max-min subset of each of B equal windows
+    (feats (B, N, D)): the authors' order of operations (a normalised fp32 copy, one pass per pick), which
+    profile=official keeps bit for bit."""
+    B, N, _ = feats.shape
+    if k >= N:
+        return torch.arange(N, device=feats.device).expand(B, N)
+    f = feats.float()
+    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
+    if weights is not None:
+        dist = dist * (weights.float() * 1e6).unsqueeze(1)
+    rows = torch.arange(B, device=feats.device)
+    picked = torch.empty(B, k, dtype=torch.long, device=feats.device)
+    first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
+    picked[:, 0] = first
+    m = dist[rows, first].clone()
+    m[rows, first] = -1.0
+    for i in range(1, k):
+        s = m.argmax(dim=-1)
+        picked[:, i] = s
+        m = torch.minimum(m, dist[rows, s])
+        m[rows, s] = -1.0
+    return picked.sort(dim=-1).values
+
+
+def authors_maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[int], counts: list[int]) -> Tensor:
+    """Keep mask (N,) over one modality's tokens tiled into windows of `sizes`: the
+    authors' order of operations (windows batched by equal (w, k), a gather per batch)."""
+    n = feats.shape[0]
+    keep = torch.zeros(n, dtype=torch.bool, device=feats.device)
+    starts = [0]
+    for w in sizes[:-1]:
+        starts.append(starts[-1] + w)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for s, w, k in zip(starts, sizes, counts, strict=True):
+        if k >= w:
+            keep[s:s + w] = True
+        else:
+            groups.setdefault((w, k), []).append(s)
+    for (w, k), first in groups.items():
+        idx = torch.tensor(first, device=feats.device)[:, None] + torch.arange(w, device=feats.device)
+        picked = authors_maxmin_batch(feats[idx], weights[idx] if weights is not None else None, k)
+        keep[idx.gather(1, picked).flatten()] = True
+    return keep
+
+
+def authors_stage1(embeds: Tensor, tiles: list[Tiling]) -> Tensor:
+    """Keep mask (S,) of the official SEATS Stage I: per modality a gather of its rows, then
+    `authors_maxmin_windows`. The product path (methods/seats.py)."""
+    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
+    for t in tiles:
+        keep[t.positions[authors_maxmin_windows(embeds[t.positions], t.weights, t.sizes, t.counts)]] = True
+    return keep
