@@ -68,8 +68,8 @@ test-all: setup
 # warning that the next release breaks us; CI runs it (`.ci/run`).
 COMPAT_VENV ?= .venv-compat
 COMPAT_PACKAGES ?= transformers accelerate lmms-eval
-SPINE_TESTS ?= tests/test_runtime.py tests/test_no_sync.py tests/test_layer_call.py \
-	tests/test_qwen3.py::test_qwen3_identity_with_stock_generate tests/test_qwen3.py::test_qwen3_seats_matches_oracle_with_exact_counts
+# (test_runtime.py and test_layer_call.py run on every family of the record: the `spine` fixture)
+SPINE_TESTS ?= tests/test_runtime.py tests/test_no_sync.py tests/test_layer_call.py tests/test_prefix_sharing.py
 compat:
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
