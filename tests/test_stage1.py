@@ -1,4 +1,4 @@
-"""The official Stage I max-min (select.diversity.maxmin_tiles) keeps what the pre-issue-28
+"""The batched Stage I candidate (select.diversity.maxmin_tiles) keeps what the authors-order
 code kept (bench.stage1's reference), on every layout shape the views and the gather path
 meet, and `seats-eval bench stage1` reports both on identical tensors."""
 
