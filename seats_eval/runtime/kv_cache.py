@@ -35,7 +35,8 @@ class PrunableCache(DynamicCache):
             extra = twin.get_seq_length() - length
             if extra < 0:
                 raise SeamError(f"cannot keep {length} positions of a cache holding {twin.get_seq_length()}")
-            twin.crop(-extra)  # transformers 5.23-5.25: a negative count removes that many from the end
+            if extra:  # crop(-0) would be crop(0): an empty cache
+                twin.crop(-extra)  # transformers 5.23-5.25: a negative count removes that many from the end
         return twin
 
     def keep_positions(self, layers: Iterable[int], length: int,
