@@ -118,3 +118,15 @@ def test_model_class_groups_a_videos_questions(tiny_dir, clips_dir, tmp_path):
         assert shared_rows[i]["tflops"] == plain_rows[i]["tflops"]
     assert [shared_rows[i]["shared_prefix_tokens"] > 0 for i in range(4)] == [False, False, True, True]
     assert all(plain_rows[i]["shared_prefix_tokens"] == 0 for i in range(4))
+
+
+def test_fork_to_the_cache_own_length_keeps_it_whole() -> None:
+    """`fork(length)` crops with transformers' negative count; at length == the cache's own,
+    crop(-0) would be crop(0) and empty it."""
+    from seats_eval.runtime.kv_cache import PrunableCache
+
+    cache = PrunableCache()
+    kv = torch.randn(1, 2, 5, 4)
+    cache.update(kv, kv, 0)
+    assert cache.fork(5).get_seq_length() == 5 and cache.fork(3).get_seq_length() == 3
+    assert cache.get_seq_length() == 5  # the original is untouched
