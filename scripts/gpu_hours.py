@@ -62,8 +62,8 @@ def p_of(name: str, R: int) -> float:
 
 def shared_fraction(backbone: str, name: str, R: int, n_q: int = 100) -> tuple[float, int, int]:
     """Share of the method's prefill FLOPs (true convention) in the layers up to its first
-    question-dependent drop step, less its n_q question rows there, on a WorldSense-sized
-    sample; (share, shared layers, layers)."""
+    drop step (what prefix sharing shares: runtime/prefix.py), less its n_q question rows
+    there, on a WorldSense-sized sample; (share, shared layers, layers)."""
     cfg = load_backbone_config(backbone)
     d, dkv, f, _, r = geometry_from_cfg(cfg)
     A = attention_width_from_cfg(cfg)
@@ -75,8 +75,8 @@ def shared_fraction(backbone: str, name: str, R: int, n_q: int = 100) -> tuple[f
     plan = m.plan((n_text, windows * cfg.video_tokens_per_window, windows * cfg.audio_tokens_per_window))
     L = cfg.num_layers
     lengths = [sum(c) for c in plan.layers] if plan.layers is not None else simulated_lengths(m, cfg, n_text, windows)
-    steps = [s for s in m.drop_steps(L) if s.score_source is not None]
-    last = steps[0].after_layer if steps else L - 1
+    steps = m.drop_steps(L)
+    last = min(s.after_layer for s in steps) if steps else L - 1
     fl = [layer_flops(S, d, dkv, f, r, A, causal=True) for S in lengths]
     # the question's own n_q rows are computed per question in the shared layers too
     shared = sum(x * (S - n_q) / S for x, S in zip(fl[: last + 1], lengths[: last + 1], strict=True))
@@ -109,13 +109,11 @@ def compute(paper_dir: Path) -> dict:
             name, R = r[1], int(r[2])
             s, shared_layers, L = shared_fraction(backbone, name, R)
             p = p_of(name, R)
-            built = s if shared_layers == L else 0.0  # as built: methods with drop steps do not share yet
             jobs.append({"method": name, "R": R, "p": p, "s": s, "layers": f"{shared_layers}/{L}",
-                         "before": hours(per_bench, p, 0.0), "built": hours(per_bench, p, built),
-                         "after": hours(per_bench, p, s)})
+                         "before": hours(per_bench, p, 0.0), "after": hours(per_bench, p, s)})
         media = sum(b["videos"] * b["M"] for b in per_bench) / 3600
         out[label] = {"backbone": backbone, "bench": per_bench, "jobs": jobs, "media": media,
-                      **{k: media + sum(j[k] for j in jobs) for k in ("before", "built", "after")}}
+                      **{k: media + sum(j[k] for j in jobs) for k in ("before", "after")}}
     return out
 
 
@@ -128,14 +126,14 @@ def markdown(out: dict) -> str:
         lines += [f"| {b['bench']} | {b['videos']:,} | {b['questions']:,} | {b['questions'] / b['videos']:.2f} | "
                   f"{b['frames']} | {b['tokens']:,} | {b['P']:.2f} | {b['M']:.2f} |" for b in o["bench"]]
         lines += ["", "| Method | R | p: prefill / full | shared layers | s: shared share of prefill | "
-                      "GPU-h before | after, as built | after, drop-step methods too |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                      "GPU-h before | after |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {j['method']} | {j['R']} | {j['p']:.3f} | {j['layers']} | {j['s']:.3f} | {j['before']:.2f} | "
-                  f"{j['built']:.2f} | {j['after']:.2f} |" for j in o["jobs"]]
+                  f"{j['after']:.2f} |" for j in o["jobs"]]
         m = f"{o['media']:.2f}"
-        lines += [f"| media + encoders, once per video per sweep | | | | | {m} | {m} | {m} |",
-                  f"| **{label} total** | | | | | **{o['before']:.1f}** | **{o['built']:.1f}** "
-                  f"({o['built'] / o['before']:.2f}x) | **{o['after']:.1f}** ({o['after'] / o['before']:.2f}x) |", ""]
+        lines += [f"| media + encoders, once per video per sweep | | | | | {m} | {m} |",
+                  f"| **{label} total** | | | | | **{o['before']:.1f}** | **{o['after']:.1f}** "
+                  f"({o['after'] / o['before']:.2f}x) |", ""]
     return "\n".join(lines)
 
 

@@ -6,8 +6,9 @@ videos (with and without audio), for every method and both tiny backbones: one b
 in order with one `SharedPrefix`. Tolerance: greedy token ids equal exactly; the prefill
 logits within 1e-4 (fp32 on the CPU: the suffix runs as a shorter matmul, so the last bits
 may round differently); the per-layer token counts equal (records count as if run alone).
-A method without in-LLM drop steps must actually share (every question after the first on
-a video hits), one with drop steps must not.
+Every method must actually share (every question after the first on a video hits): a
+method without in-LLM drop steps its whole prefix, one with drop steps the layers up to its
+first drop, joined there to the question's suffix; the survivors of every drop step equal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 
 from seats_eval.backbones.config import load_backbone_config
 from seats_eval.driver import SamplePipeline
+from seats_eval.errors import SeatsError
 from seats_eval.methods import METHOD_IDS, build_method
 from seats_eval.runtime.prefix import SharedPrefix
 
@@ -47,6 +49,9 @@ def compare(pipe: SamplePipeline, method, videos: dict[str, list]) -> int:
             assert both.tokens == alone.tokens
             torch.testing.assert_close(both.prefill_logits, alone.prefill_logits, rtol=0, atol=1e-4)
             assert both.record.layer_counts == alone.record.layer_counts
+            assert len(both.record.kept_positions) == len(alone.record.kept_positions)
+            for a, b in zip(both.record.kept_positions, alone.record.kept_positions, strict=True):
+                assert torch.equal(a, b)  # Stage I's and every drop step's survivors
         shared.clear()
     return shared.hits
 
@@ -70,26 +75,74 @@ def test_shared_prefix_answers_equal_one_by_one(request, backbone, method_id):
     questions = fixture_questions()
     videos = {v: [make(v, q) for q in questions] for v in VIDEOS}
     hits = compare(pipe, method, videos)
-    if method.drop_steps(pipe.adapter.num_layers):
-        assert hits == 0  # a question-dependent drop inside the LLM: nothing to share yet
-    else:
-        assert hits == len(VIDEOS) * (len(questions) - 1), f"{method_id}: Stage I depends on the question"
+    assert hits == len(VIDEOS) * (len(questions) - 1), f"{method_id}: Stage I depends on the question"
 
 
-def test_a_question_token_leaked_into_the_prefix_is_caught(thinker, make_inputs, monkeypatch):
+@pytest.mark.parametrize("method_id", ["full", "seats"])
+def test_a_question_token_leaked_into_the_prefix_is_caught(thinker, make_inputs, monkeypatch, method_id):
     """Plant: the stored prefix cache keeps 3 tokens of the filling question beyond the media
     (its key still ends at the media), so the next question attends to them."""
     original = SharedPrefix.store
 
-    def leaky(self, embeds, positions, cache, length):
-        original(self, embeds, positions, cache, length)
-        self._prefix.cache = cache.fork(length + 3)
+    def leaky(self, embeds, positions, cache, length, depth=None, state=None):
+        original(self, embeds, positions, cache, length, depth, state)
+        self._prefix.cache = cache.fork(length + 3, None if depth is None else depth + 1)
 
     monkeypatch.setattr(SharedPrefix, "store", leaky)
-    method = build_method("full", load_backbone_config("tiny"), {})
+    method = build_method(method_id, load_backbone_config("tiny"), {} if method_id == "full" else {"R": 0.35})
+    questions = fixture_questions()
+    with pytest.raises((AssertionError, SeatsError)):
+        compare(SamplePipeline(thinker), method, {VIDEOS[0]: [make_inputs(VIDEOS[0], q) for q in questions]})
+
+
+@pytest.mark.parametrize("method_id", ["seats", "fastv_om"])
+def test_drop_step_methods_share_under_eager_attention(thinker_eager, make_inputs, method_id):
+    """The explicit additive mask path: the layers after the join get the whole sequence's
+    causal mask, sliced to the survivors, as alone."""
+    method = build_method(method_id, load_backbone_config("tiny"), OPTIONS.get(method_id, {"R": 0.35}))
+    questions = fixture_questions()
+    hits = compare(SamplePipeline(thinker_eager), method, {VIDEOS[0]: [make_inputs(VIDEOS[0], q) for q in questions]})
+    assert hits == len(questions) - 1
+
+
+def test_a_join_without_the_whole_mask_is_caught(thinker_eager, make_inputs, monkeypatch):
+    """Plant: after the join the layers get no mask (eager attention then lets every kept
+    token see the later ones)."""
+    from seats_eval.runtime import prune
+
+    monkeypatch.setattr(prune, "_layer_mask", lambda mask: None)
+    method = build_method("seats", load_backbone_config("tiny"), {"R": 0.35})
     questions = fixture_questions()
     with pytest.raises(AssertionError):
-        compare(SamplePipeline(thinker), method, {VIDEOS[0]: [make_inputs(VIDEOS[0], q) for q in questions]})
+        compare(SamplePipeline(thinker_eager), method, {VIDEOS[0]: [make_inputs(VIDEOS[0], q) for q in questions]})
+
+
+def test_a_prefix_is_served_only_to_the_depth_it_was_filled_for(thinker, make_inputs, monkeypatch):
+    """FastV-om's prefix covers layers 0-1 only; SEATS asking next on the same video must miss
+    (and answer as alone), and so must full tokens (every layer). Plant: a lookup that ignores
+    the depth serves a too-shallow cache."""
+    cfg = load_backbone_config("tiny")
+    methods = [build_method("fastv_om", cfg, OPTIONS["fastv_om"]), build_method("full", cfg, {}),
+               build_method("seats", cfg, {"R": 0.35})]
+    pipe = SamplePipeline(thinker)
+    q = fixture_questions()
+    inputs = [make_inputs(VIDEOS[0], q[i]) for i in range(len(methods))]
+
+    def run_mixed() -> SharedPrefix:
+        shared = SharedPrefix()
+        for method, x in zip(methods, inputs, strict=True):
+            alone = pipe.generate(x, method, max_new_tokens=4, eos_token_ids=EOS)
+            both = pipe.generate(x, method, max_new_tokens=4, eos_token_ids=EOS, shared=shared)
+            assert both.tokens == alone.tokens
+            torch.testing.assert_close(both.prefill_logits, alone.prefill_logits, rtol=0, atol=1e-4)
+        return shared
+
+    assert run_mixed().hits == 0
+    original = SharedPrefix.lookup
+    monkeypatch.setattr(SharedPrefix, "lookup", lambda self, embeds, positions, depth=None:
+                        original(self, embeds, positions, self._prefix.depth if self._prefix else depth))
+    with pytest.raises((AssertionError, SeatsError, RuntimeError)):  # other answers, or layers of unequal lengths
+        run_mixed()
 
 
 def test_model_class_groups_a_videos_questions(tiny_dir, clips_dir, tmp_path):
@@ -130,3 +183,18 @@ def test_fork_to_the_cache_own_length_keeps_it_whole() -> None:
     cache.update(kv, kv, 0)
     assert cache.fork(5).get_seq_length() == 5 and cache.fork(3).get_seq_length() == 3
     assert cache.get_seq_length() == 5  # the original is untouched
+
+
+def test_fork_of_the_first_layers_starts_the_rest_empty() -> None:
+    """A prefix shared up to a drop step: the first layers cropped to the prefix, the later ones
+    empty (they run on the question's survivors), the original untouched."""
+    from seats_eval.runtime.kv_cache import PrunableCache
+
+    cache = PrunableCache()
+    for layer, n in enumerate((6, 6, 4)):  # a pruned prefill: layer 2 saw 4 survivors
+        kv = torch.randn(1, 2, n, 4)
+        cache.update(kv, kv, layer)
+    twin = cache.fork(5, layers=2)
+    assert [twin.get_seq_length(i) for i in range(3)] == [5, 5, 0]
+    assert torch.equal(twin.layers[1].keys, cache.layers[1].keys[..., :5, :])
+    assert [cache.get_seq_length(i) for i in range(3)] == [6, 6, 4]

@@ -7,8 +7,9 @@ question embeddings after the media (bench/profiling.SUFFIX_TOKENS tokens). For 
 k prefills run alone, then k through one SharedPrefix (the first fills it, the others run
 their suffix only); the figure is milliseconds per question, the median over the repeats:
 on a CPU the process CPU time of one thread for Stage I + prefill + first token (wall time on
-a shared machine drifts with its load), on a GPU the prefill's wall time. Methods with in-LLM drop steps do not share (ratio ~1: the row shows they stay
-unshared). Table 4 timings (`bench prefill`) never share.
+a shared machine drifts with its load), on a GPU the prefill's wall time. Methods with in-LLM
+drop steps share the layers up to their first drop (SEATS: its shallow block; FastV(-om): the
+first K layers). Table 4 timings (`bench prefill`) never share.
 """
 
 from __future__ import annotations

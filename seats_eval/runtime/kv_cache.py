@@ -24,19 +24,23 @@ class PrunableCache(DynamicCache):
     """A DynamicCache whose layers can keep a subset of their positions (`keep_positions`) and
     that can be forked (`fork`: prefix sharing, runtime/prefix.py)."""
 
-    def fork(self, length: int | None = None) -> PrunableCache:
+    def fork(self, length: int | None = None, layers: int | None = None) -> PrunableCache:
         """A cache holding the same keys and values (the first `length` positions of each layer:
         transformers' `crop`), without copying them: `DynamicLayer.update` concatenates into
         new tensors and `keep_positions` selects into new ones, so neither cache ever writes
-        into a tensor the other holds."""
+        into a tensor the other holds. `layers`: only the first `layers` layers are shared, the
+        rest start empty (a prefix shared up to a drop step: the layers after it run on the
+        question's kept tokens)."""
         twin = copy.copy(self)
-        twin.layers = [copy.copy(lay) for lay in self.layers]
+        kept = [copy.copy(lay) for lay in (self.layers if layers is None else self.layers[:layers])]
+        twin.layers = kept + [_empty_like(lay) for lay in self.layers[len(kept):]]
         if length is not None:
             extra = twin.get_seq_length() - length
             if extra < 0:
                 raise SeamError(f"cannot keep {length} positions of a cache holding {twin.get_seq_length()}")
             if extra:  # crop(-0) would be crop(0): an empty cache
-                twin.crop(-extra)  # transformers 5.23-5.25: a negative count removes that many from the end
+                for lay in kept:  # transformers 5.23-5.25: a negative count removes that many from the end
+                    lay.crop(-extra)
         return twin
 
     def keep_positions(self, layers: Iterable[int], length: int,
@@ -53,6 +57,15 @@ class PrunableCache(DynamicCache):
                                 f"current {length} positions ({_describe(keys)}, {_describe(values)})")
             lay.keys = keys.index_select(-2, rows_on(keys.device))
             lay.values = values.index_select(-2, rows_on(values.device))
+
+
+def _empty_like(layer: object) -> object:
+    """A new, empty layer of `layer`'s kind (transformers' cache layers initialise lazily, on
+    their first `update`)."""
+    try:
+        return type(layer)()
+    except TypeError as exc:  # a layer kind built with arguments (sliding window, quantised): not ours to prune
+        raise SeamError(f"cannot start an empty cache layer like {type(layer).__name__}: {exc}") from exc
 
 
 def _describe(value: object) -> str:

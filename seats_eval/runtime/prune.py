@@ -22,11 +22,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..errors import SeatsError
+from ..errors import SeamError, SeatsError
 from ..layout import TokenLayout
 from ..methods.base import DropStep, Method, Plan, PruneRecord
 from . import selection
@@ -34,10 +35,27 @@ from .attention import base_implementation, is_wrapped, last_row_attention, set_
 from .devices import execution_device
 from .kv_cache import PrunableCache
 from .layer_call import LayerCall, cache_keyword
-from .prefix import SharedPrefix, media_end
+from .prefix import PrefixState, SharedPrefix, media_end
 
 if TYPE_CHECKING:
     from ..adapters.base import LayerInputs, OmniAdapter
+
+
+@dataclass
+class _Join:
+    """Where a shared prefix meets a question's suffix: the layer after the first drop step,
+    the whole sequence's layout, the prefix's state there (None while filling it) and length."""
+
+    layer: int
+    layout: TokenLayout
+    state: PrefixState | None
+    length: int
+
+
+def _layer_mask(mask: Any) -> torch.Tensor | None:
+    """The decoder layers' mask from the adapter's prefill mask (a tensor, or per attention
+    kind: Qwen-Omni's layers are all full attention)."""
+    return mask["full_attention"] if isinstance(mask, dict) else mask
 
 
 class PruningRuntime:
@@ -63,7 +81,11 @@ class PruningRuntime:
         self._seen: list[tuple[int, torch.Tensor | None]] = []  # (last layer, the positions it saw) per drop
         self.phase = "idle"  # set by prefill / decode_step only
         self.cache: Any = None
-        self._input_length = 0  # length of the LLM input: what the rotary pair and mask are built for
+        self._input_length = 0  # what the text model ran on: what it built the rotary pair and mask for
+        self._length = 0  # length of the LLM input, a shared prefix included: what the first layers hold
+        self._join: _Join | None = None  # prefix sharing with drop steps: where prefix and suffix meet
+        self._whole: dict[str, Any] = {}  # after a join: the layers' per-position inputs for the whole sequence
+        self._eager = False
         self._prefix_counts = (0, 0, 0)  # (text, video, audio) of a shared prefix that did not run here
         self.shared_tokens = 0  # LLM-input tokens whose prefill was shared (0: it ran alone)
         self._sliced_key: tuple[int, int] | None = None
@@ -104,39 +126,46 @@ class PruningRuntime:
         """The pruned prefill: (fp32 logits of the last position (V,), logits at every text
         position that survived (N_text, V) when asked).
 
-        `shared` (prefix sharing, runtime/prefix.py; only for a method without in-LLM drop
-        steps and without text logits): when this input starts with its stored prefix, only
-        the rest runs, on a copy of the prefix's cache; otherwise the whole input runs and its
-        media prefix is stored for the next question. The record counts the tokens every layer
-        would process alone."""
+        `shared` (prefix sharing, runtime/prefix.py; not with text logits): when this input
+        starts with its stored prefix, only the rest runs through the layers up to the first
+        drop step (all layers without one), on a copy of the prefix's cache, and joins the
+        stored prefix there (`_join`); otherwise the whole input runs and its media prefix is
+        stored for the next question. The record counts the tokens every layer would process
+        alone."""
         lm, head = self.adapter.lm, self.adapter.lm_head
-        hit = None
-        if shared is not None and not self.steps and not text_logits:
-            hit = shared.lookup(embeds, positions)
-        start = 0 if hit is None else hit[1]
-        self.cache = PrunableCache(config=lm.config) if hit is None else hit[0]
+        depth = min(self.steps) if self.steps else None  # the layers up to it do not depend on the question
+        share = shared is not None and not text_logits
+        hit = shared.lookup(embeds, positions, depth) if share else None
+        end = media_end(self.layout) if share and hit is None else 0
+        start = 0 if hit is None else hit.length
+        self._length = embeds.shape[1]
+        self.cache = PrunableCache(config=lm.config) if hit is None else hit.cache
         if start:
             full = self.layout
             self.layout = full.subset(torch.arange(start, full.length, device=full.modality.device)).with_counts()
             self._prefix_counts = tuple(a - b for a, b in zip(full.counts(), self.layout.counts(), strict=True))
             embeds, positions = embeds[:, start:], positions[..., start:]
+            if depth is not None:
+                self._join = _Join(depth + 1, full, hit.state, start)
+        elif end and depth is not None:
+            self._join = _Join(depth + 1, self.layout, None, end)  # capture the prefix's state there
         self.shared_tokens = start
         self._input_length = embeds.shape[1]
         self.phase = "prefill"
         eager = "eager" in base_implementation(lm.config)
+        self._eager = eager
         # after a shared prefix the text model builds the causal mask itself (queries offset by the cache)
         mask = None if start else self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device,
                                                                       eager)
         try:
             out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True, attention_mask=mask,
                      return_dict=True, **{cache_keyword(lm): self.cache})
+            if end:  # before the drop steps' pruning: layers 0..depth still hold every position
+                shared.store(embeds, positions, self.cache, end, depth, self._join.state if self._join else None)
             self._prune_caches()
         finally:
             self.phase = "decode"
-        if shared is not None and hit is None and not self.steps and not text_logits:
-            end = media_end(self.layout)
-            if end:
-                shared.store(embeds, positions, self.cache, end)
+            self._join = None
         hidden = out.last_hidden_state
         logits = head(hidden[:, -1]).float()[0]
         texts = None
@@ -183,6 +212,8 @@ class PruningRuntime:
                               self.adapter.rope_seq_dim, i)
         hidden = call.hidden_states(args, kwargs)
         changed = False
+        if self._join is not None and i == self._join.layer:
+            hidden, changed = self._join_prefix(hidden, kwargs, call)
         if self.layer_inputs is not None and i > 0:
             added = self.layer_inputs.after_layer(i - 1, hidden, self.layout)
             if added is not None:
@@ -199,18 +230,58 @@ class PruningRuntime:
             kwargs.update(self._slice_shared(kwargs, call))
         return call.with_hidden(args, kwargs, hidden)
 
+    def _join_prefix(self, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> tuple[torch.Tensor, bool]:
+        """At the layer after the first drop step of a shared prefill. Filling the prefix: keep
+        its state (hidden states, rotary pair, position ids of its positions). Served from it:
+        join the stored prefix to this question's suffix, so the drop and every later layer see
+        the whole sequence, as alone (the rotary pair, mask and position ids are then the whole
+        sequence's, `_whole`)."""
+        join, d = self._join, self.adapter.rope_seq_dim
+        pos = kwargs.get(call.positions) if call.positions else None
+        if join.state is None:
+            p = join.length
+            join.state = PrefixState(hidden[:, :p].clone(), tuple(t.narrow(d, 0, p).clone() for t in kwargs[call.rope]),
+                                     pos[..., :p].clone() if isinstance(pos, torch.Tensor) else None)
+            return hidden, False
+        st = join.state
+        whole: dict[str, Any] = {call.rope: tuple(torch.cat((a.to(b.device), b), dim=d)
+                                                  for a, b in zip(st.rope, kwargs[call.rope], strict=True))}
+        # the mask the sample alone would get: built for the whole length, or none (sdpa: causal)
+        mask = _layer_mask(self.adapter.prefill_attention_mask(join.layout.length, hidden.dtype, hidden.device,
+                                                               self._eager))
+        if call.mask is not None:
+            whole[call.mask] = mask
+        elif mask is not None:
+            raise SeamError(f"decoder layer {self._join.layer} takes no attention mask for the suffix of a shared "
+                            "prefix, so the whole sequence's causal mask cannot be handed on")
+        if isinstance(pos, torch.Tensor) and st.positions is not None:
+            whole[call.positions] = torch.cat((st.positions.to(pos.device), pos), dim=-1)
+        self._whole = whole
+        self.layout, self._prefix_counts = join.layout, (0, 0, 0)
+        return torch.cat((st.hidden.to(hidden.device), hidden), dim=1), True
+
+    def _seq_input(self, kwargs: dict, name: str | None) -> Any:
+        """A per-position input of the layer call, for the whole sequence (after a join: the
+        joined one)."""
+        if name is None:
+            return None
+        return self._whole[name] if name in self._whole else kwargs.get(name)
+
     def _slice_shared(self, kwargs: dict, call: LayerCall) -> dict:
         """cos/sin, mask and position ids of the kept positions; computed once per step."""
         key = (len(self.record.step_layers), id(kwargs[call.rope]))
         if self._sliced_key != key:
             idx = self.idx
             d = self.adapter.rope_seq_dim
-            out: dict[str, Any] = {call.rope: tuple(t.index_select(d, idx.to(t.device)) for t in kwargs[call.rope])}
-            mask = kwargs.get(call.mask) if call.mask else None
+            out: dict[str, Any] = {call.rope: tuple(t.index_select(d, idx.to(t.device))
+                                                    for t in self._seq_input(kwargs, call.rope))}
+            if call.mask in self._whole and self._whole[call.mask] is None:
+                out[call.mask] = None
+            mask = self._seq_input(kwargs, call.mask)
             if isinstance(mask, torch.Tensor):
                 at = idx.to(mask.device)
                 out[call.mask] = mask.index_select(-2, at).index_select(-1, at)
-            pos = kwargs.get(call.positions) if call.positions else None
+            pos = self._seq_input(kwargs, call.positions)
             if isinstance(pos, torch.Tensor):
                 out[call.positions] = pos.index_select(-1, idx.to(pos.device))
             self._sliced, self._sliced_key = out, key
@@ -228,7 +299,7 @@ class PruningRuntime:
         attn = layer.self_attn
         x = hidden.to(execution_device(layer.input_layernorm, hidden.device))
         q, k = self.adapter.project_qk(attn, layer.input_layernorm(x))
-        cos, sin = kwargs[call.rope]
+        cos, sin = self._seq_input(kwargs, call.rope)
         if self.idx is not None:  # the positions of the tokens entering this drop
             cos, sin = self._slice_shared(kwargs, call)[call.rope]
         cos, sin = cos.to(k.device), sin.to(k.device)
@@ -250,7 +321,7 @@ class PruningRuntime:
                     moved[dev] = rows.to(dev)
                 return moved[dev]
 
-            self.cache.keep_positions(range(first, last + 1), self._input_length if seen is None else seen.shape[0], on)
+            self.cache.keep_positions(range(first, last + 1), self._length if seen is None else seen.shape[0], on)
             first = last + 1
 
     def _drop(self, step: DropStep, hidden: torch.Tensor, kwargs: dict, call: LayerCall) -> torch.Tensor:
