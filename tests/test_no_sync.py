@@ -195,4 +195,3 @@ def test_declared_counts_are_checked_on_cpu(spine, monkeypatch, wrong):
     method = build_method("seats", spine.cfg, {"profile": "paper", "R": 0.3})
     with pytest.raises(SeatsError, match="kept_counts said"):
         generate(spine.thinker(), spine.make_inputs("av_long.mp4"), method, max_new_tokens=1, sample="t/0")
-
