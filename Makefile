@@ -68,7 +68,7 @@ test-all: setup
 # warning that the next release breaks us; CI runs it (`.ci/run`).
 COMPAT_VENV ?= .venv-compat
 COMPAT_PACKAGES ?= transformers accelerate lmms-eval
-# (test_runtime.py and test_layer_call.py run on every family of the record: the `spine` fixture)
+# (test_runtime.py, test_no_sync.py and test_layer_call.py run on every family of the record: the `spine` fixture)
 SPINE_TESTS ?= tests/test_runtime.py tests/test_no_sync.py tests/test_layer_call.py tests/test_prefix_sharing.py
 compat:
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
