@@ -18,7 +18,7 @@ import torch
 
 from seats_eval.bench.sharing import bench_sharing
 
-ROW_KEYS = {"method", "R", "questions", "alone_ms", "shared_ms", "ratio", "shared_tokens_per_question"}
+ROW_KEYS = {"method", "R", "questions", "alone_ms", "shared_ms", "ratio", "shared_tokens_per_question", "prefix_mb"}
 
 
 @contextmanager
@@ -55,6 +55,7 @@ def test_report_rows_and_keys(report):
         for key in ("alone_ms", "shared_ms", "ratio"):
             assert math.isfinite(r[key]) and r[key] > 0, (r["questions"], key, r[key])
         assert r["ratio"] == pytest.approx(r["shared_ms"] / r["alone_ms"])
+        assert r["prefix_mb"] > 0  # the first question stores its prefix, alone or not
 
 
 def test_cli_writes_json_and_markdown(tmp_path):

@@ -198,3 +198,27 @@ def test_fork_of_the_first_layers_starts_the_rest_empty() -> None:
     assert [twin.get_seq_length(i) for i in range(3)] == [5, 5, 0]
     assert torch.equal(twin.layers[1].keys, cache.layers[1].keys[..., :5, :])
     assert [cache.get_seq_length(i) for i in range(3)] == [6, 6, 4]
+
+
+def test_the_prefix_held_in_memory_is_counted(thinker, make_inputs) -> None:
+    """`SharedPrefix.nbytes`: at least the media prefix's keys and values in every layer it
+    covers, at most those of the whole input plus the prefix's own input and state; a prefix
+    shared up to SEATS' first drop covers fewer layers and holds less."""
+    cfg = load_backbone_config("tiny")
+    pipe = SamplePipeline(thinker)
+    text = thinker.config.text_config
+    kv_per_token_layer = 2 * text.num_key_value_heads * (text.hidden_size // text.num_attention_heads) * 4  # fp32
+    inputs = make_inputs(VIDEOS[0], fixture_questions()[0])
+    held = {}
+    for method_id in ("full", "seats"):
+        shared = SharedPrefix()
+        pipe.generate(inputs, build_method(method_id, cfg, {} if method_id == "full" else {"R": 0.35}),
+                      max_new_tokens=1, eos_token_ids=EOS, shared=shared)
+        p, depth = shared._prefix.embeds.shape[1], shared._prefix.depth
+        layers = text.num_hidden_layers if depth is None else depth + 1
+        held[method_id] = shared.nbytes()
+        assert held[method_id] >= layers * p * kv_per_token_layer
+        assert held[method_id] <= layers * inputs["input_ids"].shape[1] * kv_per_token_layer + 4 * p * text.hidden_size * 4
+    assert held["seats"] < held["full"]
+    shared.clear()
+    assert shared.nbytes() == 0

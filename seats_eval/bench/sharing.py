@@ -67,13 +67,14 @@ def bench_sharing(methods: list[tuple[str, float | None]], questions: tuple[int,
             alone, shared, spared = [], [], 0
             for it in range(warmup + repeats):
                 a, _ = prefill_ms(method, k, None)
-                s, spared = prefill_ms(method, k, SharedPrefix())
+                prefix = SharedPrefix()
+                s, spared = prefill_ms(method, k, prefix)
                 if it >= warmup:
                     alone.append(a)
                     shared.append(s)
             a, s = statistics.median(alone), statistics.median(shared)
             rows.append({"method": name, "R": R, "questions": k, "alone_ms": a, "shared_ms": s, "ratio": s / a,
-                         "shared_tokens_per_question": spared / k})
+                         "shared_tokens_per_question": spared / k, "prefix_mb": prefix.nbytes() / 2**20})
     return {"bench": "sharing", "device": _device_name(dev), "preset": preset, "backbone": backbone,
             "windows": windows, "tokens": prep.layout.length, "media_prefix": end, "repeats": repeats,
             "warmup": warmup, "facts": facts,
@@ -87,10 +88,11 @@ def markdown(report: dict[str, Any]) -> str:
              f"{report['measure']} per question, median of {report['repeats']} runs after {report['warmup']} "
              "warm-up; "
              "random weights, synthetic embeddings.", "",
-             "| Method | R | questions per video | alone ms | shared ms | shared / alone | tokens shared per question |",
-             "|---|---|---|---|---|---|---|"]
+             "| Method | R | questions per video | alone ms | shared ms | shared / alone | tokens shared per question "
+             "| prefix held MB |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
         R = "–" if r["R"] is None else f"{r['R']:.2f}"
         lines.append(f"| {r['method']} | {R} | {r['questions']} | {r['alone_ms']:.1f} | {r['shared_ms']:.1f} | "
-                     f"{r['ratio']:.2f} | {r['shared_tokens_per_question']:.0f} |")
+                     f"{r['ratio']:.2f} | {r['shared_tokens_per_question']:.0f} | {r['prefix_mb']:.1f} |")
     return "\n".join(lines) + "\n"

@@ -97,5 +97,21 @@ class SharedPrefix:
         layers = None if depth is None else depth + 1
         self._prefix = _Prefix(embeds[:, :length], positions[..., :length], cache.fork(length, layers), depth, state)
 
+    def nbytes(self) -> int:
+        """Bytes the stored prefix keeps alive: the storages of its cache, LLM input and state,
+        each counted once (a cropped cache layer is a view: its whole storage counts)."""
+        pre = self._prefix
+        if pre is None:
+            return 0
+        tensors = [pre.embeds, pre.positions]
+        for lay in pre.cache.layers:
+            tensors += [t for t in (getattr(lay, "keys", None), getattr(lay, "values", None))
+                        if isinstance(t, torch.Tensor)]
+        if pre.state is not None:
+            tensors += [pre.state.hidden, *pre.state.rope]
+            tensors += [pre.state.positions] if pre.state.positions is not None else []
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+        return sum(storages.values())
+
     def clear(self) -> None:
         self._prefix = None

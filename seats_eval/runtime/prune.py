@@ -11,6 +11,12 @@ DeepStack) comes from its adapter (`adapter.layer_inputs`), applied to the token
 Every later layer gets rotary cos/sin, mask and position ids sliced to the kept positions;
 survivors keep their original M-RoPE positions. Hooks are inert outside prefill.
 
+Prefix sharing (runtime/prefix.py): a later question on a video runs only its suffix through
+the layers up to the first drop step, on a fork of the stored prefix's cache; the pre-hook of
+the layer after that drop joins the stored prefix hidden states to the suffix's
+(`_join_prefix`), and from there the rotary pair, mask and position ids are the whole
+sequence's, so the drop and the later layers compute what the question alone would.
+
 Model parallel (`device_map`): a pre-hook sees the hidden states still on the previous
 layer's device, cos/sin and masks on the text model's, and each cache layer lives on its
 own layer's device. So every index is moved to the device of the tensor it indexes, and
