@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..backbones.config import load_backbone_config
 from ..methods import build_method
 from ..methods.base import PreLLMContext
-from ..select.diversity import Tiling, authors_stage1, maxmin_tiles
+from ..select.diversity import Tiling, authors_stage1, official_stage1
 from .profiling import _device_name, _sync, selection_inputs
 
 
@@ -74,7 +74,7 @@ def bench_stage1(windows: int = 32, hidden: int | None = None, R: float = 0.35, 
     and, on a CPU, process CPU ms; their ratio new / old; op counts of one call each."""
     dev = torch.device(device)
     embeds, tiles, S = stage1_inputs(windows, hidden, R, backbone, dev, seed)
-    impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: maxmin_tiles(embeds, tiles)}
+    impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: official_stage1(embeds, tiles)}
     old_keep, new_keep = impls["old"](), impls["new"]()
     equal = bool(torch.equal(old_keep, new_keep))
     wall: dict[str, list[float]] = {"old": [], "new": []}
