@@ -137,3 +137,16 @@ def test_bench_stage1_reports_both_on_identical_tensors(tmp_path):
                  "--device", "cpu", "--out", str(tmp_path)]) == 0
     out = json.loads((tmp_path / "bench_stage1_cpu.json").read_text())
     assert out["bench"] == "stage1" and "Ratio new / old" in (tmp_path / "bench_stage1_cpu.md").read_text()
+
+
+def test_bench_stage1_refuses_a_product_path_that_keeps_other_tokens(monkeypatch):
+    import seats_eval.bench.stage1 as bench
+
+    def off_by_one(embeds, tiles):
+        keep = official_stage1(embeds, tiles)
+        keep[tiles[0].positions[0]] ^= True
+        return keep
+
+    monkeypatch.setattr(bench, "official_stage1", off_by_one)
+    with pytest.raises(RuntimeError, match="1 tokens differently"):
+        bench.bench_stage1(windows=1, hidden=16, repeats=1, warmup=0)
