@@ -185,7 +185,7 @@ def stage1_groups(embeds: Tensor, tilings: list[Tiling]) -> tuple[Tensor, Tensor
                 by_size.setdefault((w, k), []).append(start)
             start += w
         todo += [(tiling, pos, w, k, starts) for (w, k), starts in by_size.items()]
-    todo.sort(key=lambda g: -g[2])  # the widest first: their block of D is a contiguous view
+    todo.sort(key=lambda g: -g[2])  # the widest first: the first block of D is a contiguous view
     n = todo[0][2] if todo else 0
     D = torch.empty(sum(len(g[4]) * g[2] for g in todo), n, device=dev)
     d = embeds.shape[-1]
@@ -199,13 +199,15 @@ def stage1_groups(embeds: Tensor, tilings: list[Tiling]) -> tuple[Tensor, Tensor
         rows = pos[local]
         v = _window_rows(embeds, rows)
         f = work[:B * w * d].view(B, w, d)
-        if v.dtype == torch.float32:  # the authors' f / (|f| + eps), written to the buffer
+        if v.dtype == torch.float32 and dev.type == "cpu":  # their f / (|f| + eps) into the buffer
             torch.div(v, v.norm(p=2, dim=-1, keepdim=True) + 1e-8, out=f)
-        else:  # their .float() cast, then their division in place (the same values)
+        else:  # their .float() cast (a copy even in fp32 off the CPU: the norm then reads the
+            # authors' contiguous layout, as a GPU reduction's order may depend on it), then
+            # their division in place: the same values
             f.copy_(v)
             f.div_(f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
         block = D[r0:r0 + B * w].view(B, w, n)
-        if w == n:
+        if r0 == 0 and w == n:  # out at a fresh tensor's alignment (cuBLAS picks kernels by it)
             dist = torch.bmm(f, f.transpose(-1, -2), out=block)
         else:
             block[:, :, w:] = torch.inf
