@@ -7,9 +7,10 @@ The official profile's Stage I (the authors' tiling, unclamped distances, first 
 second-nearest row) is `official_stage1`: the authors' distances bit for bit (the same
 expression on the same (B, w, d) shapes, so the same fp32 values) from one copy of the
 embeddings instead of their three, and one greedy loop for all windows instead of one per
-window size (0.5x the time, bench stage1). `authors_stage1`, their order of operations, is
-its oracle. A Gram matrix of raw rows scaled by inverse norms (no copy at all) rounds
-differently, and those last bits changed kept tokens at near-ties on a trained model.
+window size (0.53x the time on one CPU thread, bench stage1). `authors_stage1`, their order
+of operations, is its oracle. A Gram matrix of raw rows scaled by inverse norms (no copy at
+all) rounds differently, and those last bits changed kept tokens at near-ties on a trained
+model.
 """
 
 from __future__ import annotations
