@@ -1,6 +1,6 @@
-"""`seats-eval bench {select,stage1,prefill,media,sharing}`: the efficiency figures of Table 4, the
-official Stage I against its pre-issue-28 code, media decoding, and what prefix sharing saves per
-question (bench/sharing.py), measured."""
+"""`seats-eval bench {select,stage1,prefill,media,sharing}`: the efficiency figures of Table 4,
+the official Stage I (product path) against the authors' order of operations, media
+decoding, and what prefix sharing saves per question (bench/sharing.py), measured."""
 
 from __future__ import annotations
 
