@@ -70,8 +70,9 @@ def stage1_inputs(windows: int, hidden: int | None, R: float, backbone: str, dev
 def bench_stage1(windows: int = 32, hidden: int | None = None, R: float = 0.35, repeats: int = 10,
                  warmup: int = 2, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
                  seed: int = 0) -> dict[str, Any]:
-    """The authors' order ("old") and the product path ("new"), alternated on identical tensors: wall ms
-    and, on a CPU, process CPU ms; their ratio new / old; op counts of one call each."""
+    """The authors' order ("old") and the product path ("new"), alternated on identical
+    tensors: wall ms and, on a CPU, process CPU ms; their ratio new / old; op counts of one
+    call each. Unequal kept sets raise."""
     dev = torch.device(device)
     embeds, tiles, S = stage1_inputs(windows, hidden, R, backbone, dev, seed)
     impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: official_stage1(embeds, tiles)}
