@@ -19,11 +19,22 @@ from seats_eval.methods.visionzip import visionzip_counts
 from seats_eval.runtime.attention import last_row_attention
 from seats_eval.select import weighted_maxmin
 from seats_eval.select.allocation import allocate_combined
-from seats_eval.select.diversity import authors_maxmin_windows, tile_counts, tile_windows
+from seats_eval.select.diversity import (
+    Tiling,
+    authors_maxmin_windows,
+    official_stage1,
+    tile_counts,
+    tile_windows,
+)
 
 Q7B = load_backbone_config("qwen2.5-omni-7b")
 Q3 = load_backbone_config("qwen3-omni-30b-a3b")
 V_ID, A_ID = 151656, 151646
+
+
+def _stage1(feats: torch.Tensor, weights: torch.Tensor | None, sizes: list[int], counts: list[int]) -> torch.Tensor:
+    """The official Stage I (the product path) on one modality whose tokens are all the rows."""
+    return official_stage1(feats, [Tiling(torch.arange(feats.shape[0]), sizes, counts, weights)])
 
 
 def _layout(blocks: list[tuple[int, int]], per_grid: int = 144, trailing_audio: int = 0,
@@ -153,6 +164,7 @@ def test_rule5_stage1_counts_round_the_raw_product_per_window():
 def test_rule6_bit_identical_tokens_order_as_the_authors_code():
     a, b = torch.tensor([1.0, 4.0, 1.0]), torch.tensor([1.0, 2.0, 2.0])
     f = torch.stack([a, a, a, b, b])
+    assert _stage1(f, torch.ones(5), [5], [3]).nonzero().flatten().tolist() == [0, 3, 4]
     assert authors_maxmin_windows(f, torch.ones(5), [5], [3]).nonzero().flatten().tolist() == [0, 3, 4]
     paper = weighted_maxmin(f[None], torch.tensor([3]), torch.ones(1, 5))
     assert paper[0].nonzero().flatten().tolist() == [0, 1, 3]
@@ -162,9 +174,9 @@ def test_rule6_windows_batch_by_size_and_count_and_match_one_by_one():
     g = torch.Generator().manual_seed(3)
     feats, w = torch.randn(120, 16, generator=g), torch.rand(120, generator=g)
     sizes, counts = [50, 50, 20], [7, 7, 3]
-    keep = authors_maxmin_windows(feats, w, sizes, counts)
+    keep = _stage1(feats, w, sizes, counts)
     for s, n, k in ((0, 50, 7), (50, 50, 7), (100, 20, 3)):
-        one = authors_maxmin_windows(feats[s:s + n], w[s:s + n], [n], [k]).nonzero().flatten() + s
+        one = _stage1(feats[s:s + n], w[s:s + n], [n], [k]).nonzero().flatten() + s
         assert keep[s:s + n].nonzero().flatten().add(s).tolist() == one.tolist()
     assert int(keep.sum()) == 17
 

@@ -17,9 +17,9 @@ from seats_eval.methods.seats import chained_count
 from seats_eval.methods.visionzip import visionzip_counts
 from seats_eval.select import checks, cosine_distance, global_topk, topk_per_window, weighted_maxmin
 from seats_eval.select.allocation import allocate_combined
-from seats_eval.select.diversity import authors_maxmin_windows, tile_windows
+from seats_eval.select.diversity import tile_windows
 
-from .test_official import _layout
+from .test_official import _layout, _stage1
 
 Q7B = load_backbone_config("qwen2.5-omni-7b")
 TINY = load_backbone_config("tiny")
@@ -118,12 +118,12 @@ def test_official_count_edges():
 def test_official_maxmin_keeps_short_windows_whole_and_uses_weights():
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(12, 8, generator=g)
-    assert authors_maxmin_windows(feats, None, [8, 4], [3, 4])[8:].all()
+    assert _stage1(feats, None, [8, 4], [3, 4])[8:].all()
     feats[5] = feats[4] + 0.01 * torch.randn(8, generator=g)  # a near twin
     w = torch.ones(12)
     w[5] = 1e4
-    assert bool(authors_maxmin_windows(feats, w, [8, 4], [2, 4])[5])
-    assert not bool(authors_maxmin_windows(feats, None, [8, 4], [2, 4])[5])
+    assert bool(_stage1(feats, w, [8, 4], [2, 4])[5])
+    assert not bool(_stage1(feats, None, [8, 4], [2, 4])[5])
 
 
 def test_official_maxmin_first_pick_is_by_the_nearest_entry():
@@ -131,7 +131,7 @@ def test_official_maxmin_first_pick_is_by_the_nearest_entry():
     # the most isolated (its nearest other is farthest), though not the farthest from others
     ang = torch.tensor([0.0, 0.01, 0.02, 3.0, 3.01, 1.5])
     feats = torch.stack([ang.cos(), ang.sin()], dim=-1)[None]
-    assert authors_maxmin_windows(feats[0], None, [6], [1]).nonzero().flatten().tolist() == [5]
+    assert _stage1(feats[0], None, [6], [1]).nonzero().flatten().tolist() == [5]
 
 
 def test_official_allocation_surplus_and_deficit():

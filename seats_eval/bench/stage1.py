@@ -1,12 +1,12 @@
-"""`seats-eval bench stage1`: the official Stage I max-min in the authors' order of operations
-(the product path, select/diversity.py `authors_stage1`) against the batched candidate
-`maxmin_tiles` (norms once, strided views, one greedy loop), on identical tensors in one run
-(time ratio and op counts). The candidate is not in the product path: its distances differ in
-the last bits, and on the trained tiny model that changed the kept tokens of some samples at
-near-ties (official must follow the authors' code bit for bit). Both run on the tiles SEATS
-(profile=official) cuts from a WorldSense-sized synthetic sample (`windows` 2-s windows of 288
-video + 50 audio tokens) with random embeddings of the backbone's width and random encoder
-attention; the kept sets must be equal here (a difference is an error row, not a figure).
+"""`seats-eval bench stage1`: the official Stage I max-min as the product path computes it
+(select/diversity.py `official_stage1`: one normalised copy of the embeddings, one greedy
+loop for every window) against the authors' order of operations (`authors_stage1`: two
+gathers and a normalised copy, one loop per window size), on identical tensors in one run
+(time ratio and op counts). Both run on the tiles SEATS (profile=official) cuts from a
+WorldSense-sized synthetic sample (`windows` 2-s windows of 288 video + 50 audio tokens)
+with random embeddings of the backbone's width and random encoder attention. The product
+path must keep exactly the authors' sets (its distances are theirs bit for bit): a
+difference raises, it is never a figure.
 
 Op count: aten operators dispatched in one call (a TorchDispatchMode counter), all of them
 and those that are not views (on a GPU each of the latter is at least one kernel launch).
@@ -25,7 +25,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..backbones.config import load_backbone_config
 from ..methods import build_method
 from ..methods.base import PreLLMContext
-from ..select.diversity import Tiling, authors_stage1, maxmin_tiles
+from ..select.diversity import Tiling, authors_stage1, official_stage1
 from .profiling import _device_name, _sync, selection_inputs
 
 
@@ -70,13 +70,17 @@ def stage1_inputs(windows: int, hidden: int | None, R: float, backbone: str, dev
 def bench_stage1(windows: int = 32, hidden: int | None = None, R: float = 0.35, repeats: int = 10,
                  warmup: int = 2, device: str = "cpu", backbone: str = "qwen2.5-omni-7b",
                  seed: int = 0) -> dict[str, Any]:
-    """Old (reference) and new Stage I max-min, alternated on identical tensors: wall ms
-    and, on a CPU, process CPU ms; their ratio new / old; op counts of one call each."""
+    """The authors' order ("old") and the product path ("new"), alternated on identical
+    tensors: wall ms and, on a CPU, process CPU ms; their ratio new / old; op counts of one
+    call each. Unequal kept sets raise."""
     dev = torch.device(device)
     embeds, tiles, S = stage1_inputs(windows, hidden, R, backbone, dev, seed)
-    impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: maxmin_tiles(embeds, tiles)}
+    impls = {"old": lambda: authors_stage1(embeds, tiles), "new": lambda: official_stage1(embeds, tiles)}
     old_keep, new_keep = impls["old"](), impls["new"]()
     equal = bool(torch.equal(old_keep, new_keep))
+    if not equal:  # the product path must be the authors' Stage I: a bug, not a figure
+        raise RuntimeError(f"official_stage1 kept {int((old_keep != new_keep).sum())} tokens differently "
+                           f"from the authors' order ({S} tokens, hidden {embeds.shape[1]}, seed {seed})")
     wall: dict[str, list[float]] = {"old": [], "new": []}
     cpu: dict[str, list[float]] = {"old": [], "new": []}
     for it in range(warmup + repeats):
@@ -119,7 +123,8 @@ def markdown(report: dict[str, Any]) -> str:
              f"aten operators dispatched in one call (non-view ones in brackets). Kept sets equal: "
              f"{'yes' if report['kept_equal'] else 'NO'} ({report['kept']} tokens).", "",
              "| Implementation | ms | wall ms | ops (non-view) |", "|---|---|---|---|"]
-    for name, label in (("old", "before issue 28 (reference)"), ("new", "select.diversity.maxmin_tiles")):
+    for name, label in (("old", "the authors' order (select.diversity.authors_stage1)"),
+                        ("new", "product path (select.diversity.official_stage1)")):
         r = report[name]
         t = r[report["timed_by"]]
         lines.append(f"| {label} | {t['median']:.1f} ({t['min']:.1f}-{t['max']:.1f}) | "

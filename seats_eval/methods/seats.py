@@ -69,7 +69,7 @@ from ..select import (
     weighted_maxmin,
     window_relevance,
 )
-from ..select.diversity import Tiling, authors_stage1, tile_counts, tile_windows
+from ..select.diversity import Tiling, official_stage1, tile_counts, tile_windows
 from ..select.relevance import segment_mean
 from .base import (
     SCORE_SOURCE_ALIASES,
@@ -336,10 +336,10 @@ class Seats(Method):
         return tiles
 
     def _official_stage1(self, ctx: PreLLMContext, plan: Plan) -> PreLLMResult:
-        """The authors' Stage I: unclamped winDivPrune in every tile of `official_tilings`, in
-        the authors' order of operations (select.diversity.authors_stage1). The batched
-        `maxmin_tiles` is faster (bench stage1) but its distances differ in the last bits, which
-        changed kept tokens on the trained tiny model at near-ties, so it is not used here."""
+        """The authors' Stage I: unclamped winDivPrune in every tile of `official_tilings`, with
+        distances bit for bit the authors' (select.diversity.official_stage1: one copy of the
+        embeddings instead of three, one greedy loop for every window; `authors_stage1`, their
+        order of operations, is its oracle in the tests)."""
         keep = ctx.layout.modality == TEXT
         tiles = self.official_tilings(ctx)
         if self._stage1_fn is not None:  # an ablation selector at the official Stage I counts
@@ -351,7 +351,7 @@ class Seats(Method):
             for t in tiles.values():
                 keep[t.positions[_tile_random(t.sizes, t.counts, gen).to(t.positions.device)]] = True
             return PreLLMResult(keep)
-        return PreLLMResult(keep | authors_stage1(ctx.embeds, list(tiles.values())))
+        return PreLLMResult(keep | official_stage1(ctx.embeds, list(tiles.values())))
 
     # Stage II / III ------------------------------------------------------------------------
     def drop_steps(self, num_layers: int) -> list[DropStep]:

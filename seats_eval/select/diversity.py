@@ -4,10 +4,13 @@ Stage I of SEATS (Sec. 4.1) keeps, per 2-s window and modality, a diverse yet sa
 of the encoder tokens. All windows are processed at once on padded (W, n, d) tensors; the
 only Python loop runs over the greedy steps (max k), never over tokens or windows.
 The official profile's Stage I (the authors' tiling, unclamped distances, first pick by the
-second-nearest row) is `authors_stage1`, in the authors' order of operations, bit for bit.
-`maxmin_tiles` computes the same on strided views in one greedy loop (0.42x the time, bench
-stage1) but differs in the last bits, which changed kept tokens at near-ties on a trained
-model: a measured candidate, not the product path.
+second-nearest row) is `official_stage1`: the authors' distances bit for bit (the same
+expression on the same (B, w, d) shapes, so the same fp32 values) from one copy of the
+embeddings instead of their three, and one greedy loop for all windows instead of one per
+window size (0.53x the time on one CPU thread, bench stage1). `authors_stage1`, their order
+of operations, is its oracle. A Gram matrix of raw rows scaled by inverse norms (no copy at
+all) rounds differently, and those last bits changed kept tokens at near-ties on a trained
+model.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def weighted_maxmin(
     return keep | selected
 
 
-# -- Stage I of the official profile: the authors' tiling and max-min, without copies --------
+# -- Stage I of the official profile: the authors' tiling and max-min, one copy ------------
 def tile_counts(sizes: list[int], ratio: float) -> list[int]:
     """Tokens kept per Stage I window of `sizes` tokens: max(1, min(w, round(ratio * w))).
 
@@ -145,85 +148,140 @@ def _window_rows(embeds: Tensor, rows: Tensor) -> Tensor:
     return embeds[rows]
 
 
-def maxmin_tiles(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
-    """Keep mask (S,) over the rows of `embeds` (S, d): the authors' greedy max-min subset of
-    every Stage I window of every tiling, all windows in one greedy loop.
+@dataclass(frozen=True)
+class WindowGroup:
+    """The Stage I windows of one tiling that share (w, k): `rows` (B, w) of the embeddings,
+    `dist` (B, w, w) their distance matrices (row = selected, column = candidate), `first`
+    (B,) each window's first pick."""
 
-    Distances 1 - <f_i, f_j> / ((|f_i| + 1e-8)(|f_j| + 1e-8)) in fp32, not clamped; with
-    weights column j is scaled by a_j * 1e6 (the authors' constant: it changes no comparison
-    but the rounding). First pick: argmax over j of the second-smallest D[i, j] over i (the
-    smallest is usually the self-distance); then repeatedly the argmax of the running min,
-    picked ones set to -1; ties go to the first index. Windows with k >= w are kept whole.
+    rows: Tensor
+    k: int
+    dist: Tensor
+    first: Tensor
 
-    Why not the authors' shape (a gather per window batch, then a normalised copy): those
-    three copies of every embedding were half of Stage I. Here the norms are taken once, the
-    Gram matrix of each group of equal-size windows is one batched matmul on a strided view
-    of the embeddings (one gather only where windows are not equally spaced runs), and the
-    windows of all sizes share one loop whose length is the largest count, not the sum.
-    The distances may differ from the authors' in the last bits (the Gram matrix scaled by
-    inverse norms, not a product of normalised copies); the kept sets equal those of their
-    shape on every test input and at real width (tests/test_stage1.py, `bench stage1`)."""
-    S = embeds.shape[0]
+
+def stage1_groups(embeds: Tensor, tilings: list[Tiling]) -> tuple[Tensor, Tensor, list[WindowGroup]]:
+    """(keep mask (S,) of the windows kept whole (k >= w), D (R, n): the distance rows of
+    every other window stacked, n the largest window, +inf beyond a window's own columns,
+    those windows grouped by tiling and (w, k)). The distances are the authors' bit for bit.
+
+    The authors gather each modality's rows, then each window batch's rows, then take a
+    normalised fp32 copy: three copies of every embedding. Here each group's windows are a
+    strided view of the embeddings (a gather only where they are not equally spaced runs),
+    cast (bf16) and normalised by the authors' expression on the same (B, w, d) shape, so
+    `bmm` meets the same values in the same contiguous layout as theirs: one copy. The Gram
+    matrix of raw rows scaled by inverse norms would skip even that copy, but it rounds
+    differently, and the last bits changed kept tokens at near-ties on a trained model."""
     dev = embeds.device
-    keep = torch.zeros(S, dtype=torch.bool, device=dev)
-    f = embeds if embeds.dtype == torch.float32 else embeds.float()  # fp32 distances: one cast at most
-    inv = 1.0 / (torch.linalg.vector_norm(f, dim=-1) + 1e-8)
-    # windows to select in: (rows (B, w), weights (B, w) | None, k) per group of equal (w, k)
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    positions = [t.positions.to(dev) for t in tilings]
-    for t, tiling in enumerate(tilings):
+    keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=dev)
+    todo: list[tuple[Tiling, Tensor, int, int, list[int]]] = []  # (tiling, positions, w, k, starts)
+    for tiling in tilings:
+        pos = tiling.positions.to(dev)
+        by_size: dict[tuple[int, int], list[int]] = {}
         start = 0
         for w, k in zip(tiling.sizes, tiling.counts, strict=True):
             if k >= w:
-                keep[positions[t][start:start + w]] = True
+                keep[pos[start:start + w]] = True
             elif k > 0:
-                groups.setdefault((t, w, k), []).append(start)
+                by_size.setdefault((w, k), []).append(start)
             start += w
+        todo += [(tiling, pos, w, k, starts) for (w, k), starts in by_size.items()]
+    todo.sort(key=lambda g: -g[2])  # the widest first: the first block of D is a contiguous view
+    n = todo[0][2] if todo else 0
+    D = torch.empty(sum(len(g[4]) * g[2] for g in todo), n, device=dev)
+    d = embeds.shape[-1]
+    # one buffer for every group's normalised features in turn (each is dead after its bmm)
+    work = torch.empty(max((len(g[4]) * g[2] * d for g in todo), default=0), device=dev)
+    groups: list[WindowGroup] = []
+    r0 = 0
+    for tiling, pos, w, k, starts in todo:
+        B = len(starts)
+        local = torch.tensor(starts, device=dev)[:, None] + torch.arange(w, device=dev)
+        rows = pos[local]
+        v = _window_rows(embeds, rows)
+        f = work[:B * w * d].view(B, w, d)
+        if v.dtype == torch.float32 and dev.type == "cpu":  # their f / (|f| + eps) into the buffer
+            torch.div(v, v.norm(p=2, dim=-1, keepdim=True) + 1e-8, out=f)
+        else:  # their .float() cast (a copy even in fp32 off the CPU: the norm then reads the
+            # authors' contiguous layout, as a GPU reduction's order may depend on it), then
+            # their division in place: the same values
+            f.copy_(v)
+            f.div_(f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+        block = D[r0:r0 + B * w].view(B, w, n)
+        if r0 == 0 and w == n:  # out at a fresh tensor's alignment (cuBLAS picks kernels by it)
+            dist = torch.bmm(f, f.transpose(-1, -2), out=block)
+        else:
+            block[:, :, w:] = torch.inf
+            dist = block[:, :, :w]
+            dist.copy_(torch.bmm(f, f.transpose(-1, -2)))
+        dist.neg_().add_(1.0)  # 1 - x: the same rounding as the authors' rsub
+        if tiling.weights is not None:
+            dist.mul_((tiling.weights.to(dev)[local].float() * 1e6).unsqueeze(1))
+        # the first pick: the column whose second-nearest row (self included) is farthest
+        first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
+        groups.append(WindowGroup(rows, k, dist, first))
+        r0 += B * w
+    return keep, D, groups
+
+
+def official_stage1(embeds: Tensor, tilings: list[Tiling]) -> Tensor:
+    """Keep mask (S,) over the rows of `embeds` (S, d): the authors' greedy max-min subset of
+    every Stage I window of every tiling (the official profile's Stage I, methods/seats.py).
+
+    Distances from `stage1_groups` (the authors' values bit for bit); with weights column j
+    is scaled by a_j * 1e6 (the authors' constant). First pick: argmax over j of the
+    second-smallest D[i, j] over i (the smallest is usually the self-distance); then
+    repeatedly the argmax of the running min, picked ones set to -1; ties go to the first
+    index. Windows with k >= w are kept whole. Unlike the authors (one greedy loop per
+    (w, k) batch) every window of every modality shares one loop as long as the largest k,
+    its candidates padded with -inf (argmax and minimum are exact, so padding changes no
+    pick); `authors_stage1` is the oracle in the tests."""
+    keep, D, groups = stage1_groups(embeds, tilings)
     if not groups:
         return keep
-    n_max = max(w for _, w, _ in groups)
+    dev = embeds.device
+    n = D.shape[1]
+    B = sum(g.rows.shape[0] for g in groups)
+    member = torch.full((B, n), -1, dtype=torch.long, device=dev)  # rows of embeds, -1 in padding
+    base: list[Tensor] = []  # each window's first row in D
     k_all: list[int] = []
-    blocks: list[Tensor] = []  # (B, n_max, n_max) distances, padding rows +inf
-    members: list[Tensor] = []  # (B, n_max) rows of embeds, -1 in padding
-    for (t, w, k), starts in groups.items():
-        tiling = tilings[t]
-        local = torch.tensor(starts, device=dev)[:, None] + torch.arange(w, device=dev)
-        rows = positions[t][local]
-        V = _window_rows(f, rows)
-        r = inv[rows]
-        dist = torch.bmm(V, V.transpose(1, 2)).mul_(r[:, :, None]).mul_(r[:, None, :]).neg_().add_(1.0)
-        if tiling.weights is not None:
-            dist.mul_((tiling.weights.to(dev)[local].float() * 1e6)[:, None, :])
-        if w < n_max:
-            dist = F.pad(dist, (0, n_max - w, 0, n_max - w), value=torch.inf)
-            rows = F.pad(rows, (0, n_max - w), value=-1)
-        blocks.append(dist)
-        members.append(rows)
-        k_all += [k] * len(starts)
-    D = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
-    member = members[0] if len(members) == 1 else torch.cat(members)
+    b0 = r0 = 0
+    for g in groups:
+        nb, w = g.rows.shape
+        member[b0:b0 + nb, :w] = g.rows
+        base.append(r0 + w * torch.arange(nb, device=dev))
+        k_all += [g.k] * nb
+        b0, r0 = b0 + nb, r0 + nb * w
+    row0 = torch.cat(base)
     pad = member < 0
-    B = D.shape[0]
-    k_win = torch.tensor(k_all, device=dev)
     b = torch.arange(B, device=dev)
-    # first pick: the column whose second-nearest row (self included) is farthest
-    second = torch.topk(D, k=2, dim=1, largest=False).values[:, 1, :].masked_fill_(pad, -torch.inf)
-    s = second.argmax(dim=-1)
+    s = torch.cat([g.first for g in groups])
     picks = [s]
-    m = D[b, s].masked_fill_(pad, -torch.inf)
+    m = D.index_select(0, row0 + s).masked_fill_(pad, -torch.inf)
     m[b, s] = -1.0
     for _ in range(1, max(k_all)):  # one pass per pick, every window at once
         s = m.argmax(dim=-1)
         picks.append(s)
-        m = torch.minimum(m, D[b, s])
+        m = torch.minimum(m, D.index_select(0, row0 + s))
         m[b, s] = -1.0
-    picked = torch.stack(picks, dim=1)  # (B, k_max); window b uses its first k_win[b]
-    used = torch.arange(picked.shape[1], device=dev) < k_win[:, None]
+    picked = torch.stack(picks, dim=1)  # (B, k_max); window b uses its first k_all[b]
+    used = torch.arange(picked.shape[1], device=dev) < torch.tensor(k_all, device=dev)[:, None]
     keep[member.gather(1, picked)[used]] = True
     return keep
 
 
-# -- the official Stage I: the authors' max-min, bit for bit ------------------------------
+# -- the authors' order of operations: the oracle of official_stage1 (tests, bench stage1) --
+def authors_distances(feats: Tensor, weights: Tensor | None) -> Tensor:
+    """(B, N, N) distances of B equal windows (feats (B, N, D)) in the authors' order of
+    operations: a fp32 copy, a normalised copy, 1 - bmm, columns scaled by weights * 1e6."""
+    f = feats.float()
+    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
+    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
+    if weights is not None:
+        dist = dist * (weights.float() * 1e6).unsqueeze(1)
+    return dist
+
+
 def authors_maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tensor:
     """Indices (B, k), ascending, of the greedy max-min subset of each of B equal windows
     (feats (B, N, D)): the authors' order of operations (a normalised fp32 copy, one pass per pick), which
@@ -231,11 +289,7 @@ def authors_maxmin_batch(feats: Tensor, weights: Tensor | None, k: int) -> Tenso
     B, N, _ = feats.shape
     if k >= N:
         return torch.arange(N, device=feats.device).expand(B, N)
-    f = feats.float()
-    f = f / (f.norm(p=2, dim=-1, keepdim=True) + 1e-8)
-    dist = 1.0 - torch.bmm(f, f.transpose(-1, -2))
-    if weights is not None:
-        dist = dist * (weights.float() * 1e6).unsqueeze(1)
+    dist = authors_distances(feats, weights)
     rows = torch.arange(B, device=feats.device)
     picked = torch.empty(B, k, dtype=torch.long, device=feats.device)
     first = torch.topk(dist, k=2, dim=1, largest=False).values[:, 1, :].argmax(dim=-1)
@@ -273,7 +327,7 @@ def authors_maxmin_windows(feats: Tensor, weights: Tensor | None, sizes: list[in
 
 def authors_stage1(embeds: Tensor, tiles: list[Tiling]) -> Tensor:
     """Keep mask (S,) of the official SEATS Stage I: per modality a gather of its rows, then
-    `authors_maxmin_windows`. The product path (methods/seats.py)."""
+    `authors_maxmin_windows`. The oracle of `official_stage1` (the product path)."""
     keep = torch.zeros(embeds.shape[0], dtype=torch.bool, device=embeds.device)
     for t in tiles:
         keep[t.positions[authors_maxmin_windows(embeds[t.positions], t.weights, t.sizes, t.counts)]] = True
