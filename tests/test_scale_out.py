@@ -151,6 +151,86 @@ def test_sbatch_resources_come_from_options_or_the_spec(tmp_path):
     assert "#SBATCH --cpus-per-task=3\n" in sw.write_slurm(s, tmp_path / "c.sbatch", cpus=3).read_text()
 
 
+def deal(videos: dict[str, list[str]], world: int) -> list[parallel.Work]:
+    """lmms-eval's deal: each task's documents round-robin (doc i to rank i mod W), a rank's
+    requests task after task, then padding copies of each rank's last request to equal counts.
+    `videos[task][doc]` is the document's video ("" for none)."""
+    per_rank: list[list[tuple]] = [[] for _ in range(world)]
+    for task, docs in videos.items():
+        for doc, video in enumerate(docs):
+            per_rank[doc % world].append((task, doc, video))
+    most = max(map(len, per_rank))
+    out = []
+    for rank, mine in enumerate(per_rank):
+        mine = mine + [mine[-1] + ("pad",)] * (most - len(mine)) if mine else []  # nothing to copy: none
+        for i, (task, doc, video, *pad) in enumerate(mine):
+            out.append(parallel.Work(rank, i, task, "test", doc, {"max_new_tokens": 4}, 0, 1234,
+                                     (task, "test", video) if video and not pad else None, bool(pad)))
+    return out
+
+
+def check_plan(works: list[parallel.Work], world: int) -> list[list[list[parallel.Work]]]:
+    plan = parallel.assign(works, world)
+    assert parallel.assign(list(reversed(works)), world) == plan  # the same on every rank, whatever the order
+    computed = [w for groups in plan for g in groups for w in g]
+    real = [w for w in works if not w.padding]
+    assert sorted(computed, key=lambda w: (w.rank, w.index)) == sorted(real, key=lambda w: (w.rank, w.index))
+    assert len(computed) == len(real)  # each exactly once, padding never
+    where: dict = {}
+    for rank, groups in enumerate(plan):
+        for g in groups:
+            assert len({w.video for w in g}) == 1 and (g[0].video is not None or len(g) == 1)
+            assert [w.doc_id for w in g] == sorted(w.doc_id for w in g)  # one process's order
+            assert any(w.rank == rank and w.task == g[0].task for w in works)  # it holds the task
+            for w in g:
+                if w.video is not None:
+                    assert where.setdefault(w.video, rank) == rank  # a video on one rank
+    # balanced: each rank's last group (largest groups placed first, each on the least loaded
+    # rank holding its task) went where the load before it was the least of its task's holders
+    loads = [sum(map(len, groups)) for groups in plan]
+    for rank, groups in enumerate(plan):
+        assert not groups or any(loads[rank] - len(g) <= min(loads[w.rank] for w in works if w.task == g[0].task)
+                                 for g in groups), (loads, rank)
+    return plan
+
+
+def test_assignment_puts_a_videos_requests_on_one_rank():
+    """Each video's questions dealt over the ranks come back together on one rank, every
+    request computed once, the ranks balanced; the same plan whatever the input order."""
+    # 3 questions on each of 4 videos (Video-MME's layout), consecutive docs: dealt over 2 ranks
+    videos = {"t3": [f"v{d // 3}" for d in range(12)], "t1": [f"w{d}" for d in range(5)]}
+    plan = check_plan(deal(videos, 2), 2)
+    assert [sum(map(len, groups)) for groups in plan] == [9, 8]
+    assert sorted(len(g) for g in plan[0] + plan[1] if g[0].task == "t3") == [3, 3, 3, 3]
+    # a video's 2nd question was dealt to rank 1, its 1st to rank 0: computed on one of them
+    g = next(g for groups in plan for g in groups if g[0].video == ("t3", "test", "v0"))
+    assert {w.rank for w in g} == {0, 1} and [w.doc_id for w in g] == [0, 1, 2]
+    import random
+
+    rng = random.Random(0)
+    for world in (2, 3, 4):
+        for _ in range(20):
+            tasks = {f"t{k}": [rng.choice(["", "a", "b", "c", "d", "e"]) for _ in range(rng.randint(1, 9))]
+                     for k in range(rng.randint(1, 3))}
+            check_plan(deal(tasks, world), world)
+
+
+def test_assignment_only_to_ranks_holding_the_task_and_padding():
+    """A task with one document lives on rank 0 only (only it has the task's doc_to_messages):
+    its group goes there even when rank 0 is the busier one; rank 1's padding copy is answered
+    with its original's answer, never computed."""
+    works = deal({"big": ["v"] * 4, "one": ["solo"]}, 2)
+    assert [w.padding for w in works if w.rank == 1] == [False, False, True]
+    plan = check_plan(works, 2)
+    assert [[w.task for w in g] for g in plan[0]] == [["big"] * 4, ["one"]]
+    assert plan[1] == []
+    assert parallel.padding_sources([w for w in works if w.rank == 1]) == {2: 1}
+    assert parallel.padding_sources([w for w in works if w.rank == 0]) == {}
+    orphan = parallel.Work(1, 0, "big", "test", 7, {}, padding=True)
+    with pytest.raises(RuntimeError, match="no original"):
+        parallel.padding_sources([orphan])
+
+
 # --- end to end (slow; CI runs them) -------------------------------------------------------
 
 @pytest.mark.slow
