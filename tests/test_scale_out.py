@@ -231,6 +231,95 @@ def test_assignment_only_to_ranks_holding_the_task_and_padding():
         parallel.padding_sources([orphan])
 
 
+class Ranks:
+    """W ranks as threads of this process: accelerate's `gather_object` (rank order, lists
+    flattened) and `wait_for_everyone` on a barrier, so `generate_until`'s data-parallel path
+    runs without launching processes."""
+
+    def __init__(self, world: int) -> None:
+        import threading
+
+        self.world, self.barrier, self.slots, self.local = world, threading.Barrier(world), [None] * world, threading.local()
+
+    def gather_object(self, obj: list) -> list:
+        self.slots[self.local.rank] = obj
+        self.barrier.wait()
+        out = [x for slot in self.slots for x in slot]
+        self.barrier.wait()  # every rank has read before the next exchange overwrites
+        return out
+
+    def wait_for_everyone(self) -> None:
+        self.barrier.wait()
+
+    def run(self, fn) -> list:
+        import threading
+
+        results, errors = [None] * self.world, []
+
+        def one(rank: int) -> None:
+            self.local.rank = rank
+            try:
+                results[rank] = fn(rank)
+            except BaseException as exc:  # re-raised below, in the test's thread
+                errors.append(exc)
+                self.barrier.abort()
+
+        threads = [threading.Thread(target=one, args=(r,)) for r in range(self.world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
+def test_data_parallel_threads_compute_a_video_on_one_rank(tiny_dir, clips_dir, tmp_path, monkeypatch):
+    """`generate_until` on two ranks (threads; lmms-eval's deal and padding copy) with prefix
+    sharing: each rank gets its own requests' answers in its order, equal to one process's,
+    and the merged records equal one process's, sharing included (the 2nd question on a video
+    was dealt to the other rank)."""
+    from types import SimpleNamespace
+
+    import accelerate.utils
+
+    from seats_eval.models.ids import Model_divprune_qwen25omni
+
+    videos = ["av_moving", "av_moving", "video_only"]  # dealt: rank 0 docs 0, 2; rank 1 doc 1 + a padding copy
+    docs = {i: {"video": str(clips_dir / f"{v}.mp4"), "text": f"Question {i}? A. a B. b C. c D. d"}
+            for i, v in enumerate(videos)}
+
+    def doc_to_messages(doc: dict) -> list[dict]:  # one per task, as lmms-eval's task object gives it
+        return [{"role": "user", "content": [{"type": "video", "url": doc["video"]},
+                                             {"type": "text", "text": doc["text"]}]}]
+
+    def request(doc_id: int, padding: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(args=(docs[doc_id]["text"], doc_to_messages, {"max_new_tokens": 4}, doc_id, "mcq", "test"),
+                               metadata={"__padding_only__": True} if padding else {})
+
+    def model(record_dir: Path) -> Model_divprune_qwen25omni:
+        m = Model_divprune_qwen25omni(pretrained=str(tiny_dir), R=0.35, record_dir=str(record_dir), max_frames=4)
+        m.task_dict = {"mcq": {"test": docs}}
+        return m
+
+    one = model(tmp_path / "one")
+    alone = [r.text for r in one.generate_until([request(i) for i in docs])]
+    ranks = Ranks(2)
+    monkeypatch.setattr(accelerate.utils, "gather_object", ranks.gather_object)
+    dealt = [[request(0), request(2)], [request(1), request(1, padding=True)]]
+    models = [model(tmp_path / "two") for _ in range(2)]
+    for rank, m in enumerate(models):
+        m._rank, m._world_size, m.accelerator = rank, 2, ranks
+
+    got = ranks.run(lambda rank: [r.text for r in models[rank].generate_until(dealt[rank])])
+    assert got == [[alone[0], alone[2]], [alone[1], alone[1]]]
+    ra, rb = rows(tmp_path / "one" / "records.jsonl"), rows(tmp_path / "two" / "records.jsonl")
+    assert ra == rb and [r["doc_id"] for r in rb] == [0, 1, 2]
+    assert [r["shared_prefix_tokens"] > 0 for r in rb] == [False, True, False]
+    # the work went by video: av_moving's 2 questions on rank 0, video_only's (dealt to rank 0) on rank 1
+    assert [[r["doc_id"] for r in m.records] for m in models] == [[0, 1], [2]]
+
+
 # --- end to end (slow; CI runs them) -------------------------------------------------------
 
 @pytest.mark.slow
@@ -246,6 +335,82 @@ def test_two_process_data_parallel_equals_one_process(local_sweep, artifacts, tm
         log = (out / "jobs" / job / "result" / "log.txt").read_text()
         assert "Running on rank 1" in log and "--multi_gpu" in (out / "jobs" / job / "result" / "command.txt").read_text()
     assert_same_results(local_sweep, out)
+
+
+SHARED_TASK = "seats_fixture_mcq_shared"
+# the video of each document: lmms-eval deals docs 0, 2, 4 to rank 0 and 1, 3 (and a padding
+# copy of 3) to rank 1, so the 2nd question on each video (docs 1 and 3) is dealt to the other rank
+SHARED_VIDEOS = ["av_moving", "av_moving", "video_only", "video_only", "av_moving"]
+
+
+def shared_task(folder: Path) -> Path:
+    """The fixture multiple-choice task (tasks/fixture_mcq) with several questions per video,
+    written to `folder` (the fixture tasks ask one question per video: nothing to share)."""
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    rows = pd.read_parquet(REPO / "tasks" / "fixtures" / "mcq" / "test-00000-of-00001.parquet").to_dict("records")
+    docs = [{**rows[i % len(rows)], "question_id": i, "video": v} for i, v in enumerate(SHARED_VIDEOS)]
+    pd.DataFrame(docs).to_parquet(folder / "test.parquet")
+    shutil.copy(REPO / "tasks" / "fixture_mcq" / "utils.py", folder / "utils.py")
+    text = (REPO / "tasks" / "fixture_mcq" / "seats_fixture_mcq.yaml").read_text()
+    text = text.replace("task: seats_fixture_mcq\n", f"task: {SHARED_TASK}\n")
+    text = text.replace("../fixtures/mcq/test-00000-of-00001.parquet", str(folder / "test.parquet"))
+    assert f"task: {SHARED_TASK}" in text and str(folder) in text
+    (folder / f"{SHARED_TASK}.yaml").write_text(text)
+    return folder
+
+
+def eval_shared(tasks: Path, out: Path, tiny_dir: Path, clips_dir: Path, processes: int, sharing: bool = True) -> Path:
+    """`seats-eval eval` of the shared task (DivPrune: a pre-LLM method, so its whole prefix is
+    shared), in one process or under `accelerate launch`; returns the record folder."""
+    args = ["-m", "seats_eval.cli", "eval", "--model", "divprune_qwen25omni", "--model_args",
+            f"pretrained={tiny_dir},R=0.35,max_new_tokens=4,max_frames=4,record_dir={out / 'records'},"
+            f"prefix_sharing={sharing}", "--tasks", SHARED_TASK, "--include_path", str(tasks),
+            "--output_path", str(out / "output"), "--batch_size", "1", "--log_samples"]
+    if processes > 1:
+        from seats_eval.sweep.launchers import free_port
+
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+               str(processes), "--main_process_port", str(free_port()), *args]
+    else:
+        cmd = [sys.executable, *args]
+    env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips_dir), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    if processes > 1:
+        assert "rank 1" in proc.stdout + proc.stderr  # really two processes
+    return out
+
+
+def logged(out: Path) -> dict[int, object]:
+    files = list((out / "output").rglob(f"*_samples_{SHARED_TASK}.jsonl"))
+    assert len(files) == 1, files
+    return {d["doc_id"]: (d["filtered_resps"], d["resps"]) for d in map(json.loads, files[0].read_text().splitlines())}
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_shares_a_videos_prefix(tiny_dir, clips_dir, tmp_path):
+    """Prefix sharing under data parallel: each video's questions, dealt by lmms-eval to both
+    ranks, are computed on one rank (the 2nd question on a video prefills only its suffix) and
+    every rank returns its own answers: answers and records equal one process's, including
+    which questions shared; with prefix_sharing=false the ranks share nothing, same answers."""
+    tasks = shared_task(tmp_path / "task")
+    one = eval_shared(tasks, tmp_path / "one", tiny_dir, clips_dir, 1)
+    two = eval_shared(tasks, tmp_path / "two", tiny_dir, clips_dir, 2)
+    ra, rb = rows(one / "records" / "records.jsonl"), rows(two / "records" / "records.jsonl")
+    # one process writes rows video after video (docs 0, 1, 4, 2, 3); the merge, in document order
+    assert [r["doc_id"] for r in ra] == [0, 1, 4, 2, 3] and [r["doc_id"] for r in rb] == [0, 1, 2, 3, 4]
+    ra = sorted(ra, key=lambda r: r["doc_id"])
+    assert ra == rb
+    assert [r["shared_prefix_tokens"] > 0 for r in rb] == [False, True, False, True, True]
+    assert not list((two / "records").glob("*.rank*.jsonl")) and not (two / "records" / "failures.jsonl").exists()
+    assert logged(one) == logged(two) and len(logged(two)) == len(SHARED_VIDEOS)
+    off = eval_shared(tasks, tmp_path / "off", tiny_dir, clips_dir, 2, sharing=False)
+    ro = rows(off / "records" / "records.jsonl")
+    assert all(r["shared_prefix_tokens"] == 0 for r in ro) and [r["answer"] for r in ro] == [r["answer"] for r in ra]
+    assert logged(off) == logged(one)
 
 
 def _slurm_possible() -> str | None:
