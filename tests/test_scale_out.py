@@ -276,7 +276,7 @@ class Ranks:
 
 def test_data_parallel_threads_compute_a_video_on_one_rank(tiny_dir, clips_dir, tmp_path, monkeypatch):
     """`generate_until` on two ranks (threads; lmms-eval's deal and padding copy) with prefix
-    sharing: each rank gets its own requests' answers in its order, equal to one process's,
+    sharing, sampling: each rank gets its own requests' answers in its order, equal to one process's,
     and the merged records equal one process's, sharing included (the 2nd question on a video
     was dealt to the other rank)."""
     from types import SimpleNamespace
@@ -285,6 +285,8 @@ def test_data_parallel_threads_compute_a_video_on_one_rank(tiny_dir, clips_dir, 
 
     from seats_eval.models.ids import Model_divprune_qwen25omni
 
+    # sampled (each sample's own seeded stream): whichever rank computes it, it draws as in one process
+    sampled = {"max_new_tokens": 4, "temperature": 1.0}
     videos = ["av_moving", "av_moving", "video_only"]  # dealt: rank 0 docs 0, 2; rank 1 doc 1 + a padding copy
     docs = {i: {"video": str(clips_dir / f"{v}.mp4"), "text": f"Question {i}? A. a B. b C. c D. d"}
             for i, v in enumerate(videos)}
@@ -294,7 +296,7 @@ def test_data_parallel_threads_compute_a_video_on_one_rank(tiny_dir, clips_dir, 
                                              {"type": "text", "text": doc["text"]}]}]
 
     def request(doc_id: int, padding: bool = False) -> SimpleNamespace:
-        return SimpleNamespace(args=(docs[doc_id]["text"], doc_to_messages, {"max_new_tokens": 4}, doc_id, "mcq", "test"),
+        return SimpleNamespace(args=(docs[doc_id]["text"], doc_to_messages, sampled, doc_id, "mcq", "test"),
                                metadata={"__padding_only__": True} if padding else {})
 
     def model(record_dir: Path) -> Model_divprune_qwen25omni:
@@ -387,7 +389,7 @@ def eval_shared(tasks: Path, out: Path, tiny_dir: Path, clips_dir: Path, process
 def logged(out: Path) -> dict[int, object]:
     files = list((out / "output").rglob(f"*_samples_{SHARED_TASK}.jsonl"))
     assert len(files) == 1, files
-    return {d["doc_id"]: (d["filtered_resps"], d["resps"]) for d in map(json.loads, files[0].read_text().splitlines())}
+    return {d["doc_id"]: d for d in map(json.loads, files[0].read_text().splitlines())}  # answer, scores, prompt
 
 
 @pytest.mark.slow
