@@ -285,12 +285,18 @@ class QwenOmniModel(lmms):
             draws[req.args[3:6]] += 1
         if self.shared is not None and self.world_size > 1:  # a video's requests on one rank
             out = self._generate_spread(requests, decodings, repeat)
-            parallel.finish(self.accelerator, self.rank, self.world_size, self.record_dir,
-                            list(dict.fromkeys(req.args[4] for req in requests)))
-            efficiency.log_run(self.records[start:])
-            self._flush_summary()
-            return out
-        # with prefix sharing, one video's requests run together (answers still in request order)
+        else:
+            out = self._generate_here(requests, decodings, repeat)
+        parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
+                        list(dict.fromkeys(req.args[4] for req in requests)))
+        efficiency.log_run(self.records[start:])
+        self._flush_summary()
+        return out
+
+    def _generate_here(self, requests: list[Instance], decodings: dict[int, Decoding],
+                       repeat: list[int]) -> list[Any]:
+        """This process runs the requests it was given (with prefix sharing, one video's
+        together: answers still in request order)."""
         groups = (video_groups([self._video_of(req) for req in requests]) if self.shared is not None
                   else [[i] for i in range(len(requests))])
         out: list[Any] = [None] * len(requests)
@@ -307,10 +313,6 @@ class QwenOmniModel(lmms):
             if self.shared is not None:
                 self.shared.clear()  # one video's prefix in memory at a time
         bar.close()
-        parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
-                        list(dict.fromkeys(req.args[4] for req in requests)))
-        efficiency.log_run(self.records[start:])
-        self._flush_summary()
         return out
 
     def _generate_spread(self, requests: list[Instance], decodings: dict[int, Decoding],
