@@ -4,7 +4,11 @@ process. Unit checks of the pieces (rank files, merge order, sbatch resources) r
 default; the end-to-end runs are marked slow (`.ci/run` runs them explicitly).
 
 The end-to-end runs use two jobs of the tiny Table 3 sweep (`full` and `seats_R35_both`, the
-five fixture tasks, 3 samples each): a local sweep of those jobs is the reference.
+five fixture tasks, 3 samples each): a local sweep of those jobs is the reference. The
+fixture tasks ask one question per video, so prefix sharing under data parallel (a video's
+requests computed on one rank, parallel.assign) is shown on a task written by the test with
+several questions per video: two ranks as threads (default suite) and a 2-process
+`accelerate launch` of `seats-eval eval` (slow).
 """
 
 from __future__ import annotations
