@@ -4,7 +4,11 @@ process. Unit checks of the pieces (rank files, merge order, sbatch resources) r
 default; the end-to-end runs are marked slow (`.ci/run` runs them explicitly).
 
 The end-to-end runs use two jobs of the tiny Table 3 sweep (`full` and `seats_R35_both`, the
-five fixture tasks, 3 samples each): a local sweep of those jobs is the reference.
+five fixture tasks, 3 samples each): a local sweep of those jobs is the reference. The
+fixture tasks ask one question per video, so prefix sharing under data parallel (a video's
+requests computed on one rank, parallel.assign) is shown on a task written by the test with
+several questions per video: two ranks as threads (default suite) and a 2-process
+`accelerate launch` of `seats-eval eval` (slow).
 """
 
 from __future__ import annotations
@@ -151,6 +155,177 @@ def test_sbatch_resources_come_from_options_or_the_spec(tmp_path):
     assert "#SBATCH --cpus-per-task=3\n" in sw.write_slurm(s, tmp_path / "c.sbatch", cpus=3).read_text()
 
 
+def deal(videos: dict[str, list[str]], world: int) -> list[parallel.Work]:
+    """lmms-eval's deal: each task's documents round-robin (doc i to rank i mod W), a rank's
+    requests task after task, then padding copies of each rank's last request to equal counts.
+    `videos[task][doc]` is the document's video ("" for none)."""
+    per_rank: list[list[tuple]] = [[] for _ in range(world)]
+    for task, docs in videos.items():
+        for doc, video in enumerate(docs):
+            per_rank[doc % world].append((task, doc, video))
+    most = max(map(len, per_rank))
+    out = []
+    for rank, mine in enumerate(per_rank):
+        mine = mine + [mine[-1] + ("pad",)] * (most - len(mine)) if mine else []  # nothing to copy: none
+        for i, (task, doc, video, *pad) in enumerate(mine):
+            out.append(parallel.Work(rank, i, task, "test", doc, {"max_new_tokens": 4}, 0, 1234,
+                                     (task, "test", video) if video and not pad else None, bool(pad)))
+    return out
+
+
+def check_plan(works: list[parallel.Work], world: int) -> list[list[list[parallel.Work]]]:
+    plan = parallel.assign(works, world)
+    assert parallel.assign(list(reversed(works)), world) == plan  # the same on every rank, whatever the order
+    computed = [w for groups in plan for g in groups for w in g]
+    real = [w for w in works if not w.padding]
+    assert sorted(computed, key=lambda w: (w.rank, w.index)) == sorted(real, key=lambda w: (w.rank, w.index))
+    assert len(computed) == len(real)  # each exactly once, padding never
+    where: dict = {}
+    for rank, groups in enumerate(plan):
+        for g in groups:
+            assert len({w.video for w in g}) == 1 and (g[0].video is not None or len(g) == 1)
+            assert [w.doc_id for w in g] == sorted(w.doc_id for w in g)  # one process's order
+            assert any(w.rank == rank and w.task == g[0].task for w in works)  # it holds the task
+            for w in g:
+                if w.video is not None:
+                    assert where.setdefault(w.video, rank) == rank  # a video on one rank
+    # balanced: each rank's last group (largest groups placed first, each on the least loaded
+    # rank holding its task) went where the load before it was the least of its task's holders
+    loads = [sum(map(len, groups)) for groups in plan]
+    for rank, groups in enumerate(plan):
+        assert not groups or any(loads[rank] - len(g) <= min(loads[w.rank] for w in works if w.task == g[0].task)
+                                 for g in groups), (loads, rank)
+    return plan
+
+
+def test_assignment_puts_a_videos_requests_on_one_rank():
+    """Each video's questions dealt over the ranks come back together on one rank, every
+    request computed once, the ranks balanced; the same plan whatever the input order."""
+    # 3 questions on each of 4 videos (Video-MME's layout), consecutive docs: dealt over 2 ranks
+    videos = {"t3": [f"v{d // 3}" for d in range(12)], "t1": [f"w{d}" for d in range(5)]}
+    plan = check_plan(deal(videos, 2), 2)
+    assert [sum(map(len, groups)) for groups in plan] == [9, 8]
+    assert sorted(len(g) for g in plan[0] + plan[1] if g[0].task == "t3") == [3, 3, 3, 3]
+    # a video's 2nd question was dealt to rank 1, its 1st to rank 0: computed on one of them
+    g = next(g for groups in plan for g in groups if g[0].video == ("t3", "test", "v0"))
+    assert {w.rank for w in g} == {0, 1} and [w.doc_id for w in g] == [0, 1, 2]
+    import random
+
+    rng = random.Random(0)
+    for world in (2, 3, 4):
+        for _ in range(20):
+            tasks = {f"t{k}": [rng.choice(["", "a", "b", "c", "d", "e"]) for _ in range(rng.randint(1, 9))]
+                     for k in range(rng.randint(1, 3))}
+            check_plan(deal(tasks, world), world)
+
+
+def test_assignment_only_to_ranks_holding_the_task_and_padding():
+    """A task with one document lives on rank 0 only (only it has the task's doc_to_messages):
+    its group goes there even when rank 0 is the busier one; rank 1's padding copy is answered
+    with its original's answer, never computed."""
+    works = deal({"big": ["v"] * 4, "one": ["solo"]}, 2)
+    assert [w.padding for w in works if w.rank == 1] == [False, False, True]
+    plan = check_plan(works, 2)
+    assert [[w.task for w in g] for g in plan[0]] == [["big"] * 4, ["one"]]
+    assert plan[1] == []
+    assert parallel.padding_sources([w for w in works if w.rank == 1]) == {2: 1}
+    assert parallel.padding_sources([w for w in works if w.rank == 0]) == {}
+    orphan = parallel.Work(1, 0, "big", "test", 7, {}, padding=True)
+    with pytest.raises(RuntimeError, match="no original"):
+        parallel.padding_sources([orphan])
+
+
+class Ranks:
+    """W ranks as threads of this process: accelerate's `gather_object` (rank order, lists
+    flattened) and `wait_for_everyone` on a barrier, so `generate_until`'s data-parallel path
+    runs without launching processes."""
+
+    def __init__(self, world: int) -> None:
+        import threading
+
+        self.world, self.barrier, self.slots, self.local = world, threading.Barrier(world), [None] * world, threading.local()
+
+    def gather_object(self, obj: list) -> list:
+        self.slots[self.local.rank] = obj
+        self.barrier.wait()
+        out = [x for slot in self.slots for x in slot]
+        self.barrier.wait()  # every rank has read before the next exchange overwrites
+        return out
+
+    def wait_for_everyone(self) -> None:
+        self.barrier.wait()
+
+    def run(self, fn) -> list:
+        import threading
+
+        results, errors = [None] * self.world, []
+
+        def one(rank: int) -> None:
+            self.local.rank = rank
+            try:
+                results[rank] = fn(rank)
+            except BaseException as exc:  # re-raised below, in the test's thread
+                errors.append(exc)
+                self.barrier.abort()
+
+        threads = [threading.Thread(target=one, args=(r,)) for r in range(self.world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
+def test_data_parallel_threads_compute_a_video_on_one_rank(tiny_dir, clips_dir, tmp_path, monkeypatch):
+    """`generate_until` on two ranks (threads; lmms-eval's deal and padding copy) with prefix
+    sharing, sampling: each rank gets its own requests' answers in its order, equal to one process's,
+    and the merged records equal one process's, sharing included (the 2nd question on a video
+    was dealt to the other rank)."""
+    from types import SimpleNamespace
+
+    import accelerate.utils
+
+    from seats_eval.models.ids import Model_divprune_qwen25omni
+
+    # sampled (each sample's own seeded stream): whichever rank computes it, it draws as in one process
+    sampled = {"max_new_tokens": 4, "temperature": 1.0}
+    videos = ["av_moving", "av_moving", "video_only"]  # dealt: rank 0 docs 0, 2; rank 1 doc 1 + a padding copy
+    docs = {i: {"video": str(clips_dir / f"{v}.mp4"), "text": f"Question {i}? A. a B. b C. c D. d"}
+            for i, v in enumerate(videos)}
+
+    def doc_to_messages(doc: dict) -> list[dict]:  # one per task, as lmms-eval's task object gives it
+        return [{"role": "user", "content": [{"type": "video", "url": doc["video"]},
+                                             {"type": "text", "text": doc["text"]}]}]
+
+    def request(doc_id: int, padding: bool = False) -> SimpleNamespace:
+        return SimpleNamespace(args=(docs[doc_id]["text"], doc_to_messages, sampled, doc_id, "mcq", "test"),
+                               metadata={"__padding_only__": True} if padding else {})
+
+    def model(record_dir: Path) -> Model_divprune_qwen25omni:
+        m = Model_divprune_qwen25omni(pretrained=str(tiny_dir), R=0.35, record_dir=str(record_dir), max_frames=4)
+        m.task_dict = {"mcq": {"test": docs}}
+        return m
+
+    one = model(tmp_path / "one")
+    alone = [r.text for r in one.generate_until([request(i) for i in docs])]
+    ranks = Ranks(2)
+    monkeypatch.setattr(accelerate.utils, "gather_object", ranks.gather_object)
+    dealt = [[request(0), request(2)], [request(1), request(1, padding=True)]]
+    models = [model(tmp_path / "two") for _ in range(2)]
+    for rank, m in enumerate(models):
+        m._rank, m._world_size, m.accelerator = rank, 2, ranks
+
+    got = ranks.run(lambda rank: [r.text for r in models[rank].generate_until(dealt[rank])])
+    assert got == [[alone[0], alone[2]], [alone[1], alone[1]]]
+    ra, rb = rows(tmp_path / "one" / "records.jsonl"), rows(tmp_path / "two" / "records.jsonl")
+    assert ra == rb and [r["doc_id"] for r in rb] == [0, 1, 2]
+    assert [r["shared_prefix_tokens"] > 0 for r in rb] == [False, True, False]
+    # the work went by video: av_moving's 2 questions on rank 0, video_only's (dealt to rank 0) on rank 1
+    assert [[r["doc_id"] for r in m.records] for m in models] == [[0, 1], [2]]
+
+
 # --- end to end (slow; CI runs them) -------------------------------------------------------
 
 @pytest.mark.slow
@@ -166,6 +341,82 @@ def test_two_process_data_parallel_equals_one_process(local_sweep, artifacts, tm
         log = (out / "jobs" / job / "result" / "log.txt").read_text()
         assert "Running on rank 1" in log and "--multi_gpu" in (out / "jobs" / job / "result" / "command.txt").read_text()
     assert_same_results(local_sweep, out)
+
+
+SHARED_TASK = "seats_fixture_mcq_shared"
+# the video of each document: lmms-eval deals docs 0, 2, 4 to rank 0 and 1, 3 (and a padding
+# copy of 3) to rank 1, so the 2nd question on each video (docs 1 and 3) is dealt to the other rank
+SHARED_VIDEOS = ["av_moving", "av_moving", "video_only", "video_only", "av_moving"]
+
+
+def shared_task(folder: Path) -> Path:
+    """The fixture multiple-choice task (tasks/fixture_mcq) with several questions per video,
+    written to `folder` (the fixture tasks ask one question per video: nothing to share)."""
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    rows = pd.read_parquet(REPO / "tasks" / "fixtures" / "mcq" / "test-00000-of-00001.parquet").to_dict("records")
+    docs = [{**rows[i % len(rows)], "question_id": i, "video": v} for i, v in enumerate(SHARED_VIDEOS)]
+    pd.DataFrame(docs).to_parquet(folder / "test.parquet")
+    shutil.copy(REPO / "tasks" / "fixture_mcq" / "utils.py", folder / "utils.py")
+    text = (REPO / "tasks" / "fixture_mcq" / "seats_fixture_mcq.yaml").read_text()
+    text = text.replace("task: seats_fixture_mcq\n", f"task: {SHARED_TASK}\n")
+    text = text.replace("../fixtures/mcq/test-00000-of-00001.parquet", str(folder / "test.parquet"))
+    assert f"task: {SHARED_TASK}" in text and str(folder) in text
+    (folder / f"{SHARED_TASK}.yaml").write_text(text)
+    return folder
+
+
+def eval_shared(tasks: Path, out: Path, tiny_dir: Path, clips_dir: Path, processes: int, sharing: bool = True) -> Path:
+    """`seats-eval eval` of the shared task (DivPrune: a pre-LLM method, so its whole prefix is
+    shared), in one process or under `accelerate launch`; returns the record folder."""
+    args = ["-m", "seats_eval.cli", "eval", "--model", "divprune_qwen25omni", "--model_args",
+            f"pretrained={tiny_dir},R=0.35,max_new_tokens=4,max_frames=4,record_dir={out / 'records'},"
+            f"prefix_sharing={sharing}", "--tasks", SHARED_TASK, "--include_path", str(tasks),
+            "--output_path", str(out / "output"), "--batch_size", "1", "--log_samples"]
+    if processes > 1:
+        from seats_eval.sweep.launchers import free_port
+
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+               str(processes), "--main_process_port", str(free_port()), *args]
+    else:
+        cmd = [sys.executable, *args]
+    env = dict(os.environ, SEATS_FIXTURE_CLIPS=str(clips_dir), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    if processes > 1:
+        assert "rank 1" in proc.stdout + proc.stderr  # really two processes
+    return out
+
+
+def logged(out: Path) -> dict[int, object]:
+    files = list((out / "output").rglob(f"*_samples_{SHARED_TASK}.jsonl"))
+    assert len(files) == 1, files
+    return {d["doc_id"]: d for d in map(json.loads, files[0].read_text().splitlines())}  # answer, scores, prompt
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_shares_a_videos_prefix(tiny_dir, clips_dir, tmp_path):
+    """Prefix sharing under data parallel: each video's questions, dealt by lmms-eval to both
+    ranks, are computed on one rank (the 2nd question on a video prefills only its suffix) and
+    every rank returns its own answers: answers and records equal one process's, including
+    which questions shared; with prefix_sharing=false the ranks share nothing, same answers."""
+    tasks = shared_task(tmp_path / "task")
+    one = eval_shared(tasks, tmp_path / "one", tiny_dir, clips_dir, 1)
+    two = eval_shared(tasks, tmp_path / "two", tiny_dir, clips_dir, 2)
+    ra, rb = rows(one / "records" / "records.jsonl"), rows(two / "records" / "records.jsonl")
+    # one process writes rows video after video (docs 0, 1, 4, 2, 3); the merge, in document order
+    assert [r["doc_id"] for r in ra] == [0, 1, 4, 2, 3] and [r["doc_id"] for r in rb] == [0, 1, 2, 3, 4]
+    ra = sorted(ra, key=lambda r: r["doc_id"])
+    assert ra == rb
+    assert [r["shared_prefix_tokens"] > 0 for r in rb] == [False, True, False, True, True]
+    assert not list((two / "records").glob("*.rank*.jsonl")) and not (two / "records" / "failures.jsonl").exists()
+    assert logged(one) == logged(two) and len(logged(two)) == len(SHARED_VIDEOS)
+    off = eval_shared(tasks, tmp_path / "off", tiny_dir, clips_dir, 2, sharing=False)
+    ro = rows(off / "records" / "records.jsonl")
+    assert all(r["shared_prefix_tokens"] == 0 for r in ro) and [r["answer"] for r in ro] == [r["answer"] for r in ra]
+    assert logged(off) == logged(one)
 
 
 def _slurm_possible() -> str | None:

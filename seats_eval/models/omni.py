@@ -14,7 +14,8 @@ The sample itself is the driver's (seats_eval/driver/): the encoder turns the vi
 question into inputs and features (with the feature cache), the pipeline runs it; this class
 keeps lmms-eval's plumbing: options, requests, record and failure rows, result objects.
 Data parallel (`accelerate launch`): each rank on its own device, rows written per rank and
-merged by rank 0 at the end (models/parallel.py).
+merged by rank 0 at the end; with prefix sharing, a video's requests are computed on one rank
+and the answers exchanged back (models/parallel.py).
 """
 
 from __future__ import annotations
@@ -282,7 +283,20 @@ class QwenOmniModel(lmms):
         for req in requests:  # the n-th copy of a repeated request draws anew
             repeat.append(draws[req.args[3:6]])
             draws[req.args[3:6]] += 1
-        # with prefix sharing, one video's requests run together (answers still in request order)
+        if self.shared is not None and self.world_size > 1:  # a video's requests on one rank
+            out = self._generate_spread(requests, decodings, repeat)
+        else:
+            out = self._generate_here(requests, decodings, repeat)
+        parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
+                        list(dict.fromkeys(req.args[4] for req in requests)))
+        efficiency.log_run(self.records[start:])
+        self._flush_summary()
+        return out
+
+    def _generate_here(self, requests: list[Instance], decodings: dict[int, Decoding],
+                       repeat: list[int]) -> list[Any]:
+        """This process runs the requests it was given (with prefix sharing, one video's
+        together: answers still in request order)."""
         groups = (video_groups([self._video_of(req) for req in requests]) if self.shared is not None
                   else [[i] for i in range(len(requests))])
         out: list[Any] = [None] * len(requests)
@@ -299,11 +313,44 @@ class QwenOmniModel(lmms):
             if self.shared is not None:
                 self.shared.clear()  # one video's prefix in memory at a time
         bar.close()
-        parallel.finish(getattr(self, "accelerator", None), self.rank, self.world_size, self.record_dir,
-                        list(dict.fromkeys(req.args[4] for req in requests)))
-        efficiency.log_run(self.records[start:])
-        self._flush_summary()
         return out
+
+    def _generate_spread(self, requests: list[Instance], decodings: dict[int, Decoding],
+                         repeat: list[int]) -> list[Any]:
+        """Data parallel with prefix sharing: the ranks exchange their requests' descriptions,
+        compute the video groups `parallel.assign` gives them (rows written by the rank that
+        computed them), then exchange the answers; each rank returns its own requests',
+        in its order (padding copies: their original's)."""
+        from accelerate.utils import gather_object
+
+        mine = [parallel.Work(self.rank, i, req.args[4], req.args[5], req.args[3], dict(req.args[2]),
+                              repeat[i], decodings[id(req)].seed,
+                              None if parallel.is_padding(req) else self._video_of(req), parallel.is_padding(req))
+                for i, req in enumerate(requests)]
+        # lmms-eval hands the task's own doc_to_messages with every request: one per task
+        messages_of: dict[str, Any] = {}
+        for req in requests:
+            if messages_of.setdefault(req.args[4], req.args[1]) != req.args[1]:
+                raise RuntimeError(f"two doc_to_messages for task {req.args[4]} on rank {self.rank}")
+        works = gather_object(mine)
+        done: list[tuple[int, int, Any]] = []
+        plan = parallel.assign(works, self.world_size)[self.rank]
+        bar = tqdm(total=sum(map(len, plan)), desc=f"{self.method_id}", disable=self.rank != 0)
+        for group in plan:
+            for w in group:
+                decoding = replace(Decoding.from_gen_kwargs(dict(w.gen_kwargs), w.seed), draw=w.draw)
+                answer, rec = self._answer(messages_of[w.task], dict(w.gen_kwargs), w.doc_id, w.task, w.split,
+                                           decoding=decoding)
+                done.append((w.rank, w.index, efficiency.result(answer, rec)))
+                bar.update()
+            self.shared.clear()  # one video's prefix in memory at a time
+        bar.close()
+        answers = {index: res for rank, index, res in gather_object(done) if rank == self.rank}
+        for index, source in parallel.padding_sources(mine).items():
+            answers[index] = answers[source]
+        if sorted(answers) != list(range(len(requests))):
+            raise RuntimeError(f"rank {self.rank}: {len(answers)} answers for {len(requests)} requests")
+        return [answers[i] for i in range(len(requests))]
 
     def _video_of(self, req: Instance) -> tuple[str, str, str] | None:
         """(task, split, video path) of a request; None when its messages name no usable video

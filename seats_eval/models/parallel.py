@@ -15,6 +15,13 @@ lmms-eval pads the ranks to equal request counts with copies of a rank's last re
 (metadata `__padding_only__`); their answers are discarded by lmms-eval and they write no
 row here. A single process (WORLD_SIZE unset or 1) creates no Accelerator and writes
 `records.jsonl` directly, as before.
+
+With prefix sharing on (runtime/prefix.py), lmms-eval's round-robin deal (document i to rank
+i mod W) would split a video's questions over the ranks. So the ranks exchange plain
+descriptions of their requests (`Work`, no closures), every rank computes the same
+`assign`ment of whole video groups to ranks, computes its groups (writing their rows), and
+the answers are exchanged back so that each rank returns exactly its own requests' answers,
+in its own order (models/omni.py `generate_until`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +133,74 @@ def finish(acc: Any, rank: int, world_size: int, record_dir: Path | None, tasks:
     if rank == 0:
         merge_rank_files(record_dir, world_size, tasks)
     acc.wait_for_everyone()
+
+
+# --- a video's requests on one rank (prefix sharing under data parallel) ----------------------
+
+@dataclass(frozen=True)
+class Work:
+    """One request as every rank sees it: plain data (it crosses processes), enough to run it
+    on any rank holding its task's `doc_to_messages`. `seed` is the owner's run seed, so a
+    sampled answer draws as in one process whichever rank computes it (runtime/decoding.py)."""
+
+    rank: int  # the rank lmms-eval dealt it to (that rank returns its answer)
+    index: int  # its position in that rank's request list
+    task: str
+    split: str
+    doc_id: Any
+    gen_kwargs: dict[str, Any] = field(hash=False, compare=False)
+    draw: int = 0  # which copy of a repeated request
+    seed: int = 0
+    video: tuple[str, str, str] | None = None  # (task, split, path); None: runs alone
+    padding: bool = False  # lmms-eval's padding copy: answered with its original's answer, not run
+
+
+def _single_process_order(works: Sequence[Work]) -> list[Work]:
+    """The requests in the order one process would run them: tasks as the ranks list them,
+    then doc_id, then the repeat (as `doc_order` sorts rows)."""
+    tasks = list(dict.fromkeys(w.task for w in sorted(works, key=lambda w: (w.rank, w.index))))
+    key = doc_order(tasks)
+    return sorted(works, key=lambda w: (key({"task": w.task, "doc_id": w.doc_id}), w.draw))
+
+
+def assign(works: Sequence[Work], world_size: int) -> list[list[list[Work]]]:
+    """Per rank, the video groups it computes (each in one-process order, groups in the order
+    of their first request). Every rank calls this on the same gathered `works` and gets the
+    same answer: no randomness, no dict order that differs between processes.
+
+    A group (same task, split, video; a request without a video is a group of its own) goes
+    whole to one rank: the least loaded (in requests) among the ranks holding some request of
+    its task (only they have its `doc_to_messages`: lmms-eval hands it with the requests, and
+    the model's `task_dict` has the datasets only), ties to the rank that holds most of the
+    group, then the lowest rank. Largest groups are placed first (longest-processing-time
+    rule). Padding copies are not computed."""
+    real = _single_process_order([w for w in works if not w.padding])
+    holders: dict[str, set[int]] = {}
+    for w in works:
+        holders.setdefault(w.task, set()).add(w.rank)
+    groups: dict[Any, list[Work]] = {}
+    for w in real:
+        groups.setdefault(("#alone", w.rank, w.index) if w.video is None else w.video, []).append(w)
+    first = {id(g): i for i, g in enumerate(groups.values())}
+    load = [0] * world_size
+    plan: list[list[list[Work]]] = [[] for _ in range(world_size)]
+    for group in sorted(groups.values(), key=lambda g: (-len(g), first[id(g)])):
+        owned = [sum(w.rank == r for w in group) for r in range(world_size)]
+        rank = min(sorted(holders[group[0].task]), key=lambda r: (load[r], -owned[r], r))
+        plan[rank].append(group)
+        load[rank] += len(group)
+    return [sorted(p, key=lambda g: first[id(g)]) for p in plan]
+
+
+def padding_sources(works: Sequence[Work]) -> dict[int, int]:
+    """For each padding copy of one rank's list (index), the index of the real request it
+    copies (same task, split and doc; lmms-eval copies the rank's last request)."""
+    real = {(w.task, w.split, w.doc_id): w.index for w in works if not w.padding}
+    out = {}
+    for w in works:
+        if w.padding:
+            if (w.task, w.split, w.doc_id) not in real:
+                raise RuntimeError(f"padding copy of {w.task}/{w.split}/{w.doc_id} on rank {w.rank} "
+                                   "has no original on that rank (lmms-eval copies the rank's last request)")
+            out[w.index] = real[(w.task, w.split, w.doc_id)]
+    return out
