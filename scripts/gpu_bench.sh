@@ -13,10 +13,13 @@
 #              device syncs) and the official Stage I new vs old on identical tensors (ratio, ops)
 #   4. prefill_qwen3   bench prefill, Qwen3-Omni-30B-A3B (the real MoE thinker, ~62 GB bf16): full
 #              and SEATS R=0.10, with profile
-#   5. summary.md: every stage's exit status and time, the targets, all tables (printed at the end)
+#   5. sharing  bench sharing, Qwen2.5-Omni-7B at WorldSense size: prefill per question alone and
+#              with prefix sharing at 1, 2, 3 questions per video (full, SEATS R=0.35)
+#   6. summary.md: every stage's exit status and time, the targets, all tables (printed at the end)
 # Each stage has its own time limit and a failing stage does not stop the later ones. The limits
-# add up to 6.3 minutes, 7.3 at worst with the kill grace (expected on an H200: about 3). Output
-# (8 files): log, summary.md and bench_*.json/.md under $OUT (or --out DIR).
+# add up to 7.7 minutes, 8.7 at worst with the kill grace (expected on an H200: about 4). Output
+# (6 files): log, summary.md (every stage's table) and bench_*.json under $OUT (or --out DIR);
+# the stages' own .md copies go to a scratch folder (at most 8 files come back from the GPU machine).
 #
 # On the bare GPU machine (Python 3.12, torch 2.11, no lmms-eval/av/decord), from the repo root:
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -56,13 +59,15 @@ if [ "$DEVICE" = cpu ]; then  # the dry run: every stage and code path, at proxy
   export SEATS_TEST_DEVICE=cpu
   # one thread: the proxies' many small ops (128 experts x 48 layers) only lose from threading
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
-  LIMIT_TESTS=240; LIMIT_PREFILL=240; LIMIT_SELECT=120; LIMIT_QWEN3=240
+  LIMIT_TESTS=240; LIMIT_PREFILL=240; LIMIT_SELECT=120; LIMIT_QWEN3=240; LIMIT_SHARING=240
+  SHARING_ARGS=(--repeats 1 --warmup 0)
 else
   WINDOWS=32; REPEATS=5; WARMUP=2
   QWEN25_METHODS="full,seats@0.35,seats@0.25,seats@0.1,fastv_om@0.35,divprune_om@0.35,visionzip_om@0.35,omnizip@0.35"
   QWEN3_PROFILE=(--profile)
   TEST_ARGS=()
-  LIMIT_TESTS=90; LIMIT_PREFILL=120; LIMIT_SELECT=60; LIMIT_QWEN3=110
+  LIMIT_TESTS=90; LIMIT_PREFILL=120; LIMIT_SELECT=60; LIMIT_QWEN3=110; LIMIT_SHARING=80
+  SHARING_ARGS=(--repeats 1 --warmup 1)  # 2 methods x 2 x 12 prefills: ~50 prefills
 fi
 
 echo "== gpu_bench.sh: device $DEVICE, output $OUT_DIR, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -103,6 +108,11 @@ stage prefill_qwen3 "$LIMIT_QWEN3" "$OUT_DIR/bench_prefill_qwen3omni_$DEVICE.jso
   "${BENCH[@]}" prefill --backbone qwen3-omni-30b-a3b --methods full,seats@0.1 ${QWEN3_PROFILE[@]+"${QWEN3_PROFILE[@]}"} \
   "${COMMON[@]}" \
   --tag "bench_prefill_qwen3omni_$DEVICE"
+
+stage sharing "$LIMIT_SHARING" "$OUT_DIR/bench_sharing_$DEVICE.json" \
+  "${BENCH[@]}" sharing --backbone qwen2.5-omni-7b --methods full,seats@0.35 --device "$DEVICE" \
+  --windows "$WINDOWS" "${SHARING_ARGS[@]}" --out "$OUT_DIR" --tag "bench_sharing_$DEVICE"
+mv "$OUT_DIR"/bench_*.md "$(dirname "$STAGES")"/ 2>/dev/null  # summary.md holds every table
 
 echo; echo "== summary"
 "$PY" -m seats_eval.bench.report --stages "$STAGES" --out "$OUT_DIR/summary.md"

@@ -68,12 +68,18 @@ def test_gpu_bench_dry_run(tmp_path):
     assert not blocked.exists(), f"imported on the way: {blocked.read_text()}"
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8  # what comes back from the GPU machine
-    for stem in ("bench_prefill_qwen25omni_cpu", "bench_select_cpu", "bench_prefill_qwen3omni_cpu"):
-        assert f"{stem}.json" in files and f"{stem}.md" in files
+    stems = ("bench_prefill_qwen25omni_cpu", "bench_select_cpu", "bench_prefill_qwen3omni_cpu", "bench_sharing_cpu")
+    assert files == sorted(["log", "summary.md", *(f"{stem}.json" for stem in stems)])
     summary = (out / "summary.md").read_text()
     assert "CPU DRY RUN" in summary and "not GPU figures" in summary
-    for stage in ("tests", "prefill_qwen25", "select", "prefill_qwen3"):
+    for stage in ("tests", "prefill_qwen25", "select", "prefill_qwen3", "sharing"):
         assert f"| {stage} | 0 |" in summary, summary
+    assert "Selection alone ms" in summary  # each stage's table is in the summary, not in a file of its own
+    sharing = json.loads((out / "bench_sharing_cpu.json").read_text())
+    assert [(r["method"], r["questions"]) for r in sharing["results"]] == [
+        (m, k) for m in ("full", "seats") for k in (1, 2, 3)]
+    assert all(r["shared_tokens_per_question"] > 0 for r in sharing["results"] if r["questions"] > 1)
+    assert "| seats | 0.35 | 3 |" in summary
     assert "== stage tests: exit 0" in (out / "log").read_text()
     qwen25 = json.loads((out / "bench_prefill_qwen25omni_cpu.json").read_text())
     assert qwen25["results"][0]["method"] == "full" and "profile" in qwen25
@@ -81,7 +87,6 @@ def test_gpu_bench_dry_run(tmp_path):
     for r in seats:  # selection timed apart from the layers; both FLOPs conventions' ratios
         assert r["selection_alone"]["stage1_ms"]["n"] == 1 and r["selection_alone"]["drop_steps_ms"]["median"] > 0
         assert r["flops_reduction_true"] > 1 and r["flops_reduction_true"] != r["flops_reduction"]
-    assert "Selection alone ms" in (out / "bench_prefill_qwen25omni_cpu.md").read_text()
     qwen3 = json.loads((out / "bench_prefill_qwen3omni_cpu.json").read_text())
     assert qwen3["geometry"]["experts"] == 128 and qwen3["geometry"]["layers"] == 48
     assert {r["method"] for r in qwen3["results"]} == {"full", "seats"} and not any("error" in r for r in qwen3["results"])

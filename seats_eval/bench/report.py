@@ -87,7 +87,11 @@ def _prefill_md(report: dict[str, Any]) -> list[str]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """Table-4-like markdown of a bench report (select or prefill)."""
+    """Table-4-like markdown of a bench report (select or prefill; sharing: its own table)."""
+    if report["bench"] == "sharing":
+        from .sharing import markdown as sharing_markdown
+
+        return sharing_markdown(report)
     lines = _select_md(report) if report["bench"] == "select" else _prefill_md(report)
     return "\n".join(lines) + "\n"
 
