@@ -76,7 +76,7 @@ class _Oracle:
             if n:  # generated queries see the final alive prompt tokens and earlier generated ones
                 vis[S:, :S] = self.final[None, :]
             h = layer(h, attention_mask=_mask(vis, h.dtype), position_embeddings=cos_sin,
-                      position_ids=None, past_key_values=None, use_cache=False)
+                      position_ids=None, use_cache=False)  # no cache keyword: renamed in 5.25 (cache)
             if j < len(self.deepstack):  # DeepStack (Qwen3-Omni): every video position, alive or not
                 h = h.clone()
                 h[0, self.video_pos] = h[0, self.video_pos] + self.deepstack[j].to(h.dtype)
