@@ -173,6 +173,24 @@ def test_model_class_groups_a_videos_questions(tiny_dir, clips_dir, tmp_path):
     assert all(plain_rows[i]["shared_prefix_tokens"] == 0 for i in range(4))
 
 
+def test_seats_shares_through_lmms_eval(tiny_dir, clips_dir, tmp_path):
+    """End to end through lmms-eval (`seats-eval eval`, one process) on a task with several
+    questions per video: SEATS with prefix sharing answers and scores as without it, and the
+    2nd and later questions on a video prefilled only their suffix up to the first drop."""
+    from .test_scale_out import SHARED_VIDEOS, eval_shared, logged, rows, shared_task
+
+    tasks = shared_task(tmp_path / "task")
+    on = eval_shared(tasks, tmp_path / "on", tiny_dir, clips_dir, 1, model="seats_qwen25omni")
+    off = eval_shared(tasks, tmp_path / "off", tiny_dir, clips_dir, 1, sharing=False, model="seats_qwen25omni")
+    r_on = sorted(rows(on / "records" / "records.jsonl"), key=lambda r: r["doc_id"])
+    r_off = sorted(rows(off / "records" / "records.jsonl"), key=lambda r: r["doc_id"])
+    assert [r["shared_prefix_tokens"] > 0 for r in r_on] == [False, True, False, True, True]
+    assert all(r["shared_prefix_tokens"] == 0 for r in r_off)
+    for a, b in zip(r_on, r_off, strict=True):
+        assert (a["answer"], a["layer_counts"], a["tflops"]) == (b["answer"], b["layer_counts"], b["tflops"])
+    assert logged(on) == logged(off) and len(logged(on)) == len(SHARED_VIDEOS)
+
+
 def test_fork_to_the_cache_own_length_keeps_it_whole() -> None:
     """`fork(length)` crops with transformers' negative count; at length == the cache's own,
     crop(-0) would be crop(0) and empty it."""

@@ -367,10 +367,11 @@ def shared_task(folder: Path) -> Path:
     return folder
 
 
-def eval_shared(tasks: Path, out: Path, tiny_dir: Path, clips_dir: Path, processes: int, sharing: bool = True) -> Path:
-    """`seats-eval eval` of the shared task (DivPrune: a pre-LLM method, so its whole prefix is
-    shared), in one process or under `accelerate launch`; returns the record folder."""
-    args = ["-m", "seats_eval.cli", "eval", "--model", "divprune_qwen25omni", "--model_args",
+def eval_shared(tasks: Path, out: Path, tiny_dir: Path, clips_dir: Path, processes: int, sharing: bool = True,
+                model: str = "divprune_qwen25omni") -> Path:
+    """`seats-eval eval` of the shared task (default DivPrune: a pre-LLM method, so its whole
+    prefix is shared), in one process or under `accelerate launch`; returns the record folder."""
+    args = ["-m", "seats_eval.cli", "eval", "--model", model, "--model_args",
             f"pretrained={tiny_dir},R=0.35,max_new_tokens=4,max_frames=4,record_dir={out / 'records'},"
             f"prefix_sharing={sharing}", "--tasks", SHARED_TASK, "--include_path", str(tasks),
             "--output_path", str(out / "output"), "--batch_size", "1", "--log_samples"]
