@@ -150,3 +150,23 @@ def test_bench_stage1_refuses_a_product_path_that_keeps_other_tokens(monkeypatch
     monkeypatch.setattr(bench, "official_stage1", off_by_one)
     with pytest.raises(RuntimeError, match="1 tokens differently"):
         bench.bench_stage1(windows=1, hidden=16, repeats=1, warmup=0)
+
+
+def test_bench_select_keeps_its_figures_when_stage1_differs(monkeypatch, tmp_path):
+    """`bench select --stage1` (the GPU script's select stage): a Stage I that keeps other tokens
+    is an error row and a non-zero exit, and the selection figures are still written."""
+    import seats_eval.bench.stage1 as bench
+    from seats_eval.cli import main
+
+    def off_by_one(embeds, tiles):
+        keep = official_stage1(embeds, tiles)
+        keep[tiles[0].positions[0]] ^= True
+        return keep
+
+    monkeypatch.setattr(bench, "official_stage1", off_by_one)
+    assert main(["bench", "select", "--stage1", "--methods", "seats@0.35", "--windows", "1", "--hidden", "16",
+                 "--repeats", "1", "--warmup", "0", "--device", "cpu", "--out", str(tmp_path)]) == 1
+    out = json.loads((tmp_path / "bench_select_cpu.json").read_text())
+    assert [r["method"] for r in out["results"]] == ["seats", "stage1 (new vs old)"]
+    assert "differently" in out["results"][1]["error"] and "error" not in out["results"][0]
+    assert "stage1" not in out
