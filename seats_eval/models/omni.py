@@ -113,15 +113,6 @@ def tiny_backbone(pretrained: str) -> str | None:
 PREFIX_SHARING = True  # the default of the `prefix_sharing` model arg (tests/test_prefix_sharing.py)
 
 
-def video_groups(keys: list[Any]) -> list[list[int]]:
-    """Indices grouped by equal key (None: a group of its own), groups in the order of their
-    first index, indices in order within a group."""
-    groups: dict[Any, list[int]] = {}
-    for i, key in enumerate(keys):
-        groups.setdefault(("#alone", i) if key is None else key, []).append(i)
-    return list(groups.values())
-
-
 class QwenOmniModel(lmms):
     """Qwen2.5-Omni thinker + a token-selection method (set by the subclass for each id)."""
 
@@ -297,7 +288,7 @@ class QwenOmniModel(lmms):
                        repeat: list[int]) -> list[Any]:
         """This process runs the requests it was given (with prefix sharing, one video's
         together: answers still in request order)."""
-        groups = (video_groups([self._video_of(req) for req in requests]) if self.shared is not None
+        groups = (parallel.video_groups([self._video_of(req) for req in requests]) if self.shared is not None
                   else [[i] for i in range(len(requests))])
         out: list[Any] = [None] * len(requests)
         bar = tqdm(total=len(requests), desc=f"{self.method_id}", disable=self.rank != 0)

@@ -135,7 +135,16 @@ def finish(acc: Any, rank: int, world_size: int, record_dir: Path | None, tasks:
     acc.wait_for_everyone()
 
 
-# --- a video's requests on one rank (prefix sharing under data parallel) ----------------------
+# --- a video's requests together (prefix sharing), on one rank under data parallel -----------
+
+def video_groups(keys: Sequence[Any]) -> list[list[int]]:
+    """Indices grouped by equal video key (None: a group of its own), groups in the order of
+    their first index, indices in order within a group: what one SharedPrefix serves."""
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(("#alone", i) if key is None else key, []).append(i)
+    return list(groups.values())
+
 
 @dataclass(frozen=True)
 class Work:
@@ -178,13 +187,11 @@ def assign(works: Sequence[Work], world_size: int) -> list[list[list[Work]]]:
     holders: dict[str, set[int]] = {}
     for w in works:
         holders.setdefault(w.task, set()).add(w.rank)
-    groups: dict[Any, list[Work]] = {}
-    for w in real:
-        groups.setdefault(("#alone", w.rank, w.index) if w.video is None else w.video, []).append(w)
-    first = {id(g): i for i, g in enumerate(groups.values())}
+    groups = [[real[i] for i in g] for g in video_groups([w.video for w in real])]
+    first = {id(g): i for i, g in enumerate(groups)}
     load = [0] * world_size
     plan: list[list[list[Work]]] = [[] for _ in range(world_size)]
-    for group in sorted(groups.values(), key=lambda g: (-len(g), first[id(g)])):
+    for group in sorted(groups, key=lambda g: (-len(g), first[id(g)])):
         owned = [sum(w.rank == r for w in group) for r in range(world_size)]
         rank = min(sorted(holders[group[0].task]), key=lambda r: (load[r], -owned[r], r))
         plan[rank].append(group)
