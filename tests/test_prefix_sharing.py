@@ -240,3 +240,16 @@ def test_the_prefix_held_in_memory_is_counted(thinker, make_inputs) -> None:
     assert held["seats"] < held["full"]
     shared.clear()
     assert shared.nbytes() == 0
+
+
+def test_a_join_hands_on_the_one_mask_kind_or_refuses() -> None:
+    """The whole sequence's mask after a join: the adapter's single attention kind's, whatever
+    its name; with several kinds (sliding-window layers beside full ones) the join refuses
+    loudly instead of handing every layer one kind's mask."""
+    from seats_eval.errors import SeamError
+    from seats_eval.runtime.prune import _layer_mask
+
+    m = torch.zeros(1, 1, 3, 3)
+    assert _layer_mask({"full_attention": m}) is m and _layer_mask({"any_kind": None}) is None and _layer_mask(m) is m
+    with pytest.raises(SeamError, match="2 attention kinds"):
+        _layer_mask({"full_attention": m, "sliding_attention": m})

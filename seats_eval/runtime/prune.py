@@ -59,9 +59,15 @@ class _Join:
 
 
 def _layer_mask(mask: Any) -> torch.Tensor | None:
-    """The decoder layers' mask from the adapter's prefill mask (a tensor, or per attention
-    kind: Qwen-Omni's layers are all full attention)."""
-    return mask["full_attention"] if isinstance(mask, dict) else mask
+    """The decoder layers' mask from the adapter's prefill mask: a tensor (or None), or one
+    per attention kind, of which a prefix can be joined only under a single kind (the text
+    model would hand each layer its kind's, and the join hands one to every layer)."""
+    if not isinstance(mask, dict):
+        return mask
+    if len(mask) != 1:
+        raise SeamError(f"the adapter's prefill mask has {len(mask)} attention kinds ({', '.join(mask)}); "
+                        "prefix sharing with drop steps hands one mask to every layer")
+    return next(iter(mask.values()))
 
 
 class PruningRuntime:
@@ -91,7 +97,6 @@ class PruningRuntime:
         self._length = 0  # length of the LLM input, a shared prefix included: what the first layers hold
         self._join: _Join | None = None  # prefix sharing with drop steps: where prefix and suffix meet
         self._whole: dict[str, Any] = {}  # after a join: the layers' per-position inputs for the whole sequence
-        self._eager = False
         self._prefix_counts = (0, 0, 0)  # (text, video, audio) of a shared prefix that did not run here
         self.shared_tokens = 0  # LLM-input tokens whose prefill was shared (0: it ran alone)
         self._sliced_key: tuple[int, int] | None = None
@@ -159,7 +164,6 @@ class PruningRuntime:
         self._input_length = embeds.shape[1]
         self.phase = "prefill"
         eager = "eager" in base_implementation(lm.config)
-        self._eager = eager
         # after a shared prefix the text model builds the causal mask itself (queries offset by the cache)
         mask = None if start else self.adapter.prefill_attention_mask(embeds.shape[1], embeds.dtype, embeds.device,
                                                                       eager)
@@ -253,8 +257,8 @@ class PruningRuntime:
         whole: dict[str, Any] = {call.rope: tuple(torch.cat((a.to(b.device), b), dim=d)
                                                   for a, b in zip(st.rope, kwargs[call.rope], strict=True))}
         # the mask the sample alone would get: built for the whole length, or none (sdpa: causal)
-        mask = _layer_mask(self.adapter.prefill_attention_mask(join.layout.length, hidden.dtype, hidden.device,
-                                                               self._eager))
+        eager = "eager" in base_implementation(self.adapter.lm.config)
+        mask = _layer_mask(self.adapter.prefill_attention_mask(join.layout.length, hidden.dtype, hidden.device, eager))
         if call.mask is not None:
             whole[call.mask] = mask
         elif mask is not None:
